@@ -1,0 +1,165 @@
+"""Reading a request off the wire: parameters, action and version, and what was signed."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl
+
+from keyhouse.services.authn import AuthenticationFailed, SignedRequest
+from keyhouse.signing import acs3, rpc
+
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+_NONCE = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
+# Headers that a V3 signature must cover: without them a signature could be replayed elsewhere.
+_MUST_SIGN = frozenset(
+    {
+        "host",
+        "x-acs-date",
+        "x-acs-signature-nonce",
+        "x-acs-content-sha256",
+        "x-acs-action",
+        "x-acs-version",
+    }
+)
+
+
+@dataclass(frozen=True)
+class WireRequest:
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    form: list[tuple[str, str]]
+    headers: dict[str, list[str]]  # lower-case name -> every value received
+    body: bytes = field(repr=False)
+    client: str = ""
+
+    @classmethod
+    def build(
+        cls,
+        method: str,
+        path: str,
+        raw_query: bytes,
+        raw_headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        client: str = "",
+    ) -> WireRequest:
+        headers: dict[str, list[str]] = {}
+        for name, value in raw_headers:
+            headers.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+        query = parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True)
+        form: list[tuple[str, str]] = []
+        content_type = headers.get("content-type", [""])[0].lower()
+        if body and content_type.startswith("application/x-www-form-urlencoded"):
+            form = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        return cls(method.upper(), path, query, form, headers, body, client)
+
+    def header(self, name: str) -> str | None:
+        values = self.headers.get(name)
+        return values[0] if values else None
+
+    def params(self) -> dict[str, str]:
+        """Query and form parameters together (a later value of the same name wins)."""
+        return dict(self.query + self.form)
+
+    @property
+    def is_v3(self) -> bool:
+        return "authorization" in self.headers
+
+    def action_version(self) -> tuple[str | None, str | None]:
+        """V3 names the action in signed headers; RPC in signed parameters."""
+        params = self.params()
+        headers = (self.header("x-acs-action"), self.header("x-acs-version"))
+        query = (params.get("Action"), params.get("Version"))
+        first, second = (headers, query) if self.is_v3 else (query, headers)
+        return first[0] or second[0], first[1] or second[1]
+
+
+def _incomplete(why: str) -> AuthenticationFailed:
+    return AuthenticationFailed("incomplete", f"The request signature is incomplete: {why}")
+
+
+def _timestamp(text: str) -> datetime:
+    if not _TIMESTAMP.match(text):
+        raise AuthenticationFailed(
+            "timestamp_format", "Specified time stamp or date value is not well formatted."
+        )
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _nonce(text: str | None) -> str:
+    if not text:
+        raise _incomplete("the signature nonce is missing.")
+    if not _NONCE.match(text):
+        raise _incomplete("the signature nonce must be 1 to 64 URL-safe characters.")
+    return text
+
+
+def signed_request(req: WireRequest) -> SignedRequest:
+    """Extract the claimed identity and a verifier; refuse requests that sign too little."""
+    if req.is_v3:
+        return _v3(req)
+    if "Signature" in req.params():
+        return _rpc(req)
+    raise _incomplete("no Authorization header and no Signature parameter.")
+
+
+def _v3(req: WireRequest) -> SignedRequest:
+    try:
+        auth = acs3.parse_authorization(req.header("authorization") or "")
+    except acs3.MalformedAuthorization as exc:
+        raise _incomplete(f"malformed Authorization header ({exc}).") from exc
+    if auth.algorithm != acs3.ALGORITHM:
+        raise AuthenticationFailed(
+            "signature_method", f"Specified signature method {auth.algorithm} is not supported."
+        )
+    required = set(_MUST_SIGN) | {h for h in req.headers if h.startswith("x-acs-")}
+    if "content-type" in req.headers:
+        required.add("content-type")
+    unsigned = sorted(required - set(auth.signed_headers))
+    if unsigned:
+        raise _incomplete(f"these headers must be signed: {', '.join(unsigned)}.")
+    if "x-acs-security-token" in req.headers:
+        raise AuthenticationFailed(
+            "security_token", "Security tokens are not issued by this service."
+        )
+    timestamp = _timestamp(req.header("x-acs-date") or "")
+    nonce = _nonce(req.header("x-acs-signature-nonce"))
+    payload_hash = hashlib.sha256(req.body).hexdigest()
+
+    def expected(secret: str) -> tuple[str, str]:
+        canonical = acs3.canonical_request(
+            req.method, req.path, req.query, req.headers, auth.signed_headers, payload_hash
+        )
+        to_sign = acs3.string_to_sign(canonical)
+        return acs3.sign(secret, to_sign), to_sign
+
+    return SignedRequest(auth.credential, auth.signature, timestamp, nonce, expected)
+
+
+def _rpc(req: WireRequest) -> SignedRequest:
+    everything = req.query + req.form
+    given = dict(everything)
+    for name in ("AccessKeyId", "SignatureMethod", "Timestamp"):
+        if not given.get(name):
+            raise _incomplete(f"the {name} parameter is missing.")
+    if given["SignatureMethod"] != "HMAC-SHA1" or given.get("SignatureVersion", "1.0") != "1.0":
+        raise AuthenticationFailed(
+            "signature_method",
+            f"Specified signature method {given['SignatureMethod']} is not supported.",
+        )
+    if "SecurityToken" in given:
+        raise AuthenticationFailed(
+            "security_token", "Security tokens are not issued by this service."
+        )
+    timestamp = _timestamp(given["Timestamp"])
+    nonce = _nonce(given.get("SignatureNonce"))
+    signed_params = [(k, v) for k, v in everything if k != "Signature"]
+
+    def expected(secret: str) -> tuple[str, str]:
+        to_sign = rpc.string_to_sign(req.method, signed_params)
+        return rpc.sign(secret, to_sign), to_sign
+
+    return SignedRequest(given["AccessKeyId"], given["Signature"], timestamp, nonce, expected)

@@ -1,0 +1,118 @@
+"""The composition root: settings in, a wired application out. No module-level singletons."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+from keyhouse.api.asgi import WireApp
+from keyhouse.api.dispatch import Dispatcher
+from keyhouse.api.routes import default_table
+from keyhouse.clock import Clock, SystemClock
+from keyhouse.config import Settings
+from keyhouse.keyring import open_keyring
+from keyhouse.services.accounts import Accounts
+from keyhouse.services.authn import Authenticator
+from keyhouse.services.authz import Authorizer
+from keyhouse.services.keys import Keys
+from keyhouse.services.last_used import LastUsedRecorder
+from keyhouse.services.registry import Services
+from keyhouse.services.sweep import Sweeper
+from keyhouse.services.users import Users
+from keyhouse.store.engine import make_engine
+from keyhouse.store.migrate import migrate
+from keyhouse.store.sql import SqlStore
+
+log = logging.getLogger("keyhouse")
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    """Migrate the store, open the keyring (refusing a missing or wrong key), wire use-cases."""
+    clock = clock or SystemClock()
+    engine = make_engine(settings.database_url, pool_size=settings.worker_threads)
+    migrate(engine)
+    store = SqlStore(engine)
+    try:
+        box = open_keyring(settings, store)
+    except Exception:
+        store.dispose()
+        raise
+    authorizer = Authorizer()
+    recorder = LastUsedRecorder(store)
+    return Services(
+        store=store,
+        clock=clock,
+        accounts=Accounts(store, clock, authorizer, box),
+        users=Users(store, clock, authorizer, box),
+        keys=Keys(store, clock, authorizer, box),
+        authenticator=Authenticator(
+            store,
+            box,
+            clock,
+            recorder,
+            tolerance=timedelta(seconds=settings.timestamp_tolerance),
+            nonce_window=timedelta(seconds=settings.nonce_window),
+        ),
+        recorder=recorder,
+        sweeper=Sweeper(store, clock),
+    )
+
+
+class Periodic:
+    """Runs a job every ``interval`` seconds on a daemon thread until stopped."""
+
+    def __init__(self, name: str, interval: float, job: Callable[[], object]) -> None:
+        self.name = name
+        self.interval = interval
+        self.job = job
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.job()
+            except Exception:
+                log.exception("background job %s failed; it will run again", self.name)
+
+
+def build_app(settings: Settings, services: Services) -> WireApp:
+    def sweep() -> None:
+        purged = services.sweeper.sweep()
+        if purged:
+            log.info("retention sweep purged %d entries", len(purged))
+
+    jobs = [
+        Periodic("last-used-flush", settings.last_used_flush_interval, services.recorder.flush),
+        Periodic("retention-sweep", settings.sweep_interval, sweep),
+        Periodic("nonce-expiry", 60.0, services.sweeper.purge_nonces),
+    ]
+
+    def startup() -> None:
+        for job in jobs:
+            job.start()
+
+    def shutdown() -> None:
+        for job in jobs:
+            job.stop()
+        services.recorder.flush()
+        services.store.dispose()
+
+    return WireApp(
+        Dispatcher(services, default_table()),
+        ping=services.store.ping,
+        threads=settings.worker_threads,
+        max_body=settings.max_body_bytes,
+        on_startup=startup,
+        on_shutdown=shutdown,
+    )

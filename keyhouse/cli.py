@@ -1,0 +1,203 @@
+"""The ``keyhouse`` command. Its flags and output formats are an interface: keep them stable."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+
+from keyhouse.app import build_app, build_services
+from keyhouse.clock import format_date, parse_date
+from keyhouse.config import ConfigError, Settings, load_settings
+from keyhouse.crypto import MasterKeyError
+from keyhouse.domain.errors import AlreadyExists, DomainError
+from keyhouse.domain.model import KeyDeletion
+from keyhouse.services.registry import Services
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_DOMAIN = 1
+EXIT_CONFIG = 2
+EXIT_MASTER_KEY = 3
+
+
+def database_option(fn: F) -> F:
+    return click.option(
+        "--database-url",
+        default=None,
+        help="SQLAlchemy URL (default: $KEYHOUSE_DATABASE_URL, else sqlite:///keyhouse.db).",
+    )(fn)
+
+
+def _fail(code: int, message: str) -> None:
+    click.echo(f"keyhouse: {message}", err=True)
+    sys.exit(code)
+
+
+@contextmanager
+def _services(settings: Settings) -> Iterator[Services]:
+    """Build the services for one command, mapping start-up failures to exit codes."""
+    try:
+        services = build_services(settings)
+    except MasterKeyError as exc:
+        _fail(EXIT_MASTER_KEY, f"refusing to run: {exc}")
+        raise  # unreachable; _fail exits
+    try:
+        yield services
+    except DomainError as exc:
+        _fail(EXIT_DOMAIN, exc.message)
+    finally:
+        services.store.dispose()
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        settings = load_settings(overrides)
+    except ConfigError as exc:
+        _fail(EXIT_CONFIG, str(exc))
+        raise
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    return settings
+
+
+@click.group()
+@click.version_option(package_name="keyhouse")
+def main() -> None:
+    """Keyhouse: a self-hosted AccessKey service speaking the Alibaba Cloud RAM/IMS/STS protocol."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port to listen on (default 8080).")
+@database_option
+def serve(host: str | None, port: int | None, database_url: str | None) -> None:
+    """Migrate the store and serve the API (creating a default account on an empty store)."""
+    import uvicorn
+
+    settings = _settings(host=host, port=port, database_url=database_url)
+    try:
+        services = build_services(settings)
+    except MasterKeyError as exc:
+        _fail(EXIT_MASTER_KEY, f"refusing to run: {exc}")
+        return
+    _bootstrap(services)
+    app = build_app(settings, services)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        lifespan="on",
+        server_header=False,
+    )
+
+
+def _bootstrap(services: Services) -> None:
+    if not services.accounts.is_empty():
+        return
+    try:
+        account, created = services.accounts.create("default")
+    except AlreadyExists:  # another instance bootstrapped the same store first
+        return
+    click.echo(
+        f"""Keyhouse created the account '{account.name}' (AccountId {account.account_id}).
+Its root AccessKey pair is shown this once and never again:
+
+    AccessKeyId:     {created.key.access_key_id}
+    AccessKeySecret: {created.secret}
+
+An account's root AccessKey pair can do everything in the account, so it is not recommended for
+everyday use. Create a RAM user with its own AccessKey pair instead, for example with the RAM SDK:
+CreateUser(UserName='app'), then CreateAccessKey(UserName='app').
+"""
+    )
+    sys.stdout.flush()
+
+
+@main.group()
+def account() -> None:
+    """Manage accounts."""
+
+
+@account.command("create")
+@click.option("--name", required=True, help="Account name (lower-case letters, digits, hyphens).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@database_option
+def account_create(name: str, as_json: bool, database_url: str | None) -> None:
+    """Create an account and its root AccessKey pair (the secret is printed once)."""
+    settings = _settings(database_url=database_url)
+    with _services(settings) as services:
+        acct, created = services.accounts.create(name)
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "AccountId": acct.account_id,
+                        "AccountName": acct.name,
+                        "AccessKeyId": created.key.access_key_id,
+                        "AccessKeySecret": created.secret,
+                    }
+                )
+            )
+        else:
+            click.echo(f"AccountId:       {acct.account_id}")
+            click.echo(f"AccountName:     {acct.name}")
+            click.echo(f"DefaultDomain:   {acct.default_domain}")
+            click.echo(f"AccessKeyId:     {created.key.access_key_id}")
+            click.echo(f"AccessKeySecret: {created.secret}")
+            click.echo("The secret is shown this once; store it now.")
+
+
+@account.command("update")
+@click.option("--name", required=True, help="The account to change.")
+@click.option(
+    "--key-deletion",
+    type=click.Choice([m.value for m in KeyDeletion]),
+    default=KeyDeletion.RECYCLE_BIN.value,
+    show_default=True,
+    help="recycle-bin: deleted keys wait 30 days; immediate: deleted keys are gone at once.",
+)
+@database_option
+def account_update(name: str, key_deletion: str, database_url: str | None) -> None:
+    """Change an account's settings."""
+    settings = _settings(database_url=database_url)
+    with _services(settings) as services:
+        acct = services.accounts.set_key_deletion(name, KeyDeletion(key_deletion))
+        click.echo(f"{acct.name}: key deletion is {acct.key_deletion.value}")
+
+
+def _as_of(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_date(value)
+    except ValueError as exc:
+        raise click.BadParameter("expected a UTC time such as 2026-12-31T00:00:00Z") from exc
+
+
+@main.command()
+@click.option(
+    "--as-of", callback=_as_of, default=None, help="Sweep as if the clock read this UTC time."
+)
+@database_option
+def purge(as_of: datetime | None, database_url: str | None) -> None:
+    """Run the retention sweep now and print what it purged."""
+    settings = _settings(database_url=database_url)
+    with _services(settings) as services:
+        when = as_of or services.clock.now()
+        purged = services.sweeper.sweep(when)
+        click.echo(f"Retention sweep as of {format_date(when)}: purged {len(purged)}.")
+        for item in purged:
+            label = "AccessKey" if item.kind == "access_key" else "User"
+            click.echo(f"  {label} {item.ident}  account {item.account_id}  {item.detail}")

@@ -1,0 +1,139 @@
+"""All configuration, read in one place, typed and validated at start-up.
+
+Every setting comes from a command-line flag or, failing that, a ``KEYHOUSE_*`` environment
+variable, then the default. ``repr`` masks the master key and database passwords.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_DATABASE_URL = "sqlite:///keyhouse.db"
+
+
+class ConfigError(Exception):
+    """A setting is malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = 8080
+    master_key: str | None = field(default=None, repr=False)
+    master_key_file: Path | None = None
+    sweep_interval: float = 300.0
+    last_used_flush_interval: float = 1.0
+    timestamp_tolerance: int = 15 * 60
+    nonce_window: int = 31 * 60
+    max_body_bytes: int = 1024 * 1024
+    worker_threads: int = 16
+    log_level: str = "info"
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "master_key":
+                value = "***" if value else None
+            elif f.name == "database_url":
+                value = make_url(value).render_as_string(hide_password=True)
+            shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return make_url(self.database_url).get_backend_name() == "sqlite"
+
+    def key_file_path(self) -> Path:
+        """The master key file: explicit, else beside the SQLite file, else the working dir."""
+        if self.master_key_file is not None:
+            return self.master_key_file
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            return Path(url.database).resolve().parent / (Path(url.database).stem + ".key")
+        return Path.cwd() / "keyhouse.key"
+
+
+_ENV = {
+    "database_url": "KEYHOUSE_DATABASE_URL",
+    "host": "KEYHOUSE_HOST",
+    "port": "KEYHOUSE_PORT",
+    "master_key": "KEYHOUSE_MASTER_KEY",
+    "master_key_file": "KEYHOUSE_MASTER_KEY_FILE",
+    "sweep_interval": "KEYHOUSE_SWEEP_INTERVAL",
+    "last_used_flush_interval": "KEYHOUSE_LAST_USED_FLUSH_INTERVAL",
+    "timestamp_tolerance": "KEYHOUSE_TIMESTAMP_TOLERANCE",
+    "nonce_window": "KEYHOUSE_NONCE_WINDOW",
+    "max_body_bytes": "KEYHOUSE_MAX_BODY_BYTES",
+    "worker_threads": "KEYHOUSE_WORKER_THREADS",
+    "log_level": "KEYHOUSE_LOG_LEVEL",
+}
+
+
+def env_name(setting: str) -> str:
+    return _ENV[setting]
+
+
+def load_settings(
+    overrides: Mapping[str, object | None] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build settings from flags (``overrides``, None meaning unset), the environment, defaults."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, object] = {}
+    for name, var in _ENV.items():
+        if overrides and overrides.get(name) is not None:
+            raw[name] = overrides[name]
+        elif env.get(var):
+            raw[name] = env[var]
+    defaults = Settings()
+    values: dict[str, object] = {}
+    for f in fields(Settings):
+        if f.name not in raw:
+            continue
+        value = raw[f.name]
+        default = getattr(defaults, f.name)
+        var = _ENV[f.name]
+        try:
+            if isinstance(default, bool):
+                values[f.name] = str(value).lower() in {"1", "true", "yes", "on"}
+            elif isinstance(default, int):
+                values[f.name] = int(str(value))
+            elif isinstance(default, float):
+                values[f.name] = float(str(value))
+            elif f.name == "master_key_file":
+                values[f.name] = Path(str(value))
+            else:
+                values[f.name] = str(value)
+        except ValueError as exc:
+            raise ConfigError(f"{var}: {value!r} is not a valid number") from exc
+    settings = Settings(**values)  # type: ignore[arg-type]
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    try:
+        backend = make_url(s.database_url).get_backend_name()
+    except ArgumentError as exc:
+        raise ConfigError(f"KEYHOUSE_DATABASE_URL: not a database URL: {exc}") from exc
+    if backend not in {"sqlite", "postgresql"}:
+        raise ConfigError("KEYHOUSE_DATABASE_URL: only sqlite:/// and postgresql+psycopg:// work")
+    if not 0 < s.port < 65536:
+        raise ConfigError("KEYHOUSE_PORT: must be 1 to 65535")
+    for name in ("sweep_interval", "last_used_flush_interval"):
+        if getattr(s, name) <= 0:
+            raise ConfigError(f"{_ENV[name]}: must be positive")
+    for name in ("timestamp_tolerance", "nonce_window", "max_body_bytes", "worker_threads"):
+        if getattr(s, name) <= 0:
+            raise ConfigError(f"{_ENV[name]}: must be positive")
+    if s.nonce_window < 2 * s.timestamp_tolerance:
+        # A nonce must be remembered for as long as its timestamp could still be accepted.
+        raise ConfigError("KEYHOUSE_NONCE_WINDOW: must be at least twice the timestamp tolerance")

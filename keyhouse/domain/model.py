@@ -1,0 +1,122 @@
+"""Domain entities as immutable values. Transitions return new values; storage persists them."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class KeyStatus(StrEnum):
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"
+
+
+class KeyDeletion(StrEnum):
+    """How an account deletes AccessKeys: into the recycle bin, or at once and for good."""
+
+    RECYCLE_BIN = "recycle-bin"
+    IMMEDIATE = "immediate"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    account_id: str
+    name: str
+    default_domain: str
+    key_deletion: KeyDeletion
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    user_id: str
+    account_id: str
+    name: str
+    display_name: str
+    created_at: datetime
+    updated_at: datetime
+    comments: str = ""
+    email: str = ""
+    mobile_phone: str = ""
+    last_login_at: datetime | None = None
+    recycled_at: datetime | None = None
+    delete_at: datetime | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def in_bin(self) -> bool:
+        return self.recycled_at is not None
+
+    def principal_name(self, domain: str) -> str:
+        return f"{self.name}@{domain}"
+
+    def to_bin(self, now: datetime, delete_at: datetime) -> User:
+        return dataclasses.replace(self, recycled_at=now, delete_at=delete_at)
+
+    def from_bin(self, now: datetime) -> User:
+        return dataclasses.replace(self, recycled_at=None, delete_at=None, updated_at=now)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKey:
+    """An AccessKey pair's metadata. The secret never lives here: it is sealed in storage."""
+
+    access_key_id: str
+    account_id: str
+    user_id: str | None  # None: a key of the account root
+    status: KeyStatus
+    created_at: datetime
+    updated_at: datetime
+    recycled_at: datetime | None = None
+    delete_at: datetime | None = None
+    last_used_at: datetime | None = None
+    last_used_service: str = ""
+
+    @property
+    def in_bin(self) -> bool:
+        return self.recycled_at is not None
+
+    @property
+    def is_live(self) -> bool:
+        return self.recycled_at is None
+
+    def with_status(self, status: KeyStatus, now: datetime) -> AccessKey:
+        return dataclasses.replace(self, status=status, updated_at=now)
+
+    def to_bin(self, now: datetime, delete_at: datetime) -> AccessKey:
+        return dataclasses.replace(self, recycled_at=now, delete_at=delete_at, updated_at=now)
+
+    def from_bin(self, now: datetime) -> AccessKey:
+        """Restored keys come back Active with their old secret and CreateDate."""
+        return dataclasses.replace(
+            self, status=KeyStatus.ACTIVE, recycled_at=None, delete_at=None, updated_at=now
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: an account root, a RAM user, or the local operator (CLI)."""
+
+    kind: str  # "root" | "user" | "operator"
+    account_id: str
+    user_id: str | None = None
+    user_name: str | None = None
+    access_key_id: str | None = None
+
+    @property
+    def is_root(self) -> bool:
+        return self.kind == "root"
+
+    @property
+    def is_operator(self) -> bool:
+        return self.kind == "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class NewSecret:
+    """A freshly created pair; the only value that ever carries a plain secret out."""
+
+    key: AccessKey
+    secret: str = dataclasses.field(repr=False)

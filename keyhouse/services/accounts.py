@@ -1,0 +1,73 @@
+"""Accounts: creation with a root pair, deletion mode, the default domain, who-am-I."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from keyhouse import ids
+from keyhouse.domain import rules
+from keyhouse.domain.errors import NotFound
+from keyhouse.domain.model import AccessKey, Account, KeyDeletion, KeyStatus, NewSecret, Principal
+from keyhouse.services.base import UseCases
+
+OPERATOR = Principal(kind="operator", account_id="")
+
+
+class Accounts(UseCases):
+    def create(self, name: str) -> tuple[Account, NewSecret]:
+        """A new account and its root AccessKey pair (operator only: CLI and first start)."""
+        rules.validate_account_name(name)
+        now = self.clock.now()
+        with self.store.transaction(write=True) as tx:
+            account = Account(
+                account_id=ids.account_id(),
+                name=name,
+                default_domain=rules.default_domain_for(name),
+                key_deletion=KeyDeletion.RECYCLE_BIN,
+                created_at=now,
+            )
+            tx.insert_account(account)
+            key = AccessKey(
+                access_key_id=ids.access_key_id(),
+                account_id=account.account_id,
+                user_id=None,
+                status=KeyStatus.ACTIVE,
+                created_at=now,
+                updated_at=now,
+            )
+            secret = ids.access_key_secret()
+            tx.insert_key(key, self.box.seal(key.access_key_id, secret))
+            return account, NewSecret(key, secret)
+
+    def is_empty(self) -> bool:
+        with self.store.transaction() as tx:
+            return tx.count_accounts() == 0
+
+    def all(self) -> list[Account]:
+        with self.store.transaction() as tx:
+            return tx.list_accounts()
+
+    def set_key_deletion(self, name: str, mode: KeyDeletion) -> Account:
+        with self.store.transaction(write=True) as tx:
+            account = tx.get_account_by_name(name)
+            if account is None:
+                raise NotFound("account", f"There is no account named {name!r}.")
+            account = dataclasses.replace(account, key_deletion=mode)
+            tx.update_account(account)
+            return account
+
+    def default_domain(self, principal: Principal) -> str:
+        with self.store.transaction() as tx:
+            return self._account(tx, principal, "ram:GetDefaultDomain").default_domain
+
+    def set_default_domain(self, principal: Principal, domain: str) -> str:
+        rules.validate_default_domain(domain)
+        with self.store.transaction(write=True) as tx:
+            account = self._account(tx, principal, "ram:SetDefaultDomain", lock=True)
+            tx.update_account(dataclasses.replace(account, default_domain=domain))
+            return domain
+
+    def caller(self, principal: Principal) -> Principal:
+        """Who the caller is (every authenticated principal may ask)."""
+        self.authorizer.require(principal, "sts:GetCallerIdentity", principal.account_id)
+        return principal

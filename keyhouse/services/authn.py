@@ -1,0 +1,95 @@
+"""Authentication: one indexed read, a constant-time HMAC comparison, a single-use nonce."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from keyhouse.clock import Clock
+from keyhouse.crypto import SecretBox
+from keyhouse.domain.errors import DomainError
+from keyhouse.domain.model import KeyStatus, Principal
+from keyhouse.services.last_used import LastUsedRecorder
+from keyhouse.store.sql import SqlStore
+
+
+class AuthenticationFailed(DomainError):
+    """Codes: incomplete, key_not_found, key_inactive, signature_mismatch, timestamp_expired,
+    timestamp_format, nonce_used, signature_method, security_token."""
+
+    def __init__(self, reason: str, message: str, **data: str) -> None:
+        super().__init__(message, **data)
+        self.code = f"auth.{reason}"
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """What a signature scheme extracted from a request, before any secret is known."""
+
+    access_key_id: str
+    signature: str
+    timestamp: datetime
+    nonce: str
+    # Given the secret, returns (expected signature, server string-to-sign).
+    expected: Callable[[str], tuple[str, str]] = field(repr=False)
+
+
+class Authenticator:
+    def __init__(
+        self,
+        store: SqlStore,
+        box: SecretBox,
+        clock: Clock,
+        recorder: LastUsedRecorder,
+        *,
+        tolerance: timedelta,
+        nonce_window: timedelta,
+    ) -> None:
+        self.store = store
+        self.box = box
+        self.clock = clock
+        self.recorder = recorder
+        self.tolerance = tolerance
+        self.nonce_window = nonce_window
+
+    def authenticate(self, request: SignedRequest, service: str) -> Principal:
+        now = self.clock.now()
+        if abs(now - request.timestamp) > self.tolerance:
+            raise AuthenticationFailed(
+                "timestamp_expired",
+                "Specified time stamp or date value is expired (more than 15 minutes off).",
+            )
+        with self.store.transaction() as tx:
+            credential = tx.get_credential(request.access_key_id)
+        if credential is None or credential.key.in_bin:
+            raise AuthenticationFailed("key_not_found", "Specified access key is not found.")
+        if credential.key.status is not KeyStatus.ACTIVE:
+            raise AuthenticationFailed("key_inactive", "Specified access key is disabled.")
+        secret = self.box.open(request.access_key_id, credential.sealed)
+        expected, string_to_sign = request.expected(secret)
+        if not hmac.compare_digest(expected.encode(), request.signature.encode()):
+            raise AuthenticationFailed(
+                "signature_mismatch",
+                "Specified signature is not matched with our calculation. "
+                "server string to sign is:" + string_to_sign,
+            )
+        # Only a verified request may spend a nonce, or anyone could burn other clients' nonces.
+        with self.store.transaction(write=True) as tx:
+            fresh = tx.claim_nonce(
+                request.access_key_id, request.nonce, now, now + self.nonce_window
+            )
+        if not fresh:
+            raise AuthenticationFailed("nonce_used", "Specified signature nonce was used already.")
+        self.recorder.note(request.access_key_id, now, service)
+        key = credential.key
+        if key.user_id is None:
+            return Principal("root", key.account_id, access_key_id=key.access_key_id)
+        return Principal(
+            "user",
+            key.account_id,
+            user_id=key.user_id,
+            user_name=credential.user_name,
+            access_key_id=key.access_key_id,
+        )

@@ -1,0 +1,26 @@
+"""The set of use-cases a surface (wire, CLI, console) is handed by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from keyhouse.clock import Clock
+from keyhouse.services.accounts import Accounts
+from keyhouse.services.authn import Authenticator
+from keyhouse.services.keys import Keys
+from keyhouse.services.last_used import LastUsedRecorder
+from keyhouse.services.sweep import Sweeper
+from keyhouse.services.users import Users
+from keyhouse.store.sql import SqlStore
+
+
+@dataclass(frozen=True)
+class Services:
+    store: SqlStore
+    clock: Clock
+    accounts: Accounts
+    users: Users
+    keys: Keys
+    authenticator: Authenticator
+    recorder: LastUsedRecorder
+    sweeper: Sweeper

@@ -1,0 +1,24 @@
+"""The RPC scheme: HMAC-SHA1 over the sorted, percent-encoded parameters (reference, section 4)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Sequence
+from urllib.parse import quote
+
+
+def percent_encode(value: str) -> str:
+    return quote(value, safe="~")
+
+
+def string_to_sign(method: str, params: Sequence[tuple[str, str]]) -> str:
+    """``params`` are every query and form parameter except ``Signature``."""
+    canonical = "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(params))
+    return f"{method.upper()}&{percent_encode('/')}&{percent_encode(canonical)}"
+
+
+def sign(secret: str, to_sign: str) -> str:
+    digest = hmac.new((secret + "&").encode(), to_sign.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()

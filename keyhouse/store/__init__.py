@@ -1,0 +1,1 @@
+"""Storage: the only package that imports SQLAlchemy. It returns domain objects, never rows."""

@@ -1,0 +1,121 @@
+"""The relational schema. Portable SQL only: the same tables on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[object]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on both SQLite and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        return value
+
+    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+        from datetime import UTC
+
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("account_id", String(16), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("default_domain", String(128), nullable=False),
+    Column("key_deletion", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("name"),
+    UniqueConstraint("default_domain"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", String(16), primary_key=True),
+    Column("account_id", String(16), ForeignKey("accounts.account_id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    # The name while the user is live, NULL while it is binned: a portable partial unique key.
+    Column("live_name", String(64), nullable=True),
+    Column("display_name", String(128), nullable=False),
+    Column("comments", String(128), nullable=False, default=""),
+    Column("email", String(128), nullable=False, default=""),
+    Column("mobile_phone", String(32), nullable=False, default=""),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("last_login_at", UTCDateTime(), nullable=True),
+    Column("recycled_at", UTCDateTime(), nullable=True),
+    Column("delete_at", UTCDateTime(), nullable=True),
+    UniqueConstraint("account_id", "live_name"),
+    Index(None, "account_id", "recycled_at"),
+    Index(None, "delete_at"),
+)
+
+user_tags = Table(
+    "user_tags",
+    metadata,
+    Column("user_id", String(16), ForeignKey("users.user_id"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("tag_key", String(128), nullable=False),
+    Column("tag_value", String(128), nullable=False),
+)
+
+access_keys = Table(
+    "access_keys",
+    metadata,
+    Column("access_key_id", String(32), primary_key=True),
+    Column("account_id", String(16), ForeignKey("accounts.account_id"), nullable=False),
+    Column("user_id", String(16), ForeignKey("users.user_id"), nullable=True),
+    Column("status", String(8), nullable=False),
+    Column("secret_key_id", String(32), nullable=False),
+    Column("secret_sealed", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("recycled_at", UTCDateTime(), nullable=True),
+    Column("delete_at", UTCDateTime(), nullable=True),
+    Column("last_used_at", UTCDateTime(), nullable=True),
+    Column("last_used_service", String(16), nullable=False, default=""),
+    Index(None, "account_id", "user_id"),
+    Index(None, "user_id"),
+    Index(None, "delete_at"),
+)
+
+nonces = Table(
+    "nonces",
+    metadata,
+    Column("access_key_id", String(32), primary_key=True),
+    Column("nonce", String(64), primary_key=True),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index(None, "expires_at"),
+)

@@ -1,0 +1,490 @@
+"""The SQLAlchemy implementation of the store. Every method runs inside one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, Row, and_, delete, func, insert, or_, select, text, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from keyhouse.crypto import Sealed
+from keyhouse.domain.errors import AlreadyExists
+from keyhouse.domain.model import AccessKey, Account, KeyDeletion, KeyStatus, User
+from keyhouse.store.engine import WRITE_OPTION
+from keyhouse.store.schema import access_keys, accounts, nonces, user_tags, users
+
+_PURGE_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """What authentication needs about a key, in one indexed read."""
+
+    key: AccessKey
+    sealed: Sealed
+    user_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    kind: str  # "access_key" | "user"
+    ident: str
+    account_id: str
+    detail: str
+
+
+def _account(row: Any) -> Account:
+    return Account(
+        account_id=row.account_id,
+        name=row.name,
+        default_domain=row.default_domain,
+        key_deletion=KeyDeletion(row.key_deletion),
+        created_at=row.created_at,
+    )
+
+
+def _user(row: Any, tags: Sequence[tuple[str, str]] = ()) -> User:
+    return User(
+        user_id=row.user_id,
+        account_id=row.account_id,
+        name=row.name,
+        display_name=row.display_name,
+        comments=row.comments,
+        email=row.email,
+        mobile_phone=row.mobile_phone,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        last_login_at=row.last_login_at,
+        recycled_at=row.recycled_at,
+        delete_at=row.delete_at,
+        tags=tuple(tags),
+    )
+
+
+def _key(row: Any) -> AccessKey:
+    return AccessKey(
+        access_key_id=row.access_key_id,
+        account_id=row.account_id,
+        user_id=row.user_id,
+        status=KeyStatus(row.status),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        recycled_at=row.recycled_at,
+        delete_at=row.delete_at,
+        last_used_at=row.last_used_at,
+        last_used_service=row.last_used_service,
+    )
+
+
+_KEY_COLUMNS = [c for c in access_keys.c if c.name not in {"secret_key_id", "secret_sealed"}]
+
+
+def _owner(user_id: str | None) -> Any:
+    return access_keys.c.user_id.is_(None) if user_id is None else access_keys.c.user_id == user_id
+
+
+class Tx:
+    """One open transaction. Methods return domain objects; ``None`` means "no such row"."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._c = conn
+
+    # -- accounts -------------------------------------------------------------------------
+    def count_accounts(self) -> int:
+        return int(self._c.scalar(select(func.count()).select_from(accounts)) or 0)
+
+    def get_account(self, account_id: str, *, lock: bool = False) -> Account | None:
+        """The account, or None. ``lock`` holds its row until commit (serialises user quotas)."""
+        q = select(accounts).where(accounts.c.account_id == account_id)
+        row = self._c.execute(q.with_for_update() if lock else q).first()
+        return _account(row) if row else None
+
+    def get_account_by_name(self, name: str) -> Account | None:
+        row = self._c.execute(select(accounts).where(accounts.c.name == name)).first()
+        return _account(row) if row else None
+
+    def list_accounts(self) -> list[Account]:
+        return [_account(r) for r in self._c.execute(select(accounts).order_by(accounts.c.name))]
+
+    def insert_account(self, account: Account) -> None:
+        """Raises AlreadyExists when the name or default domain is taken."""
+        try:
+            with self._c.begin_nested():
+                self._c.execute(
+                    insert(accounts).values(
+                        account_id=account.account_id,
+                        name=account.name,
+                        default_domain=account.default_domain,
+                        key_deletion=account.key_deletion.value,
+                        created_at=account.created_at,
+                    )
+                )
+        except IntegrityError as exc:
+            raise AlreadyExists("account", "An account with this name already exists.") from exc
+
+    def update_account(self, account: Account) -> None:
+        """Raises AlreadyExists when the new default domain belongs to another account."""
+        try:
+            with self._c.begin_nested():
+                self._c.execute(
+                    update(accounts)
+                    .where(accounts.c.account_id == account.account_id)
+                    .values(
+                        default_domain=account.default_domain,
+                        key_deletion=account.key_deletion.value,
+                    )
+                )
+        except IntegrityError as exc:
+            raise AlreadyExists(
+                "domain", "This default domain is used by another account."
+            ) from exc
+
+    # -- users ----------------------------------------------------------------------------
+    def _tags(self, user_ids: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+        found: dict[str, list[tuple[str, str]]] = {u: [] for u in user_ids}
+        if not user_ids:
+            return found
+        q = (
+            select(user_tags)
+            .where(user_tags.c.user_id.in_(user_ids))
+            .order_by(user_tags.c.user_id, user_tags.c.position)
+        )
+        for r in self._c.execute(q):
+            found[r.user_id].append((r.tag_key, r.tag_value))
+        return found
+
+    def _users(self, rows: Sequence[Row[Any]]) -> list[User]:
+        tags = self._tags([r.user_id for r in rows])
+        return [_user(r, tags[r.user_id]) for r in rows]
+
+    def get_user(self, account_id: str, user_id: str, *, lock: bool = False) -> User | None:
+        """The user (live or binned) of this account with this ID, or None."""
+        q = select(users).where(users.c.user_id == user_id, users.c.account_id == account_id)
+        row = self._c.execute(q.with_for_update() if lock else q).first()
+        return self._users([row])[0] if row else None
+
+    def get_live_user_by_name(
+        self, account_id: str, name: str, *, lock: bool = False
+    ) -> User | None:
+        q = select(users).where(users.c.account_id == account_id, users.c.live_name == name)
+        row = self._c.execute(q.with_for_update() if lock else q).first()
+        return self._users([row])[0] if row else None
+
+    def count_live_users(self, account_id: str) -> int:
+        q = select(func.count()).where(
+            users.c.account_id == account_id, users.c.recycled_at.is_(None)
+        )
+        return int(self._c.scalar(q) or 0)
+
+    def list_live_users(
+        self,
+        account_id: str,
+        after_name: str | None,
+        limit: int,
+        tag_filter: Sequence[tuple[str, str]] = (),
+    ) -> list[User]:
+        """Live users ordered by name, starting after ``after_name``; at most ``limit``."""
+        q = select(users).where(users.c.account_id == account_id, users.c.recycled_at.is_(None))
+        if after_name is not None:
+            q = q.where(users.c.name > after_name)
+        for tag_key, tag_value in tag_filter:
+            q = q.where(
+                select(user_tags.c.user_id)
+                .where(
+                    user_tags.c.user_id == users.c.user_id,
+                    user_tags.c.tag_key == tag_key,
+                    user_tags.c.tag_value == tag_value,
+                )
+                .exists()
+            )
+        rows = self._c.execute(q.order_by(users.c.name).limit(limit)).all()
+        return self._users(rows)
+
+    def list_binned_users(
+        self,
+        account_id: str,
+        after: tuple[datetime, str] | None,
+        limit: int,
+        name: str | None = None,
+    ) -> list[User]:
+        """Binned users ordered by recycle time then ID, after the ``after`` position."""
+        q = select(users).where(users.c.account_id == account_id, users.c.recycled_at.is_not(None))
+        if name is not None:
+            q = q.where(users.c.name == name)
+        if after is not None:
+            at, uid = after
+            q = q.where(
+                or_(
+                    users.c.recycled_at > at,
+                    and_(users.c.recycled_at == at, users.c.user_id > uid),
+                )
+            )
+        rows = self._c.execute(q.order_by(users.c.recycled_at, users.c.user_id).limit(limit)).all()
+        return self._users(rows)
+
+    def insert_user(self, user: User) -> None:
+        """Raises AlreadyExists when a live user of the account has the name."""
+        try:
+            with self._c.begin_nested():
+                self._c.execute(insert(users).values(**self._user_values(user)))
+                self._write_tags(user)
+        except IntegrityError as exc:
+            raise AlreadyExists("user", f"The user {user.name!r} already exists.") from exc
+
+    def update_user(self, user: User) -> None:
+        """Raises AlreadyExists when the (new) name is taken by another live user."""
+        try:
+            with self._c.begin_nested():
+                self._c.execute(
+                    update(users)
+                    .where(users.c.user_id == user.user_id)
+                    .values(**self._user_values(user))
+                )
+        except IntegrityError as exc:
+            raise AlreadyExists("user", f"The user {user.name!r} already exists.") from exc
+
+    @staticmethod
+    def _user_values(user: User) -> dict[str, Any]:
+        return {
+            "user_id": user.user_id,
+            "account_id": user.account_id,
+            "name": user.name,
+            "live_name": None if user.in_bin else user.name,
+            "display_name": user.display_name,
+            "comments": user.comments,
+            "email": user.email,
+            "mobile_phone": user.mobile_phone,
+            "created_at": user.created_at,
+            "updated_at": user.updated_at,
+            "last_login_at": user.last_login_at,
+            "recycled_at": user.recycled_at,
+            "delete_at": user.delete_at,
+        }
+
+    def _write_tags(self, user: User) -> None:
+        if user.tags:
+            self._c.execute(
+                insert(user_tags),
+                [
+                    {"user_id": user.user_id, "position": i, "tag_key": k, "tag_value": v}
+                    for i, (k, v) in enumerate(user.tags)
+                ],
+            )
+
+    def purge_user(self, user_id: str) -> list[str]:
+        """Delete a user, its tags and every key it has (live or binned); return the key IDs."""
+        key_ids = list(
+            self._c.scalars(
+                select(access_keys.c.access_key_id).where(access_keys.c.user_id == user_id)
+            )
+        )
+        self._c.execute(delete(access_keys).where(access_keys.c.user_id == user_id))
+        self._c.execute(delete(user_tags).where(user_tags.c.user_id == user_id))
+        self._c.execute(delete(users).where(users.c.user_id == user_id))
+        return key_ids
+
+    # -- access keys ----------------------------------------------------------------------
+    def get_key(self, access_key_id: str) -> AccessKey | None:
+        """The key in any state (live or binned), or None once purged."""
+        row = self._c.execute(
+            select(*_KEY_COLUMNS).where(access_keys.c.access_key_id == access_key_id)
+        ).first()
+        return _key(row) if row else None
+
+    def insert_key(self, key: AccessKey, sealed: Sealed) -> None:
+        self._c.execute(
+            insert(access_keys).values(
+                access_key_id=key.access_key_id,
+                account_id=key.account_id,
+                user_id=key.user_id,
+                status=key.status.value,
+                secret_key_id=sealed.key_id,
+                secret_sealed=sealed.blob,
+                created_at=key.created_at,
+                updated_at=key.updated_at,
+                recycled_at=key.recycled_at,
+                delete_at=key.delete_at,
+                last_used_service="",
+            )
+        )
+
+    def update_key(self, key: AccessKey) -> None:
+        """Persist status and bin state. Last-used fields are written only by the recorder."""
+        self._c.execute(
+            update(access_keys)
+            .where(access_keys.c.access_key_id == key.access_key_id)
+            .values(
+                status=key.status.value,
+                updated_at=key.updated_at,
+                recycled_at=key.recycled_at,
+                delete_at=key.delete_at,
+            )
+        )
+
+    def delete_key(self, access_key_id: str) -> None:
+        self._c.execute(delete(access_keys).where(access_keys.c.access_key_id == access_key_id))
+
+    def list_live_keys(self, account_id: str, user_id: str | None) -> list[AccessKey]:
+        """Live keys of a user (or of the account root when ``user_id`` is None), oldest first."""
+        q = (
+            select(*_KEY_COLUMNS)
+            .where(
+                access_keys.c.account_id == account_id,
+                _owner(user_id),
+                access_keys.c.recycled_at.is_(None),
+            )
+            .order_by(access_keys.c.created_at, access_keys.c.access_key_id)
+        )
+        return [_key(r) for r in self._c.execute(q)]
+
+    def list_binned_keys(self, account_id: str, user_id: str | None) -> list[AccessKey]:
+        """Binned keys of one owner, earliest binned first."""
+        q = (
+            select(*_KEY_COLUMNS)
+            .where(
+                access_keys.c.account_id == account_id,
+                _owner(user_id),
+                access_keys.c.recycled_at.is_not(None),
+            )
+            .order_by(access_keys.c.recycled_at, access_keys.c.access_key_id)
+        )
+        return [_key(r) for r in self._c.execute(q)]
+
+    # -- authentication -------------------------------------------------------------------
+    def get_credential(self, access_key_id: str) -> Credential | None:
+        """The key, its sealed secret and its user's name, or None if there is no such key."""
+        q = (
+            select(
+                *_KEY_COLUMNS,
+                access_keys.c.secret_key_id,
+                access_keys.c.secret_sealed,
+                users.c.name.label("user_name"),
+            )
+            .select_from(access_keys.outerjoin(users, users.c.user_id == access_keys.c.user_id))
+            .where(access_keys.c.access_key_id == access_key_id)
+        )
+        row = self._c.execute(q).first()
+        if row is None:
+            return None
+        return Credential(
+            _key(row), Sealed(row.secret_key_id, bytes(row.secret_sealed)), row.user_name
+        )
+
+    def sealed_samples(self) -> list[tuple[str, Sealed]]:
+        """One (AccessKey ID, sealed secret) per master key id used in the store."""
+        firsts = (
+            select(func.min(access_keys.c.access_key_id))
+            .group_by(access_keys.c.secret_key_id)
+            .scalar_subquery()
+        )
+        q = select(
+            access_keys.c.access_key_id, access_keys.c.secret_key_id, access_keys.c.secret_sealed
+        ).where(access_keys.c.access_key_id.in_(firsts))
+        return [
+            (r.access_key_id, Sealed(r.secret_key_id, bytes(r.secret_sealed)))
+            for r in self._c.execute(q)
+        ]
+
+    def claim_nonce(
+        self, access_key_id: str, nonce: str, now: datetime, expires_at: datetime
+    ) -> bool:
+        """Record a nonce; False when the key used it before and it has not expired."""
+        try:
+            with self._c.begin_nested():
+                self._c.execute(
+                    insert(nonces).values(
+                        access_key_id=access_key_id, nonce=nonce, expires_at=expires_at
+                    )
+                )
+            return True
+        except IntegrityError:
+            reused = self._c.execute(
+                update(nonces)
+                .where(
+                    nonces.c.access_key_id == access_key_id,
+                    nonces.c.nonce == nonce,
+                    nonces.c.expires_at < now,
+                )
+                .values(expires_at=expires_at)
+            )
+            return reused.rowcount == 1
+
+    def record_last_used(self, uses: Sequence[tuple[str, datetime, str]]) -> None:
+        """Move last-used forward for each (key, time, service); never backwards."""
+        for access_key_id, at, service in uses:
+            self._c.execute(
+                update(access_keys)
+                .where(
+                    access_keys.c.access_key_id == access_key_id,
+                    or_(access_keys.c.last_used_at.is_(None), access_keys.c.last_used_at <= at),
+                )
+                .values(last_used_at=at, last_used_service=service)
+            )
+
+    # -- retention ------------------------------------------------------------------------
+    def purge_expired_keys(self, now: datetime) -> list[Purged]:
+        """Purge up to one batch of binned keys whose DeleteDate has passed."""
+        rows = self._c.execute(
+            select(access_keys.c.access_key_id, access_keys.c.account_id, access_keys.c.user_id)
+            .where(access_keys.c.delete_at <= now)
+            .order_by(access_keys.c.delete_at)
+            .limit(_PURGE_BATCH)
+        ).all()
+        if rows:
+            self._c.execute(
+                delete(access_keys).where(
+                    access_keys.c.access_key_id.in_([r.access_key_id for r in rows]),
+                    access_keys.c.delete_at <= now,
+                )
+            )
+        return [
+            Purged("access_key", r.access_key_id, r.account_id, r.user_id or "(account root)")
+            for r in rows
+        ]
+
+    def expired_users(self, now: datetime) -> list[User]:
+        rows = self._c.execute(
+            select(users)
+            .where(users.c.delete_at <= now)
+            .order_by(users.c.delete_at)
+            .limit(_PURGE_BATCH)
+        ).all()
+        return self._users(rows)
+
+    def purge_expired_nonces(self, now: datetime) -> int:
+        return int(self._c.execute(delete(nonces).where(nonces.c.expires_at < now)).rowcount)
+
+
+class SqlStore:
+    """Opens transactions on one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def transaction(self, *, write: bool = False) -> Iterator[Tx]:
+        """A transaction that commits on success and rolls back on any exception."""
+        conn = self.engine.connect()
+        try:
+            if write:
+                conn = conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                yield Tx(conn)
+        finally:
+            conn.close()
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except OperationalError:
+            return False
+
+    def dispose(self) -> None:
+        self.engine.dispose()
