@@ -162,9 +162,10 @@ class Users(UseCases):
                 for key in keys:
                     if key not in victims:
                         tx.update_key(key.to_bin(recycled, delete_at))
-            oldest = tx.list_binned_users(account.account_id, None, rules.USER_BIN_LIMIT)
-            for victim_user in rules.bin_overflow(oldest, rules.USER_BIN_LIMIT - 1):
-                tx.purge_user(victim_user.user_id)
+            excess = tx.count_binned_users(account.account_id) - (rules.USER_BIN_LIMIT - 1)
+            if excess > 0:
+                for victim_user in tx.list_binned_users(account.account_id, None, excess):
+                    tx.purge_user(victim_user.user_id)
             tx.update_user(user.to_bin(recycled, delete_at))
 
     # -- the user recycle bin -------------------------------------------------------------

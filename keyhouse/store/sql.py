@@ -181,6 +181,12 @@ class Tx:
         )
         return int(self._c.scalar(q) or 0)
 
+    def count_binned_users(self, account_id: str) -> int:
+        q = select(func.count()).where(
+            users.c.account_id == account_id, users.c.recycled_at.is_not(None)
+        )
+        return int(self._c.scalar(q) or 0)
+
     def list_live_users(
         self,
         account_id: str,
