@@ -140,6 +140,9 @@ def _v3(req: WireRequest) -> SignedRequest:
 
 
 def _rpc(req: WireRequest) -> SignedRequest:
+    if req.body and not req.form:
+        # RPC signs parameters only: any other body would travel unsigned, so refuse it.
+        raise _incomplete("an RPC request body must be form-encoded parameters (they are signed).")
     everything = req.query + req.form
     given = dict(everything)
     for name in ("AccessKeyId", "SignatureMethod", "Timestamp"):
