@@ -162,7 +162,7 @@ def _rpc(req: WireRequest) -> SignedRequest:
     signed_params = [(k, v) for k, v in everything if k != "Signature"]
 
     def expected(secret: str) -> tuple[str, str]:
-        to_sign = rpc.string_to_sign(req.method, signed_params)
+        to_sign = rpc.string_to_sign(req.method, signed_params, req.path or "/")
         return rpc.sign(secret, to_sign), to_sign
 
     return SignedRequest(given["AccessKeyId"], given["Signature"], timestamp, nonce, expected)

@@ -13,10 +13,14 @@ def percent_encode(value: str) -> str:
     return quote(value, safe="~")
 
 
-def string_to_sign(method: str, params: Sequence[tuple[str, str]]) -> str:
-    """``params`` are every query and form parameter except ``Signature``."""
+def string_to_sign(method: str, params: Sequence[tuple[str, str]], path: str = "/") -> str:
+    """``params`` are every query and form parameter except ``Signature``.
+
+    The vendor always signs ``/``, the only path RPC uses; signing the path received binds it
+    too, and is the same thing for every well-formed request.
+    """
     canonical = "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(params))
-    return f"{method.upper()}&{percent_encode('/')}&{percent_encode(canonical)}"
+    return f"{method.upper()}&{percent_encode(path)}&{percent_encode(canonical)}"
 
 
 def sign(secret: str, to_sign: str) -> str:

@@ -357,7 +357,10 @@ class Tx:
                 _owner(user_id),
                 access_keys.c.recycled_at.is_not(None),
             )
-            .order_by(access_keys.c.recycled_at, access_keys.c.access_key_id)
+            # Keys binned together (with their user) leave the bin oldest-created first.
+            .order_by(
+                access_keys.c.recycled_at, access_keys.c.created_at, access_keys.c.access_key_id
+            )
         )
         return [_key(r) for r in self._c.execute(q)]
 

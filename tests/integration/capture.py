@@ -33,7 +33,7 @@ class Recorder:
                 self.end_headers()
                 self.wfile.write(reply)
 
-            do_GET = do_POST = _record  # noqa: N815
+            do_GET = do_POST = _record
 
             def log_message(self, *args: object) -> None:
                 pass

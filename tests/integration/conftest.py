@@ -17,15 +17,18 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def server(backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Server]:
+def server(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Server]:
     """One real server process per backend, shared by the tests of that backend."""
     workdir = tmp_path_factory.mktemp(f"keyhouse-{backend}")
     if backend == "sqlite":
         url = f"sqlite:///{workdir / 'keyhouse.db'}"
     else:
         url = request.getfixturevalue("pg_database")
-    srv = Server(url, workdir / "master.key", workdir,
-                 extra_env={"KEYHOUSE_LAST_USED_FLUSH_INTERVAL": "0.5"}).start()
+    srv = Server(
+        url, workdir / "master.key", workdir, extra_env={"KEYHOUSE_LAST_USED_FLUSH_INTERVAL": "0.5"}
+    ).start()
     yield srv
     srv.stop()
 

@@ -26,13 +26,25 @@ def stamp(offset: timedelta = timedelta()) -> str:
 
 
 def rpc_query(
-    ak: str, secret: str, action: str, version: str, params: dict[str, str] | None = None, *,
-    timestamp: str | None = None, nonce: str | None = None, method: str = "POST",
+    ak: str,
+    secret: str,
+    action: str,
+    version: str,
+    params: dict[str, str] | None = None,
+    *,
+    timestamp: str | None = None,
+    nonce: str | None = None,
+    method: str = "POST",
 ) -> dict[str, str]:
     query = {
-        "Action": action, "Version": version, "Format": "JSON", "AccessKeyId": ak,
-        "SignatureMethod": "HMAC-SHA1", "SignatureVersion": "1.0",
-        "SignatureNonce": nonce or uuid.uuid4().hex, "Timestamp": timestamp or stamp(),
+        "Action": action,
+        "Version": version,
+        "Format": "JSON",
+        "AccessKeyId": ak,
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureVersion": "1.0",
+        "SignatureNonce": nonce or uuid.uuid4().hex,
+        "Timestamp": timestamp or stamp(),
         **(params or {}),
     }
     canonical = "&".join(f"{_q(k)}={_q(v)}" for k, v in sorted(query.items()))
@@ -43,20 +55,37 @@ def rpc_query(
 
 
 def v3_headers(
-    host: str, ak: str, secret: str, action: str, version: str, query: dict[str, str], *,
-    date: str | None = None, nonce: str | None = None, body: bytes = b"",
+    host: str,
+    ak: str,
+    secret: str,
+    action: str,
+    version: str,
+    query: dict[str, str],
+    *,
+    date: str | None = None,
+    nonce: str | None = None,
+    body: bytes = b"",
 ) -> dict[str, str]:
     headers = {
-        "host": host, "x-acs-action": action, "x-acs-version": version,
-        "x-acs-date": date or stamp(), "x-acs-signature-nonce": nonce or uuid.uuid4().hex,
-        "x-acs-content-sha256": hashlib.sha256(body).hexdigest(), "accept": "application/json",
+        "host": host,
+        "x-acs-action": action,
+        "x-acs-version": version,
+        "x-acs-date": date or stamp(),
+        "x-acs-signature-nonce": nonce or uuid.uuid4().hex,
+        "x-acs-content-sha256": hashlib.sha256(body).hexdigest(),
+        "accept": "application/json",
     }
     names = sorted(headers)
-    canonical = "\n".join([
-        "POST", "/", "&".join(f"{_q(k)}={_q(v)}" for k, v in sorted(query.items())),
-        "".join(f"{n}:{headers[n].strip()}\n" for n in names), ";".join(names),
-        hashlib.sha256(body).hexdigest(),
-    ])
+    canonical = "\n".join(
+        [
+            "POST",
+            "/",
+            "&".join(f"{_q(k)}={_q(v)}" for k, v in sorted(query.items())),
+            "".join(f"{n}:{headers[n].strip()}\n" for n in names),
+            ";".join(names),
+            hashlib.sha256(body).hexdigest(),
+        ]
+    )
     to_sign = "ACS3-HMAC-SHA256\n" + hashlib.sha256(canonical.encode()).hexdigest()
     signature = hmac.new(secret.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
     headers["authorization"] = (
@@ -66,8 +95,12 @@ def v3_headers(
 
 
 def send(
-    endpoint: str, method: str, target: str, headers: list[tuple[str, str]] | dict[str, str],
-    body: bytes = b"", source: str | None = None,
+    endpoint: str,
+    method: str,
+    target: str,
+    headers: list[tuple[str, str]] | dict[str, str],
+    body: bytes = b"",
+    source: str | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Send exactly these headers (no Host or Accept-Encoding added) and parse the JSON reply."""
     host, port = endpoint.split(":")

@@ -110,7 +110,9 @@ class Api:
             body = client.do_action_with_exception(request)
         except ServerException as exc:
             raise ApiError(
-                exc.get_error_code(), exc.get_http_status(), exc.get_error_msg(),
+                exc.get_error_code(),
+                exc.get_http_status(),
+                exc.get_error_msg(),
                 exc.get_request_id() or "",
             ) from exc
         return json.loads(body)  # type: ignore[no-any-return]
@@ -133,9 +135,7 @@ class Api:
             return request
         from aliyunsdkcore.request import CommonRequest
 
-        request = CommonRequest(
-            domain=self.endpoint, version=VERSIONS[product], action_name=action
-        )
+        request = CommonRequest(domain=self.endpoint, version=VERSIONS[product], action_name=action)
         request.set_method("POST")
         request.set_protocol_type("http")
         for name, value in flat.items():

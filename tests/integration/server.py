@@ -98,7 +98,9 @@ class Server:
         assert ak and sk, text
         return ak.group(1), sk.group(1)
 
-    def cli(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, check: bool = True, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run the real ``keyhouse`` command against this server's store."""
         result = subprocess.run(
             [sys.executable, "-m", "keyhouse", *args],

@@ -28,7 +28,9 @@ def _key(api: Api, principal: str) -> dict[str, Any]:
 
 
 def _disable(api: Api, principal: str, key_id: str) -> None:
-    api.ims("UpdateAccessKey", UserPrincipalName=principal, UserAccessKeyId=key_id, Status="Inactive")
+    api.ims(
+        "UpdateAccessKey", UserPrincipalName=principal, UserAccessKeyId=key_id, Status="Inactive"
+    )
 
 
 def _bin(api: Api, principal: str, key_id: str) -> None:
@@ -61,7 +63,9 @@ def test_new_key_is_active_and_its_secret_appears_only_in_the_create_reply(
     for reply in (
         listed,
         api.ram("ListAccessKeys", UserName="alice"),
-        api.ims("GetAccessKeyLastUsed", UserPrincipalName=principal, UserAccessKeyId=key["AccessKeyId"]),
+        api.ims(
+            "GetAccessKeyLastUsed", UserPrincipalName=principal, UserAccessKeyId=key["AccessKeyId"]
+        ),
         api.ims("GetUser", UserAccessKeyId=key["AccessKeyId"]),
     ):
         assert key["AccessKeySecret"] not in str(reply)
@@ -75,13 +79,20 @@ def test_ram_user_holds_at_most_two_keys(api: Api, account: dict[str, Any]) -> N
     expect_error("LimitExceeded.User.AccessKey", 409, _key, api, principal)
 
 
-def test_ram_create_access_key_names_the_user_by_user_name(api: Api, account: dict[str, Any]) -> None:
+def test_ram_create_access_key_names_the_user_by_user_name(
+    api: Api, account: dict[str, Any]
+) -> None:
     api.ram("CreateUser", UserName="bob")
     created = api.ram("CreateAccessKey", UserName="bob")["AccessKey"]
     listed = api.ram("ListAccessKeys", UserName="bob")["AccessKeys"]["AccessKey"]
     assert [k["AccessKeyId"] for k in listed] == [created["AccessKeyId"]]
-    api.ram("UpdateAccessKey", UserName="bob", UserAccessKeyId=created["AccessKeyId"], Status="Inactive")
-    assert api.ram("ListAccessKeys", UserName="bob")["AccessKeys"]["AccessKey"][0]["Status"] == "Inactive"
+    api.ram(
+        "UpdateAccessKey", UserName="bob", UserAccessKeyId=created["AccessKeyId"], Status="Inactive"
+    )
+    assert (
+        api.ram("ListAccessKeys", UserName="bob")["AccessKeys"]["AccessKey"][0]["Status"]
+        == "Inactive"
+    )
     api.ram("DeleteAccessKey", UserName="bob", UserAccessKeyId=created["AccessKeyId"])
     assert api.ram("ListAccessKeys", UserName="bob")["AccessKeys"]["AccessKey"] == []
     expect_error("EntityNotExist.User", 404, api.ram, "ListAccessKeys", UserName="nobody")
@@ -110,7 +121,9 @@ def test_key_limit_holds_under_concurrent_requests(server: Server, account: dict
         outcomes = list(pool.map(attempt, range(12)))
     assert outcomes.count("created") == 2, outcomes
     assert set(outcomes) == {"created", "LimitExceeded.User.AccessKey"}
-    assert len(root.ims("ListAccessKeys", UserPrincipalName=principal)["AccessKeys"]["AccessKey"]) == 2
+    assert (
+        len(root.ims("ListAccessKeys", UserPrincipalName=principal)["AccessKeys"]["AccessKey"]) == 2
+    )
 
 
 def test_disabled_key_is_refused_on_the_very_next_request(
@@ -122,20 +135,36 @@ def test_disabled_key_is_refused_on_the_very_next_request(
     assert user.sts("GetCallerIdentity")["IdentityType"] == "RAMUser"
     _disable(api, principal, key["AccessKeyId"])
     expect_error("InvalidAccessKeyId.Inactive", 400, user.sts, "GetCallerIdentity")
-    api.ims("UpdateAccessKey", UserPrincipalName=principal, UserAccessKeyId=key["AccessKeyId"], Status="Active")
+    api.ims(
+        "UpdateAccessKey",
+        UserPrincipalName=principal,
+        UserAccessKeyId=key["AccessKeyId"],
+        Status="Active",
+    )
     assert user.sts("GetCallerIdentity")["UserId"] == _user_id(api, principal)
 
 
-def test_update_access_key_status_must_be_active_or_inactive(api: Api, account: dict[str, Any]) -> None:
+def test_update_access_key_status_must_be_active_or_inactive(
+    api: Api, account: dict[str, Any]
+) -> None:
     principal = _user(api, account)
     key = _key(api, principal)
     expect_error(
-        "InvalidParameter.Status", 400, api.ims, "UpdateAccessKey",
-        UserPrincipalName=principal, UserAccessKeyId=key["AccessKeyId"], Status="Paused",
+        "InvalidParameter.Status",
+        400,
+        api.ims,
+        "UpdateAccessKey",
+        UserPrincipalName=principal,
+        UserAccessKeyId=key["AccessKeyId"],
+        Status="Paused",
     )
     expect_error(
-        "MissingUserAccessKeyId", 400, api.ims, "UpdateAccessKey",
-        UserPrincipalName=principal, Status="Inactive",
+        "MissingUserAccessKeyId",
+        400,
+        api.ims,
+        "UpdateAccessKey",
+        UserPrincipalName=principal,
+        Status="Inactive",
     )
 
 
@@ -143,10 +172,16 @@ def test_deleting_an_active_key_is_refused(api: Api, account: dict[str, Any]) ->
     principal = _user(api, account)
     key = _key(api, principal)
     expect_error(
-        "DeleteConflict.AccessKey.Active", 409, api.ims, "DeleteAccessKey",
-        UserPrincipalName=principal, UserAccessKeyId=key["AccessKeyId"],
+        "DeleteConflict.AccessKey.Active",
+        409,
+        api.ims,
+        "DeleteAccessKey",
+        UserPrincipalName=principal,
+        UserAccessKeyId=key["AccessKeyId"],
     )
-    assert len(api.ims("ListAccessKeys", UserPrincipalName=principal)["AccessKeys"]["AccessKey"]) == 1
+    assert (
+        len(api.ims("ListAccessKeys", UserPrincipalName=principal)["AccessKeys"]["AccessKey"]) == 1
+    )
 
 
 def test_deleting_an_inactive_key_moves_it_to_the_bin_for_30_days(
@@ -157,7 +192,9 @@ def test_deleting_an_inactive_key_moves_it_to_the_bin_for_30_days(
     before = datetime.now(UTC).replace(microsecond=0)
     _bin(api, principal, key["AccessKeyId"])
     assert api.ims("ListAccessKeys", UserPrincipalName=principal)["AccessKeys"]["AccessKey"] == []
-    binned = api.ims("ListAccessKeysInRecycleBin", UserId=_user_id(api, principal))["AccessKeys"]["AccessKey"]
+    binned = api.ims("ListAccessKeysInRecycleBin", UserId=_user_id(api, principal))["AccessKeys"][
+        "AccessKey"
+    ]
     assert [b["AccessKeyId"] for b in binned] == [key["AccessKeyId"]]
     recycled, deleted = _date(binned[0]["RecycleDate"]), _date(binned[0]["DeleteDate"])
     assert before - timedelta(seconds=2) <= recycled <= datetime.now(UTC) + timedelta(seconds=2)
@@ -167,17 +204,24 @@ def test_deleting_an_inactive_key_moves_it_to_the_bin_for_30_days(
     expect_error("InvalidAccessKeyId.NotFound", 404, user.sts, "GetCallerIdentity")
 
 
-def test_fourth_deleted_key_evicts_the_oldest_from_the_bin(api: Api, account: dict[str, Any]) -> None:
+def test_fourth_deleted_key_evicts_the_oldest_from_the_bin(
+    api: Api, account: dict[str, Any]
+) -> None:
     principal = _user(api, account)
     binned_order = []
     for _ in range(4):
         key = _key(api, principal)
         _bin(api, principal, key["AccessKeyId"])
         binned_order.append(key["AccessKeyId"])
-    binned = api.ims("ListAccessKeysInRecycleBin", UserId=_user_id(api, principal))["AccessKeys"]["AccessKey"]
+    binned = api.ims("ListAccessKeysInRecycleBin", UserId=_user_id(api, principal))["AccessKeys"][
+        "AccessKey"
+    ]
     assert sorted(b["AccessKeyId"] for b in binned) == sorted(binned_order[1:])
     expect_error(
-        "EntityNotExist.User.AccessKey", 404, api.ims, "GetAccessKeyInfoInRecycleBin",
+        "EntityNotExist.User.AccessKey",
+        404,
+        api.ims,
+        "GetAccessKeyInfoInRecycleBin",
         UserAccessKeyId=binned_order[0],
     )
 
@@ -199,19 +243,27 @@ def test_restore_brings_the_key_back_active_with_its_old_secret_and_create_date(
     assert user.sts("GetCallerIdentity")["UserId"] == user_id
 
 
-def test_restore_is_refused_when_the_user_already_has_two_keys(api: Api, account: dict[str, Any]) -> None:
+def test_restore_is_refused_when_the_user_already_has_two_keys(
+    api: Api, account: dict[str, Any]
+) -> None:
     principal = _user(api, account)
     key = _key(api, principal)
     _bin(api, principal, key["AccessKeyId"])
     _key(api, principal)
     _key(api, principal)
     expect_error(
-        "LimitExceeded.User.AccessKey", 409, api.ims, "RestoreAccessKeyFromRecycleBin",
-        UserId=_user_id(api, principal), UserAccessKeyId=key["AccessKeyId"],
+        "LimitExceeded.User.AccessKey",
+        409,
+        api.ims,
+        "RestoreAccessKeyFromRecycleBin",
+        UserId=_user_id(api, principal),
+        UserAccessKeyId=key["AccessKeyId"],
     )
 
 
-def test_purged_key_answers_entity_not_exist_for_every_action(api: Api, account: dict[str, Any]) -> None:
+def test_purged_key_answers_entity_not_exist_for_every_action(
+    api: Api, account: dict[str, Any]
+) -> None:
     principal = _user(api, account)
     key = _key(api, principal)["AccessKeyId"]
     _bin(api, principal, key)
@@ -222,8 +274,15 @@ def test_purged_key_answers_entity_not_exist_for_every_action(api: Api, account:
         ("DeleteAccessKey", {}),
         ("GetAccessKeyLastUsed", {}),
     ):
-        expect_error("EntityNotExist.User.AccessKey", 404, api.ims, action,
-                     UserPrincipalName=principal, UserAccessKeyId=key, **extra)
+        expect_error(
+            "EntityNotExist.User.AccessKey",
+            404,
+            api.ims,
+            action,
+            UserPrincipalName=principal,
+            UserAccessKeyId=key,
+            **extra,
+        )
     api.ims("DeleteAccessKeyInRecycleBin", UserId=user_id, UserAccessKeyId=key)
     for action, params in (
         ("UpdateAccessKey", {"UserPrincipalName": principal, "Status": "Active"}),
@@ -233,11 +292,15 @@ def test_purged_key_answers_entity_not_exist_for_every_action(api: Api, account:
         ("RestoreAccessKeyFromRecycleBin", {"UserId": user_id}),
         ("DeleteAccessKeyInRecycleBin", {"UserId": user_id}),
     ):
-        expect_error("EntityNotExist.User.AccessKey", 404, api.ims, action, UserAccessKeyId=key, **params)
+        expect_error(
+            "EntityNotExist.User.AccessKey", 404, api.ims, action, UserAccessKeyId=key, **params
+        )
     assert api.ims("ListAccessKeysInRecycleBin", UserId=user_id)["AccessKeys"]["AccessKey"] == []
 
 
-def test_get_access_key_info_in_recycle_bin_reports_its_user(api: Api, account: dict[str, Any]) -> None:
+def test_get_access_key_info_in_recycle_bin_reports_its_user(
+    api: Api, account: dict[str, Any]
+) -> None:
     principal = _user(api, account)
     key = _key(api, principal)
     _bin(api, principal, key["AccessKeyId"])
@@ -251,15 +314,21 @@ def test_get_access_key_info_in_recycle_bin_reports_its_user(api: Api, account: 
     assert info["UserRecycled"] is True
 
 
-def test_restore_is_refused_while_the_user_is_in_the_user_bin(api: Api, account: dict[str, Any]) -> None:
+def test_restore_is_refused_while_the_user_is_in_the_user_bin(
+    api: Api, account: dict[str, Any]
+) -> None:
     principal = _user(api, account)
     key = _key(api, principal)
     _disable(api, principal, key["AccessKeyId"])
     user_id = _user_id(api, principal)
     api.ims("DeleteUser", UserPrincipalName=principal)
     expect_error(
-        "InvalidOperation.UserInRecycleBin", 409, api.ims, "RestoreAccessKeyFromRecycleBin",
-        UserId=user_id, UserAccessKeyId=key["AccessKeyId"],
+        "InvalidOperation.UserInRecycleBin",
+        409,
+        api.ims,
+        "RestoreAccessKeyFromRecycleBin",
+        UserId=user_id,
+        UserAccessKeyId=key["AccessKeyId"],
     )
     api.ims("RestoreUserFromRecycleBin", UserId=user_id)
     api.ims("RestoreAccessKeyFromRecycleBin", UserId=user_id, UserAccessKeyId=key["AccessKeyId"])
@@ -273,13 +342,20 @@ def test_root_keys_follow_the_same_recycle_bin_rules(
     keys = [api.ims("CreateAccessKey")["AccessKey"] for _ in range(4)]
     for key in keys:
         api.ims("UpdateAccessKey", UserAccessKeyId=key["AccessKeyId"], Status="Inactive")
-    expect_error("DeleteConflict.AccessKey.Active", 409, api.ims, "DeleteAccessKey",
-                 UserAccessKeyId=account["AccessKeyId"])
+    expect_error(
+        "DeleteConflict.AccessKey.Active",
+        409,
+        api.ims,
+        "DeleteAccessKey",
+        UserAccessKeyId=account["AccessKeyId"],
+    )
     for key in keys:
         api.ims("DeleteAccessKey", UserAccessKeyId=key["AccessKeyId"])
     binned = api.ims("ListAccessKeysInRecycleBin")["AccessKeys"]["AccessKey"]
     assert sorted(b["AccessKeyId"] for b in binned) == sorted(k["AccessKeyId"] for k in keys[1:])
-    info = api.ims("GetAccessKeyInfoInRecycleBin", UserAccessKeyId=keys[3]["AccessKeyId"])["AccessKey"]
+    info = api.ims("GetAccessKeyInfoInRecycleBin", UserAccessKeyId=keys[3]["AccessKeyId"])[
+        "AccessKey"
+    ]
     assert info["UserRecycled"] is False
     api.ims("RestoreAccessKeyFromRecycleBin", UserAccessKeyId=keys[3]["AccessKeyId"])
     restored = as_user(server, flavour, {"AccessKey": keys[3]})
@@ -295,7 +371,9 @@ def test_access_key_last_used_records_time_and_service_within_five_seconds(
 
     principal = _user(api, account)
     key = _key(api, principal)
-    never = api.ims("GetAccessKeyLastUsed", UserPrincipalName=principal, UserAccessKeyId=key["AccessKeyId"])
+    never = api.ims(
+        "GetAccessKeyLastUsed", UserPrincipalName=principal, UserAccessKeyId=key["AccessKeyId"]
+    )
     assert never["AccessKeyLastUsed"]["LastUsedDate"] == ""
     wrong = Api(flavour, server.endpoint, key["AccessKeyId"], "x" * 30)
     try:
@@ -305,13 +383,17 @@ def test_access_key_last_used_records_time_and_service_within_five_seconds(
     except Exception:  # the legacy SDK may rewrite or raise differently; a failure is a failure
         pass
     time.sleep(1.5)
-    still = api.ims("GetAccessKeyLastUsed", UserPrincipalName=principal, UserAccessKeyId=key["AccessKeyId"])
+    still = api.ims(
+        "GetAccessKeyLastUsed", UserPrincipalName=principal, UserAccessKeyId=key["AccessKeyId"]
+    )
     assert still["AccessKeyLastUsed"]["LastUsedDate"] == "", "a failed request must not count"
     used_at = datetime.now(UTC).replace(microsecond=0)
     as_user(server, flavour, {"AccessKey": key}).sts("GetCallerIdentity")
     deadline = time.monotonic() + 5
     while True:
-        seen = api.ims("GetAccessKeyLastUsed", UserPrincipalName=principal, UserAccessKeyId=key["AccessKeyId"])
+        seen = api.ims(
+            "GetAccessKeyLastUsed", UserPrincipalName=principal, UserAccessKeyId=key["AccessKeyId"]
+        )
         if seen["AccessKeyLastUsed"]["LastUsedDate"] or time.monotonic() > deadline:
             break
         time.sleep(0.2)
@@ -330,10 +412,27 @@ def test_immediate_deletion_removes_the_key_at_once_without_disabling(
     key = _key(root, principal)
     root.ims("DeleteAccessKey", UserPrincipalName=principal, UserAccessKeyId=key["AccessKeyId"])
     assert root.ims("ListAccessKeys", UserPrincipalName=principal)["AccessKeys"]["AccessKey"] == []
-    assert root.ims("ListAccessKeysInRecycleBin", UserId=_user_id(root, principal))["AccessKeys"]["AccessKey"] == []
-    expect_error("InvalidAccessKeyId.NotFound", 404, as_user(server, "v3", {"AccessKey": key}).sts,
-                 "GetCallerIdentity")
-    server.cli("account", "update", "--name", account["AccountName"], "--key-deletion", "recycle-bin")
+    assert (
+        root.ims("ListAccessKeysInRecycleBin", UserId=_user_id(root, principal))["AccessKeys"][
+            "AccessKey"
+        ]
+        == []
+    )
+    expect_error(
+        "InvalidAccessKeyId.NotFound",
+        404,
+        as_user(server, "v3", {"AccessKey": key}).sts,
+        "GetCallerIdentity",
+    )
+    server.cli(
+        "account", "update", "--name", account["AccountName"], "--key-deletion", "recycle-bin"
+    )
     second = _key(root, principal)
-    expect_error("DeleteConflict.AccessKey.Active", 409, root.ims, "DeleteAccessKey",
-                 UserPrincipalName=principal, UserAccessKeyId=second["AccessKeyId"])
+    expect_error(
+        "DeleteConflict.AccessKey.Active",
+        409,
+        root.ims,
+        "DeleteAccessKey",
+        UserPrincipalName=principal,
+        UserAccessKeyId=second["AccessKeyId"],
+    )

@@ -26,24 +26,46 @@ def _user_key(root: Api, account: dict[str, Any], name: str = "alice") -> dict[s
     return root.ims("CreateAccessKey", UserPrincipalName=upn(account, name))["AccessKey"]  # type: ignore[no-any-return]
 
 
-def test_a_well_signed_rpc_request_from_the_test_signer_is_accepted(server: Server, account: dict[str, Any]) -> None:
-    status, body = raw.post_rpc(server.endpoint, raw.rpc_query(*_ak(account), "GetCallerIdentity", STS))
+def test_a_well_signed_rpc_request_from_the_test_signer_is_accepted(
+    server: Server, account: dict[str, Any]
+) -> None:
+    status, body = raw.post_rpc(
+        server.endpoint, raw.rpc_query(*_ak(account), "GetCallerIdentity", STS)
+    )
     assert (status, body["AccountId"]) == (200, account["AccountId"])
     headers = raw.v3_headers(server.endpoint, *_ak(account), "GetCallerIdentity", STS, {})
     status, body = raw.send(server.endpoint, "POST", "/", headers)
     assert (status, body["IdentityType"]) == (200, "Account")
 
 
-def test_unknown_access_key_is_invalid_access_key_id_not_found(server: Server, flavour: str) -> None:
+def test_unknown_access_key_is_invalid_access_key_id_not_found(
+    server: Server, flavour: str
+) -> None:
     ghost = Api(flavour, server.endpoint, "LTAI" + "x" * 20, "y" * 30)
     expect_error("InvalidAccessKeyId.NotFound", 404, ghost.sts, "GetCallerIdentity")
 
 
-def test_binned_key_is_invalid_access_key_id_not_found(server: Server, root: Api, account: dict[str, Any]) -> None:
+def test_binned_key_is_invalid_access_key_id_not_found(
+    server: Server, root: Api, account: dict[str, Any]
+) -> None:
     key = _user_key(root, account)
-    root.ims("UpdateAccessKey", UserPrincipalName=upn(account, "alice"), UserAccessKeyId=key["AccessKeyId"], Status="Inactive")
-    root.ims("DeleteAccessKey", UserPrincipalName=upn(account, "alice"), UserAccessKeyId=key["AccessKeyId"])
-    expect_error("InvalidAccessKeyId.NotFound", 404, as_user(server, "v3", {"AccessKey": key}).sts, "GetCallerIdentity")
+    root.ims(
+        "UpdateAccessKey",
+        UserPrincipalName=upn(account, "alice"),
+        UserAccessKeyId=key["AccessKeyId"],
+        Status="Inactive",
+    )
+    root.ims(
+        "DeleteAccessKey",
+        UserPrincipalName=upn(account, "alice"),
+        UserAccessKeyId=key["AccessKeyId"],
+    )
+    expect_error(
+        "InvalidAccessKeyId.NotFound",
+        404,
+        as_user(server, "v3", {"AccessKey": key}).sts,
+        "GetCallerIdentity",
+    )
 
 
 def test_wrong_signature_is_signature_does_not_match_with_the_string_to_sign(
@@ -75,7 +97,9 @@ def test_timestamp_more_than_15_minutes_off_is_expired(
     query = raw.rpc_query(*_ak(account), "GetCallerIdentity", STS, timestamp=raw.stamp(skew))
     status, body = raw.post_rpc(server.endpoint, query)
     assert (status, body["Code"]) == (400, "InvalidTimeStamp.Expired")
-    headers = raw.v3_headers(server.endpoint, *_ak(account), "GetCallerIdentity", STS, {}, date=raw.stamp(skew))
+    headers = raw.v3_headers(
+        server.endpoint, *_ak(account), "GetCallerIdentity", STS, {}, date=raw.stamp(skew)
+    )
     status, body = raw.send(server.endpoint, "POST", "/", headers)
     assert (status, body["Code"]) == (400, "InvalidTimeStamp.Expired")
 
@@ -86,7 +110,9 @@ def test_timestamp_within_15_minutes_is_accepted(server: Server, account: dict[s
         assert raw.post_rpc(server.endpoint, query)[0] == 200
 
 
-def test_malformed_timestamp_is_invalid_timestamp_format(server: Server, account: dict[str, Any]) -> None:
+def test_malformed_timestamp_is_invalid_timestamp_format(
+    server: Server, account: dict[str, Any]
+) -> None:
     query = raw.rpc_query(*_ak(account), "GetCallerIdentity", STS, timestamp="yesterday")
     status, body = raw.post_rpc(server.endpoint, query)
     assert (status, body["Code"]) == (400, "InvalidTimeStamp.Format")
@@ -98,21 +124,36 @@ def test_reused_nonce_is_signature_nonce_used(server: Server, account: dict[str,
     again = raw.rpc_query(*_ak(account), "GetCallerIdentity", STS, nonce="fixed-nonce-1")
     status, body = raw.post_rpc(server.endpoint, again)
     assert (status, body["Code"]) == (400, "SignatureNonceUsed")
-    headers = raw.v3_headers(server.endpoint, *_ak(account), "GetCallerIdentity", STS, {}, nonce="fixed-nonce-1")
+    headers = raw.v3_headers(
+        server.endpoint, *_ak(account), "GetCallerIdentity", STS, {}, nonce="fixed-nonce-1"
+    )
     assert raw.send(server.endpoint, "POST", "/", headers)[1]["Code"] == "SignatureNonceUsed"
 
 
-def test_a_nonce_is_spent_only_by_a_verified_request(server: Server, account: dict[str, Any]) -> None:
-    forged = raw.rpc_query(account["AccessKeyId"], "w" * 30, "GetCallerIdentity", STS, nonce="victim-nonce")
+def test_a_nonce_is_spent_only_by_a_verified_request(
+    server: Server, account: dict[str, Any]
+) -> None:
+    forged = raw.rpc_query(
+        account["AccessKeyId"], "w" * 30, "GetCallerIdentity", STS, nonce="victim-nonce"
+    )
     assert raw.post_rpc(server.endpoint, forged)[1]["Code"] == "SignatureDoesNotMatch"
     genuine = raw.rpc_query(*_ak(account), "GetCallerIdentity", STS, nonce="victim-nonce")
     assert raw.post_rpc(server.endpoint, genuine)[0] == 200
 
 
-def test_the_same_nonce_with_another_access_key_is_fine(server: Server, root: Api, account: dict[str, Any]) -> None:
+def test_the_same_nonce_with_another_access_key_is_fine(
+    server: Server, root: Api, account: dict[str, Any]
+) -> None:
     key = _user_key(root, account)
-    assert raw.post_rpc(server.endpoint, raw.rpc_query(*_ak(account), "GetCallerIdentity", STS, nonce="shared"))[0] == 200
-    query = raw.rpc_query(key["AccessKeyId"], key["AccessKeySecret"], "GetCallerIdentity", STS, nonce="shared")
+    assert (
+        raw.post_rpc(
+            server.endpoint, raw.rpc_query(*_ak(account), "GetCallerIdentity", STS, nonce="shared")
+        )[0]
+        == 200
+    )
+    query = raw.rpc_query(
+        key["AccessKeyId"], key["AccessKeySecret"], "GetCallerIdentity", STS, nonce="shared"
+    )
     assert raw.post_rpc(server.endpoint, query)[0] == 200
 
 
@@ -136,7 +177,9 @@ def test_missing_or_malformed_authentication_is_incomplete_signature(
     assert (status, body["Code"]) == (400, "IncompleteSignature"), body
 
 
-def test_v3_signature_must_cover_the_date_and_nonce_headers(server: Server, account: dict[str, Any]) -> None:
+def test_v3_signature_must_cover_the_date_and_nonce_headers(
+    server: Server, account: dict[str, Any]
+) -> None:
     headers = raw.v3_headers(server.endpoint, *_ak(account), "GetCallerIdentity", STS, {})
     headers["authorization"] = headers["authorization"].replace("x-acs-date;", "")
     status, body = raw.send(server.endpoint, "POST", "/", headers)
@@ -151,7 +194,9 @@ def test_rpc_without_signature_nonce_is_incomplete(server: Server, account: dict
     assert (status, body["Code"]) == (400, "IncompleteSignature")
 
 
-def test_unknown_action_or_version_is_invalid_action_not_found(server: Server, account: dict[str, Any], flavour: str) -> None:
+def test_unknown_action_or_version_is_invalid_action_not_found(
+    server: Server, account: dict[str, Any], flavour: str
+) -> None:
     for action, version in (("Teleport", IMS), ("ListUsers", "2001-01-01")):
         status, body = raw.post_rpc(server.endpoint, raw.rpc_query(*_ak(account), action, version))
         assert (status, body["Code"]) == (404, "InvalidAction.NotFound")
@@ -159,8 +204,12 @@ def test_unknown_action_or_version_is_invalid_action_not_found(server: Server, a
     expect_error("InvalidAction.NotFound", 404, api.ims, "GetPasswordPolicy")
 
 
-def test_error_envelope_has_request_id_host_id_code_message_recommend(server: Server, account: dict[str, Any]) -> None:
-    status, body = raw.post_rpc(server.endpoint, raw.rpc_query(*_ak(account), "GetUser", IMS, {"UserId": "1"}))
+def test_error_envelope_has_request_id_host_id_code_message_recommend(
+    server: Server, account: dict[str, Any]
+) -> None:
+    status, body = raw.post_rpc(
+        server.endpoint, raw.rpc_query(*_ak(account), "GetUser", IMS, {"UserId": "1"})
+    )
     assert status == 404
     assert set(body) == {"RequestId", "HostId", "Code", "Message", "Recommend"}
     assert body["Code"] == "EntityNotExist.User"
@@ -173,8 +222,15 @@ def test_missing_required_parameter_is_missing_name_and_bad_value_invalid_parame
     expect_error("MissingUserAccessKeyId", 400, api.ims, "GetAccessKeyLastUsed")
     expect_error("MissingUserName", 400, api.ram, "GetUser")
     expect_error("InvalidParameter.MaxItems", 400, api.ims, "ListUsers", MaxItems=5000)
-    expect_error("InvalidParameter.Tag", 400, api.ims, "CreateUser", UserPrincipalName=upn(account, "t"),
-                 DisplayName="t", Tag=[{"Key": "acs:reserved", "Value": "v"}])
+    expect_error(
+        "InvalidParameter.Tag",
+        400,
+        api.ims,
+        "CreateUser",
+        UserPrincipalName=upn(account, "t"),
+        DisplayName="t",
+        Tag=[{"Key": "acs:reserved", "Value": "v"}],
+    )
 
 
 def test_queries_of_32_kilobytes_are_accepted(server: Server, account: dict[str, Any]) -> None:
@@ -197,12 +253,19 @@ def test_get_caller_identity_for_the_root_and_a_ram_user(
 ) -> None:
     me = Api(flavour, server.endpoint, *_ak(account)).sts("GetCallerIdentity")
     assert (me["IdentityType"], me["Arn"], me["AccountId"]) == (
-        "Account", f"acs:ram::{account['AccountId']}:root", account["AccountId"])
+        "Account",
+        f"acs:ram::{account['AccountId']}:root",
+        account["AccountId"],
+    )
     key = _user_key(root, account)
     user_id = root.ims("GetUser", UserPrincipalName=upn(account, "alice"))["User"]["UserId"]
     them = as_user(server, flavour, {"AccessKey": key}).sts("GetCallerIdentity")
     assert (them["IdentityType"], them["Arn"], them["UserId"], them["AccountId"]) == (
-        "RAMUser", f"acs:ram::{account['AccountId']}:user/alice", user_id, account["AccountId"])
+        "RAMUser",
+        f"acs:ram::{account['AccountId']}:user/alice",
+        user_id,
+        account["AccountId"],
+    )
 
 
 def test_a_ram_user_key_gets_no_permission_for_everything_but_who_am_i(
@@ -212,28 +275,51 @@ def test_a_ram_user_key_gets_no_permission_for_everything_but_who_am_i(
     error = expect_error("NoPermission", 403, user.ims, "ListUsers")
     expect_error("NoPermission", 403, user.ims, "CreateAccessKey")
     expect_error("NoPermission", 403, user.ram, "ListAccessKeys")
-    assert len(root.ims("ListAccessKeys", UserPrincipalName=upn(account, "alice"))["AccessKeys"]["AccessKey"]) == 1
+    assert (
+        len(
+            root.ims("ListAccessKeys", UserPrincipalName=upn(account, "alice"))["AccessKeys"][
+                "AccessKey"
+            ]
+        )
+        == 1
+    )
     if flavour != "legacy":
-        status, body = raw.post_rpc(server.endpoint, raw.rpc_query(
-            user.access_key_id, user._secret, "ListUsers", IMS))
+        status, body = raw.post_rpc(
+            server.endpoint, raw.rpc_query(user.access_key_id, user._secret, "ListUsers", IMS)
+        )
         assert body["AccessDeniedDetail"]["AuthAction"] == "ram:ListUsers"
         assert body["AccessDeniedDetail"]["NoPermissionType"] == "ImplicitDeny"
         assert body["AccessDeniedDetail"]["AuthPrincipalType"] == "SubUser"
         assert error.code == "NoPermission"
 
 
-def test_accounts_cannot_see_each_other(server: Server, root: Api, account: dict[str, Any], flavour: str) -> None:
+def test_accounts_cannot_see_each_other(
+    server: Server, root: Api, account: dict[str, Any], flavour: str
+) -> None:
     other = server.create_account(f"o{account['AccountName']}")
     them = Api(flavour, server.endpoint, other["AccessKeyId"], other["AccessKeySecret"])
     key = _user_key(root, account)
     user_id = root.ims("GetUser", UserPrincipalName=upn(account, "alice"))["User"]["UserId"]
     expect_error("EntityNotExist.User", 404, them.ims, "GetUser", UserId=user_id)
-    expect_error("EntityNotExist.User", 404, them.ims, "GetUser", UserAccessKeyId=key["AccessKeyId"])
-    expect_error("EntityNotExist.User.AccessKey", 404, them.ims, "UpdateAccessKey",
-                 UserAccessKeyId=key["AccessKeyId"], Status="Inactive")
+    expect_error(
+        "EntityNotExist.User", 404, them.ims, "GetUser", UserAccessKeyId=key["AccessKeyId"]
+    )
+    expect_error(
+        "EntityNotExist.User.AccessKey",
+        404,
+        them.ims,
+        "UpdateAccessKey",
+        UserAccessKeyId=key["AccessKeyId"],
+        Status="Inactive",
+    )
     expect_error("EntityNotExist.User", 404, them.ims, "ListAccessKeysInRecycleBin", UserId=user_id)
     assert them.ims("ListUsers")["Users"]["User"] == []
-    assert root.ims("ListAccessKeys", UserPrincipalName=upn(account, "alice"))["AccessKeys"]["AccessKey"][0]["Status"] == "Active"
+    assert (
+        root.ims("ListAccessKeys", UserPrincipalName=upn(account, "alice"))["AccessKeys"][
+            "AccessKey"
+        ][0]["Status"]
+        == "Active"
+    )
 
 
 def test_healthz_answers_200_when_the_store_is_reachable(server: Server) -> None:

@@ -38,7 +38,9 @@ def _flip(text: str, index: int) -> str:
 def _mutations(req: Captured, flavour: str) -> dict[str, Captured]:
     headers = req.headers
     out: dict[str, Captured] = {
-        "method": Captured("GET" if req.method == "POST" else "POST", req.target, headers, req.body),
+        "method": Captured(
+            "GET" if req.method == "POST" else "POST", req.target, headers, req.body
+        ),
         "path": Captured(req.method, "/x" + req.target[1:], headers, req.body),
     }
     marker = "Mutant"
@@ -47,17 +49,21 @@ def _mutations(req: Captured, flavour: str) -> dict[str, Captured]:
         out["query"] = Captured(req.method, _flip(req.target, at), headers, req.body)
     body = req.body or b""
     out["body"] = Captured(
-        req.method, req.target,
+        req.method,
+        req.target,
         [(k, v) for k, v in headers if k.lower() != "content-length"],
         body[:-1] + (b"B" if body[-1:] != b"B" else b"C") if body else b"x",
     )
     if flavour == "v3":
-        signed = next(v for k, v in headers if k.lower() == "authorization").split("SignedHeaders=")[1]
+        signed = next(v for k, v in headers if k.lower() == "authorization").split(
+            "SignedHeaders="
+        )[1]
         names = signed.split(",")[0].split(";")
         for name in ("user-agent", "x-acs-date", "x-acs-signature-nonce", "accept"):
             assert name in names
             out[f"header {name}"] = Captured(
-                req.method, req.target,
+                req.method,
+                req.target,
                 [(k, _flip(v, len(v) - 1) if k.lower() == name else v) for k, v in headers],
                 req.body,
             )
@@ -82,8 +88,11 @@ def test_sdk_signed_requests_verify_and_every_mutation_is_refused(
         status, body = _replay(server, mutant)
         assert status >= 400, (label, body)
         assert body.get("Code") in {
-            "SignatureDoesNotMatch", "IncompleteSignature", "InvalidAction.NotFound",
-            "InvalidTimeStamp.Format", "InvalidTimeStamp.Expired",
+            "SignatureDoesNotMatch",
+            "IncompleteSignature",
+            "InvalidAction.NotFound",
+            "InvalidTimeStamp.Format",
+            "InvalidTimeStamp.Expired",
         }, (label, body)
     assert root.ims("ListUsers")["Users"]["User"] == [], "a refused request changed something"
     status, body = _replay(server, original)
@@ -99,7 +108,9 @@ def test_legacy_form_body_is_signed(server: Server, root: Api, account: dict[str
 
     with Recorder() as recorder:
         client = AcsClient(account["AccessKeyId"], account["AccessKeySecret"], "cn-hangzhou")
-        request = CommonRequest(domain=recorder.endpoint, version="2019-08-15", action_name="CreateUser")
+        request = CommonRequest(
+            domain=recorder.endpoint, version="2019-08-15", action_name="CreateUser"
+        )
         request.set_method("POST")
         request.set_protocol_type("http")
         request.add_body_params("UserPrincipalName", upn(account, "formuser"))
@@ -107,8 +118,12 @@ def test_legacy_form_body_is_signed(server: Server, root: Api, account: dict[str
         client.do_action_with_exception(request)
     original = recorder.requests[0]
     assert b"formuser" in original.body
-    tampered = Captured(original.method, original.target, original.headers,
-                        original.body.replace(b"formuser", b"formusex"))
+    tampered = Captured(
+        original.method,
+        original.target,
+        original.headers,
+        original.body.replace(b"formuser", b"formusex"),
+    )
     assert _replay(server, tampered)[1]["Code"] == "SignatureDoesNotMatch"
     status, body = _replay(server, original)
     assert (status, body["User"]["UserPrincipalName"]) == (200, upn(account, "formuser"))
