@@ -62,10 +62,8 @@ class Api:
         method = getattr(client, _snake(action))
         request_cls = getattr(models, f"{action}Request", None)
         try:
-            if request_cls is None:
-                response = method()
-            else:
-                response = method(request_cls().from_map(params))
+            args = () if request_cls is None else (request_cls().from_map(params),)
+            response = method(*args)
         except AlibabaCloudException as exc:
             raise ApiError(exc.code, exc.status_code, exc.message, exc.request_id or "") from exc
         return response.body.to_map()  # type: ignore[no-any-return]

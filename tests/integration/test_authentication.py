@@ -284,7 +284,7 @@ def test_a_ram_user_key_gets_no_permission_for_everything_but_who_am_i(
         == 1
     )
     if flavour != "legacy":
-        status, body = raw.post_rpc(
+        _, body = raw.post_rpc(
             server.endpoint, raw.rpc_query(user.access_key_id, user._secret, "ListUsers", IMS)
         )
         assert body["AccessDeniedDetail"]["AuthAction"] == "ram:ListUsers"
