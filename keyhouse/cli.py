@@ -177,6 +177,32 @@ def account_update(name: str, key_deletion: str, database_url: str | None) -> No
         click.echo(f"{acct.name}: key deletion is {acct.key_deletion.value}")
 
 
+@main.group()
+def store() -> None:
+    """Operate on the store itself."""
+
+
+@store.command("copy")
+@click.option("--to", "target_url", required=True, help="URL of an empty target store.")
+@database_option
+def store_copy(target_url: str, database_url: str | None) -> None:
+    """Copy every row of this store into an empty one (e.g. SQLite to PostgreSQL)."""
+    from keyhouse.store.copy import TargetNotEmpty, copy_store
+    from keyhouse.store.engine import make_engine
+
+    settings = _settings(database_url=database_url)
+    with _services(settings) as services:  # refuses a store whose master key is missing
+        target = make_engine(load_settings({"database_url": target_url}).database_url)
+        try:
+            copied = copy_store(services.store.engine, target)
+        except TargetNotEmpty as exc:
+            _fail(EXIT_DOMAIN, str(exc))
+        finally:
+            target.dispose()
+        for table, rows in copied.items():
+            click.echo(f"{table}: {rows} rows")
+
+
 def _as_of(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
     if value is None:
         return None

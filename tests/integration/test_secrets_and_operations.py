@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.conftest import PG_ADMIN
 from tests.integration import raw
 from tests.integration.conftest import as_user, expect_error, upn
 from tests.integration.sdk import Api
@@ -169,3 +170,39 @@ def test_a_nonce_used_through_one_instance_is_refused_by_another(
         assert (status, body["Code"]) == (400, "SignatureNonceUsed")
     finally:
         second.stop()
+
+
+def test_store_copy_moves_a_sqlite_store_to_postgresql(tmp_path: Path, pg_database: str) -> None:
+    source = Server(f"sqlite:///{tmp_path / 'k.db'}", tmp_path / "k.key", tmp_path).start()
+    try:
+        ak, sk = source.bootstrap_credentials()
+        root = Api("v3", source.endpoint, ak, sk)
+        root.ims("CreateUser", UserPrincipalName="mover@default.onaliyun.com", DisplayName="M")
+        key = root.ims("CreateAccessKey", UserPrincipalName="mover@default.onaliyun.com")[
+            "AccessKey"
+        ]
+    finally:
+        source.stop()
+    target_url = pg_database + "_copy"
+    admin = PG_ADMIN
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{target_url.rsplit("/", 1)[1]}"')
+    try:
+        out = source.cli("store", "copy", "--to", target_url).stdout
+        assert "access_keys: 2 rows" in out and "users: 1 rows" in out
+        again = source.cli("store", "copy", "--to", target_url, check=False)
+        assert again.returncode == 1 and "already has rows" in again.stderr
+        moved = Server(target_url, tmp_path / "k.key", tmp_path).start()
+        try:
+            assert "AccessKeySecret" not in moved.stdout_path.read_text()  # not an empty store
+            mover = Api("v2", moved.endpoint, key["AccessKeyId"], key["AccessKeySecret"])
+            assert mover.sts("GetCallerIdentity")["Arn"].endswith(":user/mover")
+        finally:
+            moved.stop()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            name = target_url.rsplit("/", 1)[1]
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+            )
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')

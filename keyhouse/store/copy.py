@@ -1,0 +1,36 @@
+"""Copy a whole store into another, empty one (for example SQLite to PostgreSQL).
+
+Sealed secrets are bound to their AccessKey ID, not to the database, so they move as they are
+and open with the same master key.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, func, insert, select
+
+from keyhouse.store.migrate import migrate
+from keyhouse.store.schema import metadata
+
+_BATCH = 1000
+
+
+class TargetNotEmpty(Exception):
+    """The target store already holds data; copying would mix two stores."""
+
+
+def copy_store(source: Engine, target: Engine) -> dict[str, int]:
+    """Migrate ``target``, then copy every table in dependency order; returns rows per table."""
+    migrate(target)
+    copied: dict[str, int] = {}
+    with source.connect() as src, target.begin() as dst:
+        for table in metadata.sorted_tables:
+            if dst.scalar(select(func.count()).select_from(table)):
+                raise TargetNotEmpty(f"the target already has rows in {table.name}")
+        for table in metadata.sorted_tables:
+            count = 0
+            result = src.execution_options(yield_per=_BATCH).execute(select(table))
+            for rows in result.partitions(_BATCH):
+                dst.execute(insert(table), [dict(r._mapping) for r in rows])
+                count += len(rows)
+            copied[table.name] = count
+    return copied
