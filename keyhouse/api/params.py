@@ -47,6 +47,8 @@ class Param:
             if self.required:
                 raise missing(self.name)
             return None
+        if _CONTROL.search(value):
+            raise invalid(self.name, "control characters are not allowed.")
         if self.kind == "int":
             if not re.fullmatch(r"-?\d{1,9}", value.strip()):
                 raise invalid(self.name, "expected a whole number.")
@@ -70,6 +72,10 @@ class Param:
         return value
 
 
+# C0 control characters other than tab and line breaks: PostgreSQL refuses NUL in text, and none
+# of them belongs in a name, a comment or an identifier.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
 _TAG = re.compile(r"^Tag\.(\d+)\.(Key|Value)$")
 
 
@@ -88,6 +94,8 @@ def _tags(raw: Mapping[str, str], name: str) -> list[tuple[str, str]]:
     for n in sorted(found):
         key = found[n].get("Key") or ""
         value = found[n].get("Value") or ""
+        if _CONTROL.search(key + value):
+            raise invalid(name, "control characters are not allowed.")
         if not key or len(key) > 128 or len(value) > 128:
             raise invalid(name, "a tag key has 1 to 128 characters and a value at most 128.")
         if key.startswith(("acs:", "aliyun")) or "http://" in key or "https://" in key:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -13,6 +14,9 @@ from keyhouse.domain.errors import DomainError
 from keyhouse.domain.model import KeyStatus, Principal
 from keyhouse.services.last_used import LastUsedRecorder
 from keyhouse.store.sql import SqlStore
+
+# Printable ASCII, as long as the column: anything else cannot be a stored AccessKey ID.
+_ACCESS_KEY_ID = re.compile(r"^[\x21-\x7e]{1,32}$")
 
 
 class AuthenticationFailed(DomainError):
@@ -61,6 +65,8 @@ class Authenticator:
                 "timestamp_expired",
                 "Specified time stamp or date value is expired (more than 15 minutes off).",
             )
+        if not _ACCESS_KEY_ID.match(request.access_key_id):
+            raise AuthenticationFailed("key_not_found", "Specified access key is not found.")
         with self.store.transaction() as tx:
             credential = tx.get_credential(request.access_key_id)
         if credential is None or credential.key.in_bin:
