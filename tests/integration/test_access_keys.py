@@ -7,9 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.integration.conftest import as_user, expect_error, upn
+from tests.integration.conftest import as_user, expect_error
 from tests.integration.sdk import Api, ApiError
 from tests.integration.server import Server
+from tests.integration.steps import bin_key, disable, make_key, make_user, user_id_of
 
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
@@ -18,35 +19,11 @@ def _date(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
-def _user(api: Api, account: dict[str, Any], name: str = "alice") -> str:
-    api.ims("CreateUser", UserPrincipalName=upn(account, name), DisplayName=name)
-    return upn(account, name)
-
-
-def _key(api: Api, principal: str) -> dict[str, Any]:
-    return api.ims("CreateAccessKey", UserPrincipalName=principal)["AccessKey"]  # type: ignore[no-any-return]
-
-
-def _disable(api: Api, principal: str, key_id: str) -> None:
-    api.ims(
-        "UpdateAccessKey", UserPrincipalName=principal, UserAccessKeyId=key_id, Status="Inactive"
-    )
-
-
-def _bin(api: Api, principal: str, key_id: str) -> None:
-    _disable(api, principal, key_id)
-    api.ims("DeleteAccessKey", UserPrincipalName=principal, UserAccessKeyId=key_id)
-
-
-def _user_id(api: Api, principal: str) -> str:
-    return api.ims("GetUser", UserPrincipalName=principal)["User"]["UserId"]  # type: ignore[no-any-return]
-
-
 def test_ids_and_secrets_have_the_documented_shapes(api: Api, account: dict[str, Any]) -> None:
     assert re.fullmatch(r"[1-9]\d{15}", account["AccountId"])
-    principal = _user(api, account)
-    assert re.fullmatch(r"[1-9]\d{15}", _user_id(api, principal))
-    key = _key(api, principal)
+    principal = make_user(api, account)
+    assert re.fullmatch(r"[1-9]\d{15}", user_id_of(api, principal))
+    key = make_key(api, principal)
     assert re.fullmatch(r"LTAI[A-Za-z0-9]{20}", key["AccessKeyId"])
     assert re.fullmatch(r"[A-Za-z0-9]{30}", key["AccessKeySecret"])
     assert DATE.match(key["CreateDate"])
@@ -55,8 +32,8 @@ def test_ids_and_secrets_have_the_documented_shapes(api: Api, account: dict[str,
 def test_new_key_is_active_and_its_secret_appears_only_in_the_create_reply(
     api: Api, account: dict[str, Any]
 ) -> None:
-    principal = _user(api, account)
-    key = _key(api, principal)
+    principal = make_user(api, account)
+    key = make_key(api, principal)
     assert key["Status"] == "Active"
     listed = api.ims("ListAccessKeys", UserPrincipalName=principal)
     assert [k["AccessKeyId"] for k in listed["AccessKeys"]["AccessKey"]] == [key["AccessKeyId"]]
@@ -72,11 +49,11 @@ def test_new_key_is_active_and_its_secret_appears_only_in_the_create_reply(
 
 
 def test_ram_user_holds_at_most_two_keys(api: Api, account: dict[str, Any]) -> None:
-    principal = _user(api, account)
-    _key(api, principal)
-    second = _key(api, principal)
-    _disable(api, principal, second["AccessKeyId"])  # Inactive keys count too
-    expect_error("LimitExceeded.User.AccessKey", 409, _key, api, principal)
+    principal = make_user(api, account)
+    make_key(api, principal)
+    second = make_key(api, principal)
+    disable(api, principal, second["AccessKeyId"])  # Inactive keys count too
+    expect_error("LimitExceeded.User.AccessKey", 409, make_key, api, principal)
 
 
 def test_ram_create_access_key_names_the_user_by_user_name(
@@ -107,7 +84,7 @@ def test_account_root_holds_at_most_five_keys(api: Api, account: dict[str, Any])
 
 def test_key_limit_holds_under_concurrent_requests(server: Server, account: dict[str, Any]) -> None:
     root = Api("v3", server.endpoint, account["AccessKeyId"], account["AccessKeySecret"])
-    principal = _user(root, account)
+    principal = make_user(root, account)
 
     def attempt(_: int) -> str:
         client = Api("v3", server.endpoint, account["AccessKeyId"], account["AccessKeySecret"])
@@ -129,11 +106,11 @@ def test_key_limit_holds_under_concurrent_requests(server: Server, account: dict
 def test_disabled_key_is_refused_on_the_very_next_request(
     server: Server, api: Api, account: dict[str, Any], flavour: str
 ) -> None:
-    principal = _user(api, account)
-    key = _key(api, principal)
+    principal = make_user(api, account)
+    key = make_key(api, principal)
     user = as_user(server, flavour, {"AccessKey": key})
     assert user.sts("GetCallerIdentity")["IdentityType"] == "RAMUser"
-    _disable(api, principal, key["AccessKeyId"])
+    disable(api, principal, key["AccessKeyId"])
     expect_error("InvalidAccessKeyId.Inactive", 400, user.sts, "GetCallerIdentity")
     api.ims(
         "UpdateAccessKey",
@@ -141,14 +118,14 @@ def test_disabled_key_is_refused_on_the_very_next_request(
         UserAccessKeyId=key["AccessKeyId"],
         Status="Active",
     )
-    assert user.sts("GetCallerIdentity")["UserId"] == _user_id(api, principal)
+    assert user.sts("GetCallerIdentity")["UserId"] == user_id_of(api, principal)
 
 
 def test_update_access_key_status_must_be_active_or_inactive(
     api: Api, account: dict[str, Any]
 ) -> None:
-    principal = _user(api, account)
-    key = _key(api, principal)
+    principal = make_user(api, account)
+    key = make_key(api, principal)
     expect_error(
         "InvalidParameter.Status",
         400,
@@ -169,8 +146,8 @@ def test_update_access_key_status_must_be_active_or_inactive(
 
 
 def test_deleting_an_active_key_is_refused(api: Api, account: dict[str, Any]) -> None:
-    principal = _user(api, account)
-    key = _key(api, principal)
+    principal = make_user(api, account)
+    key = make_key(api, principal)
     expect_error(
         "DeleteConflict.AccessKey.Active",
         409,
@@ -187,12 +164,12 @@ def test_deleting_an_active_key_is_refused(api: Api, account: dict[str, Any]) ->
 def test_deleting_an_inactive_key_moves_it_to_the_bin_for_30_days(
     server: Server, api: Api, account: dict[str, Any], flavour: str
 ) -> None:
-    principal = _user(api, account)
-    key = _key(api, principal)
+    principal = make_user(api, account)
+    key = make_key(api, principal)
     before = datetime.now(UTC).replace(microsecond=0)
-    _bin(api, principal, key["AccessKeyId"])
+    bin_key(api, principal, key["AccessKeyId"])
     assert api.ims("ListAccessKeys", UserPrincipalName=principal)["AccessKeys"]["AccessKey"] == []
-    binned = api.ims("ListAccessKeysInRecycleBin", UserId=_user_id(api, principal))["AccessKeys"][
+    binned = api.ims("ListAccessKeysInRecycleBin", UserId=user_id_of(api, principal))["AccessKeys"][
         "AccessKey"
     ]
     assert [b["AccessKeyId"] for b in binned] == [key["AccessKeyId"]]
@@ -204,16 +181,16 @@ def test_deleting_an_inactive_key_moves_it_to_the_bin_for_30_days(
     expect_error("InvalidAccessKeyId.NotFound", 404, user.sts, "GetCallerIdentity")
 
 
-def test_fourth_deleted_key_evicts_the_oldest_from_the_bin(
+def test_fourth_deleted_key_evicts_the_oldest_from_thebin_key(
     api: Api, account: dict[str, Any]
 ) -> None:
-    principal = _user(api, account)
+    principal = make_user(api, account)
     binned_order = []
     for _ in range(4):
-        key = _key(api, principal)
-        _bin(api, principal, key["AccessKeyId"])
+        key = make_key(api, principal)
+        bin_key(api, principal, key["AccessKeyId"])
         binned_order.append(key["AccessKeyId"])
-    binned = api.ims("ListAccessKeysInRecycleBin", UserId=_user_id(api, principal))["AccessKeys"][
+    binned = api.ims("ListAccessKeysInRecycleBin", UserId=user_id_of(api, principal))["AccessKeys"][
         "AccessKey"
     ]
     assert sorted(b["AccessKeyId"] for b in binned) == sorted(binned_order[1:])
@@ -229,10 +206,10 @@ def test_fourth_deleted_key_evicts_the_oldest_from_the_bin(
 def test_restore_brings_the_key_back_active_with_its_old_secret_and_create_date(
     server: Server, api: Api, account: dict[str, Any], flavour: str
 ) -> None:
-    principal = _user(api, account)
-    key = _key(api, principal)
-    _bin(api, principal, key["AccessKeyId"])
-    user_id = _user_id(api, principal)
+    principal = make_user(api, account)
+    key = make_key(api, principal)
+    bin_key(api, principal, key["AccessKeyId"])
+    user_id = user_id_of(api, principal)
     api.ims("RestoreAccessKeyFromRecycleBin", UserId=user_id, UserAccessKeyId=key["AccessKeyId"])
     listed = api.ims("ListAccessKeys", UserPrincipalName=principal)["AccessKeys"]["AccessKey"]
     assert [(k["AccessKeyId"], k["Status"], k["CreateDate"]) for k in listed] == [
@@ -246,17 +223,17 @@ def test_restore_brings_the_key_back_active_with_its_old_secret_and_create_date(
 def test_restore_is_refused_when_the_user_already_has_two_keys(
     api: Api, account: dict[str, Any]
 ) -> None:
-    principal = _user(api, account)
-    key = _key(api, principal)
-    _bin(api, principal, key["AccessKeyId"])
-    _key(api, principal)
-    _key(api, principal)
+    principal = make_user(api, account)
+    key = make_key(api, principal)
+    bin_key(api, principal, key["AccessKeyId"])
+    make_key(api, principal)
+    make_key(api, principal)
     expect_error(
         "LimitExceeded.User.AccessKey",
         409,
         api.ims,
         "RestoreAccessKeyFromRecycleBin",
-        UserId=_user_id(api, principal),
+        UserId=user_id_of(api, principal),
         UserAccessKeyId=key["AccessKeyId"],
     )
 
@@ -264,10 +241,10 @@ def test_restore_is_refused_when_the_user_already_has_two_keys(
 def test_purged_key_answers_entity_not_exist_for_every_action(
     api: Api, account: dict[str, Any]
 ) -> None:
-    principal = _user(api, account)
-    key = _key(api, principal)["AccessKeyId"]
-    _bin(api, principal, key)
-    user_id = _user_id(api, principal)
+    principal = make_user(api, account)
+    key = make_key(api, principal)["AccessKeyId"]
+    bin_key(api, principal, key)
+    user_id = user_id_of(api, principal)
     # live-key actions on a binned key already answer EntityNotExist.User.AccessKey
     for action, extra in (
         ("UpdateAccessKey", {"Status": "Active"}),
@@ -298,14 +275,14 @@ def test_purged_key_answers_entity_not_exist_for_every_action(
     assert api.ims("ListAccessKeysInRecycleBin", UserId=user_id)["AccessKeys"]["AccessKey"] == []
 
 
-def test_get_access_key_info_in_recycle_bin_reports_its_user(
+def test_get_access_key_info_in_recycle_bin_reports_itsmake_user(
     api: Api, account: dict[str, Any]
 ) -> None:
-    principal = _user(api, account)
-    key = _key(api, principal)
-    _bin(api, principal, key["AccessKeyId"])
+    principal = make_user(api, account)
+    key = make_key(api, principal)
+    bin_key(api, principal, key["AccessKeyId"])
     info = api.ims("GetAccessKeyInfoInRecycleBin", UserAccessKeyId=key["AccessKeyId"])["AccessKey"]
-    assert info["UserId"] == _user_id(api, principal)
+    assert info["UserId"] == user_id_of(api, principal)
     assert info["UserPrincipalName"] == principal
     assert info["UserRecycled"] is False
     assert info["CreateDate"] == key["CreateDate"]
@@ -314,13 +291,13 @@ def test_get_access_key_info_in_recycle_bin_reports_its_user(
     assert info["UserRecycled"] is True
 
 
-def test_restore_is_refused_while_the_user_is_in_the_user_bin(
+def test_restore_is_refused_while_the_user_is_in_the_userbin_key(
     api: Api, account: dict[str, Any]
 ) -> None:
-    principal = _user(api, account)
-    key = _key(api, principal)
-    _disable(api, principal, key["AccessKeyId"])
-    user_id = _user_id(api, principal)
+    principal = make_user(api, account)
+    key = make_key(api, principal)
+    disable(api, principal, key["AccessKeyId"])
+    user_id = user_id_of(api, principal)
     api.ims("DeleteUser", UserPrincipalName=principal)
     expect_error(
         "InvalidOperation.UserInRecycleBin",
@@ -369,8 +346,8 @@ def test_access_key_last_used_records_time_and_service_within_five_seconds(
 ) -> None:
     import time
 
-    principal = _user(api, account)
-    key = _key(api, principal)
+    principal = make_user(api, account)
+    key = make_key(api, principal)
     never = api.ims(
         "GetAccessKeyLastUsed", UserPrincipalName=principal, UserAccessKeyId=key["AccessKeyId"]
     )
@@ -408,12 +385,12 @@ def test_immediate_deletion_removes_the_key_at_once_without_disabling(
     server: Server, root: Api, account: dict[str, Any]
 ) -> None:
     server.cli("account", "update", "--name", account["AccountName"], "--key-deletion", "immediate")
-    principal = _user(root, account)
-    key = _key(root, principal)
+    principal = make_user(root, account)
+    key = make_key(root, principal)
     root.ims("DeleteAccessKey", UserPrincipalName=principal, UserAccessKeyId=key["AccessKeyId"])
     assert root.ims("ListAccessKeys", UserPrincipalName=principal)["AccessKeys"]["AccessKey"] == []
     assert (
-        root.ims("ListAccessKeysInRecycleBin", UserId=_user_id(root, principal))["AccessKeys"][
+        root.ims("ListAccessKeysInRecycleBin", UserId=user_id_of(root, principal))["AccessKeys"][
             "AccessKey"
         ]
         == []
@@ -427,7 +404,7 @@ def test_immediate_deletion_removes_the_key_at_once_without_disabling(
     server.cli(
         "account", "update", "--name", account["AccountName"], "--key-deletion", "recycle-bin"
     )
-    second = _key(root, principal)
+    second = make_key(root, principal)
     expect_error(
         "DeleteConflict.AccessKey.Active",
         409,

@@ -12,6 +12,7 @@ from tests.integration import raw
 from tests.integration.conftest import as_user, expect_error, upn
 from tests.integration.sdk import Api
 from tests.integration.server import Server
+from tests.integration.steps import make_key, make_user
 
 STS = "2015-04-01"
 IMS = "2019-08-15"
@@ -22,8 +23,7 @@ def _ak(account: dict[str, Any]) -> tuple[str, str]:
 
 
 def _user_key(root: Api, account: dict[str, Any], name: str = "alice") -> dict[str, Any]:
-    root.ims("CreateUser", UserPrincipalName=upn(account, name), DisplayName=name)
-    return root.ims("CreateAccessKey", UserPrincipalName=upn(account, name))["AccessKey"]  # type: ignore[no-any-return]
+    return make_key(root, make_user(root, account, name))
 
 
 def test_a_well_signed_rpc_request_from_the_test_signer_is_accepted(

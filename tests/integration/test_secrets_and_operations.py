@@ -15,6 +15,7 @@ from tests.integration import raw
 from tests.integration.conftest import as_user, expect_error, upn
 from tests.integration.sdk import Api
 from tests.integration.server import Server
+from tests.integration.steps import bin_key, make_key, make_user
 
 
 def _dump(server: Server) -> bytes:
@@ -99,19 +100,10 @@ def test_master_key_file_is_created_with_mode_0600(server: Server) -> None:
 def test_retention_sweep_purges_what_passed_its_delete_date(
     server: Server, root: Api, account: dict[str, Any]
 ) -> None:
-    names = ("keep", "gone")
-    for name in names:
-        root.ims("CreateUser", UserPrincipalName=upn(account, name), DisplayName=name)
-    key = root.ims("CreateAccessKey", UserPrincipalName=upn(account, "keep"))["AccessKey"][
-        "AccessKeyId"
-    ]
-    root.ims(
-        "UpdateAccessKey",
-        UserPrincipalName=upn(account, "keep"),
-        UserAccessKeyId=key,
-        Status="Inactive",
-    )
-    root.ims("DeleteAccessKey", UserPrincipalName=upn(account, "keep"), UserAccessKeyId=key)
+    principal = make_user(root, account, "keep")
+    key = make_key(root, principal)["AccessKeyId"]
+    bin_key(root, principal, key)
+    make_user(root, account, "gone")
     gone_id = root.ims("GetUser", UserPrincipalName=upn(account, "gone"))["User"]["UserId"]
     root.ims("DeleteUser", UserId=gone_id)
 

@@ -7,6 +7,7 @@ from typing import Any
 from tests.integration.conftest import domain_of, expect_error, upn
 from tests.integration.sdk import Api
 from tests.integration.server import Server
+from tests.integration.steps import user_with_inactive_key
 
 
 def _create(api: Api, account: dict[str, Any], name: str, **extra: Any) -> dict[str, Any]:
@@ -217,30 +218,19 @@ def test_delete_user_is_refused_while_it_has_an_active_key(
 def test_delete_user_moves_it_and_its_inactive_keys_to_the_recycle_bins(
     api: Api, account: dict[str, Any]
 ) -> None:
-    user = _create(api, account, "alice")
-    key = api.ims("CreateAccessKey", UserPrincipalName=upn(account, "alice"))["AccessKey"][
-        "AccessKeyId"
-    ]
-    api.ims(
-        "UpdateAccessKey",
-        UserPrincipalName=upn(account, "alice"),
-        UserAccessKeyId=key,
-        Status="Inactive",
-    )
+    _, uid, key = user_with_inactive_key(api, account)
     api.ims("DeleteUser", UserPrincipalName=upn(account, "alice"))
     expect_error(
         "EntityNotExist.User", 404, api.ims, "GetUser", UserPrincipalName=upn(account, "alice")
     )
     assert api.ims("ListUsers")["Users"]["User"] == []
     binned = api.ims("ListUsersInRecycleBin")["Users"]["User"]
-    assert [(u["UserId"], u["UserPrincipalName"]) for u in binned] == [
-        (user["UserId"], upn(account, "alice"))
-    ]
+    assert [(u["UserId"], u["UserPrincipalName"]) for u in binned] == [(uid, upn(account, "alice"))]
     assert binned[0]["DeleteDate"] > binned[0]["RecycleDate"]
-    in_bin = api.ims("GetUserInRecycleBin", UserId=user["UserId"])["User"]
+    in_bin = api.ims("GetUserInRecycleBin", UserId=uid)["User"]
     assert in_bin["UserPrincipalName"] == upn(account, "alice")
-    assert api.ims("GetUserInRecycleBin", UserAccessKeyId=key)["User"]["UserId"] == user["UserId"]
-    keys = api.ims("ListAccessKeysInRecycleBin", UserId=user["UserId"])["AccessKeys"]["AccessKey"]
+    assert api.ims("GetUserInRecycleBin", UserAccessKeyId=key)["User"]["UserId"] == uid
+    keys = api.ims("ListAccessKeysInRecycleBin", UserId=uid)["AccessKeys"]["AccessKey"]
     assert [k["AccessKeyId"] for k in keys] == [key]
     filtered = api.ims(
         "ListUsersInRecycleBin", Filter=f"UserPrincipalName eq {upn(account, 'alice')}"
@@ -252,19 +242,10 @@ def test_delete_user_moves_it_and_its_inactive_keys_to_the_recycle_bins(
 
 
 def test_restore_user_restores_only_the_user(api: Api, account: dict[str, Any]) -> None:
-    user = _create(api, account, "alice")
-    key = api.ims("CreateAccessKey", UserPrincipalName=upn(account, "alice"))["AccessKey"][
-        "AccessKeyId"
-    ]
-    api.ims(
-        "UpdateAccessKey",
-        UserPrincipalName=upn(account, "alice"),
-        UserAccessKeyId=key,
-        Status="Inactive",
-    )
-    api.ims("DeleteUser", UserId=user["UserId"])
-    api.ims("RestoreUserFromRecycleBin", UserId=user["UserId"])
-    assert api.ims("GetUser", UserId=user["UserId"])["User"]["UserName"] == "alice"
+    _, uid, key = user_with_inactive_key(api, account)
+    api.ims("DeleteUser", UserId=uid)
+    api.ims("RestoreUserFromRecycleBin", UserId=uid)
+    assert api.ims("GetUser", UserId=uid)["User"]["UserName"] == "alice"
     assert api.ims("ListUsersInRecycleBin")["Users"]["User"] == []
     assert (
         api.ims("ListAccessKeys", UserPrincipalName=upn(account, "alice"))["AccessKeys"][
@@ -272,7 +253,7 @@ def test_restore_user_restores_only_the_user(api: Api, account: dict[str, Any]) 
         ]
         == []
     )
-    binned = api.ims("ListAccessKeysInRecycleBin", UserId=user["UserId"])["AccessKeys"]["AccessKey"]
+    binned = api.ims("ListAccessKeysInRecycleBin", UserId=uid)["AccessKeys"]["AccessKey"]
     assert [k["AccessKeyId"] for k in binned] == [key]
 
 
@@ -291,20 +272,11 @@ def test_restore_user_is_refused_when_a_live_user_took_the_name(
 def test_delete_user_in_recycle_bin_purges_the_user_and_its_keys(
     api: Api, account: dict[str, Any]
 ) -> None:
-    user = _create(api, account, "alice")
-    key = api.ims("CreateAccessKey", UserPrincipalName=upn(account, "alice"))["AccessKey"][
-        "AccessKeyId"
-    ]
-    api.ims(
-        "UpdateAccessKey",
-        UserPrincipalName=upn(account, "alice"),
-        UserAccessKeyId=key,
-        Status="Inactive",
-    )
-    api.ims("DeleteUser", UserId=user["UserId"])
-    api.ims("DeleteUserInRecycleBin", UserId=user["UserId"])
+    _, uid, key = user_with_inactive_key(api, account)
+    api.ims("DeleteUser", UserId=uid)
+    api.ims("DeleteUserInRecycleBin", UserId=uid)
     assert api.ims("ListUsersInRecycleBin")["Users"]["User"] == []
-    expect_error("EntityNotExist.User", 404, api.ims, "GetUserInRecycleBin", UserId=user["UserId"])
+    expect_error("EntityNotExist.User", 404, api.ims, "GetUserInRecycleBin", UserId=uid)
     expect_error(
         "EntityNotExist.User.AccessKey",
         404,
@@ -312,9 +284,7 @@ def test_delete_user_in_recycle_bin_purges_the_user_and_its_keys(
         "GetAccessKeyInfoInRecycleBin",
         UserAccessKeyId=key,
     )
-    expect_error(
-        "EntityNotExist.User", 404, api.ims, "RestoreUserFromRecycleBin", UserId=user["UserId"]
-    )
+    expect_error("EntityNotExist.User", 404, api.ims, "RestoreUserFromRecycleBin", UserId=uid)
 
 
 def test_live_user_cannot_be_restored_or_purged_from_the_bin(
