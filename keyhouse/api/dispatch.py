@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from keyhouse import ids
@@ -19,18 +20,40 @@ from keyhouse.services.registry import Services
 log = logging.getLogger("keyhouse.request")
 
 
+@dataclass
+class _Outcome:
+    """What is known about a request for its log line, however far it got."""
+
+    action: str | None = None
+    principal: Principal | None = None
+
+
 class Dispatcher:
     def __init__(self, services: Services, routes: dict[tuple[str, str], Route]) -> None:
         self.services = services
         self.routes = routes
 
     def handle(self, req: WireRequest) -> tuple[int, dict[str, Any]]:
-        request_id = ids.request_id()
+        """Answer one request; log one line about it (never its parameters)."""
         started = time.perf_counter()
-        principal: Principal | None = None
-        action: str | None = None
+        outcome = _Outcome()
+        status, body = self._answer(req, outcome)
+        log.info(
+            "%s %s status=%s code=%s key=%s ms=%.1f",
+            body["RequestId"],
+            outcome.action or "-",
+            status,
+            body.get("Code", "-"),
+            outcome.principal.access_key_id if outcome.principal else "-",
+            (time.perf_counter() - started) * 1000,
+        )
+        return status, body
+
+    def _answer(self, req: WireRequest, outcome: _Outcome) -> tuple[int, dict[str, Any]]:
+        request_id = ids.request_id()
         try:
             action, version = req.action_version()
+            outcome.action = action
             entry = self.routes.get((version or "", action or ""))
             if entry is None:
                 raise WireError(
@@ -39,41 +62,28 @@ class Dispatcher:
                     f"Specified api {action or '(none)'} is not found for version "
                     f"{version or '(none)'}.",
                 )
-            principal = self.services.authenticator.authenticate(signed_request(req), entry.service)
+            outcome.principal = self.services.authenticator.authenticate(
+                signed_request(req), entry.service
+            )
             params = parse_all(entry.params, req.params())
-            result = entry.handler(self.services, principal, params)
+            result = entry.handler(self.services, outcome.principal, params)
             result["RequestId"] = request_id
-            status, code = 200, ""
-            return status, result
+            return 200, result
         except WireError as exc:
-            status, code = exc.status, exc.code
-            return status, self._envelope(req, request_id, code, exc.message)
+            return exc.status, self._envelope(req, request_id, exc.code, exc.message)
         except PermissionDenied as exc:
-            status, code = 403, "NoPermission"
-            body = self._envelope(req, request_id, code, exc.message)
-            body["AccessDeniedDetail"] = access_denied_detail(exc, principal)
-            return status, body
+            body = self._envelope(req, request_id, "NoPermission", exc.message)
+            body["AccessDeniedDetail"] = access_denied_detail(exc, outcome.principal)
+            return 403, body
         except DomainError as exc:
             code, status = vendor_code(exc)
             return status, self._envelope(req, request_id, code, exc.message)
         except MasterKeyError:
             log.exception("the master key cannot open a stored secret")
-            status, code = 500, "InternalError"
-            return status, self._envelope(req, request_id, code, _INTERNAL)
+            return 500, self._envelope(req, request_id, "InternalError", _INTERNAL)
         except Exception:
             log.exception("request %s failed", request_id)
-            status, code = 500, "InternalError"
-            return status, self._envelope(req, request_id, code, _INTERNAL)
-        finally:
-            log.info(
-                "%s %s status=%s code=%s key=%s ms=%.1f",
-                request_id,
-                action or "-",
-                locals().get("status", "?"),
-                locals().get("code") or "-",
-                principal.access_key_id if principal else "-",
-                (time.perf_counter() - started) * 1000,
-            )
+            return 500, self._envelope(req, request_id, "InternalError", _INTERNAL)
 
     @staticmethod
     def _envelope(req: WireRequest, request_id: str, code: str, message: str) -> dict[str, Any]:
