@@ -84,6 +84,14 @@ def _key(row: Any) -> AccessKey:
 _KEY_COLUMNS = [c for c in access_keys.c if c.name not in {"secret_key_id", "secret_sealed"}]
 
 
+def _locked(query: Any) -> Any:
+    """Hold the selected row until commit. ``FOR NO KEY UPDATE`` on PostgreSQL: it serialises
+    quota checks against each other, yet lets foreign-key checks of concurrent inserts (which
+    take ``KEY SHARE`` on the parent row) through, so lock orders cannot deadlock on them.
+    SQLite ignores it: its write transactions are already serialised by ``BEGIN IMMEDIATE``."""
+    return query.with_for_update(key_share=True)
+
+
 def _owner(user_id: str | None) -> Any:
     return access_keys.c.user_id.is_(None) if user_id is None else access_keys.c.user_id == user_id
 
@@ -101,7 +109,7 @@ class Tx:
     def get_account(self, account_id: str, *, lock: bool = False) -> Account | None:
         """The account, or None. ``lock`` holds its row until commit (serialises user quotas)."""
         q = select(accounts).where(accounts.c.account_id == account_id)
-        row = self._c.execute(q.with_for_update() if lock else q).first()
+        row = self._c.execute(_locked(q) if lock else q).first()
         return _account(row) if row else None
 
     def get_account_by_name(self, name: str) -> Account | None:
@@ -165,14 +173,14 @@ class Tx:
     def get_user(self, account_id: str, user_id: str, *, lock: bool = False) -> User | None:
         """The user (live or binned) of this account with this ID, or None."""
         q = select(users).where(users.c.user_id == user_id, users.c.account_id == account_id)
-        row = self._c.execute(q.with_for_update() if lock else q).first()
+        row = self._c.execute(_locked(q) if lock else q).first()
         return self._users([row])[0] if row else None
 
     def get_live_user_by_name(
         self, account_id: str, name: str, *, lock: bool = False
     ) -> User | None:
         q = select(users).where(users.c.account_id == account_id, users.c.live_name == name)
-        row = self._c.execute(q.with_for_update() if lock else q).first()
+        row = self._c.execute(_locked(q) if lock else q).first()
         return self._users([row])[0] if row else None
 
     def count_live_users(self, account_id: str) -> int:

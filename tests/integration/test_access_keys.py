@@ -413,3 +413,42 @@ def test_immediate_deletion_removes_the_key_at_once_without_disabling(
         UserPrincipalName=principal,
         UserAccessKeyId=second["AccessKeyId"],
     )
+
+
+def test_racing_user_deletion_and_key_creation_never_fails_with_a_server_error(
+    server: Server, account: dict[str, Any]
+) -> None:
+    """DeleteUser locks the account then the user; CreateAccessKey locks the user and its
+    insert checks the account. Neither may deadlock the other."""
+    root = Api("v3", server.endpoint, account["AccessKeyId"], account["AccessKeySecret"])
+    principals = [make_user(root, account, f"race{i}") for i in range(8)]
+
+    def create(principal: str) -> str:
+        client = Api("v3", server.endpoint, account["AccessKeyId"], account["AccessKeySecret"])
+        try:
+            client.ims("CreateAccessKey", UserPrincipalName=principal)
+            return "created"
+        except ApiError as exc:
+            return exc.code
+
+    def delete(principal: str) -> str:
+        client = Api("v3", server.endpoint, account["AccessKeyId"], account["AccessKeySecret"])
+        try:
+            client.ims("DeleteUser", UserPrincipalName=principal)
+            return "deleted"
+        except ApiError as exc:
+            return exc.code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        futures = [
+            pool.submit(fn, p) for p in principals for fn in (create, delete) for _ in range(2)
+        ]
+        outcomes = [f.result() for f in futures]
+    assert "InternalError" not in outcomes, outcomes
+    assert set(outcomes) <= {
+        "created",
+        "deleted",
+        "DeleteConflict.User.AccessKey",
+        "EntityNotExist.User",
+        "LimitExceeded.User.AccessKey",
+    }, outcomes
