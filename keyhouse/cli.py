@@ -19,12 +19,14 @@ from keyhouse.crypto import MasterKeyError
 from keyhouse.domain.errors import AlreadyExists, DomainError
 from keyhouse.domain.model import KeyDeletion
 from keyhouse.services.registry import Services
+from keyhouse.store.migrate import StoreUnavailable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_DOMAIN = 1
 EXIT_CONFIG = 2
 EXIT_MASTER_KEY = 3
+EXIT_STORE = 4
 
 
 def database_option(fn: F) -> F:
@@ -40,14 +42,21 @@ def _fail(code: int, message: str) -> None:
     sys.exit(code)
 
 
+def _build(settings: Settings) -> Services:
+    """Build the services, mapping start-up failures to a message and an exit code."""
+    try:
+        return build_services(settings)
+    except MasterKeyError as exc:
+        _fail(EXIT_MASTER_KEY, f"refusing to run: {exc}")
+    except StoreUnavailable as exc:
+        _fail(EXIT_STORE, f"cannot reach the store: {exc}")
+    raise AssertionError("unreachable")
+
+
 @contextmanager
 def _services(settings: Settings) -> Iterator[Services]:
     """Build the services for one command, mapping start-up failures to exit codes."""
-    try:
-        services = build_services(settings)
-    except MasterKeyError as exc:
-        _fail(EXIT_MASTER_KEY, f"refusing to run: {exc}")
-        raise  # unreachable; _fail exits
+    services = _build(settings)
     try:
         yield services
     except DomainError as exc:
@@ -85,11 +94,7 @@ def serve(host: str | None, port: int | None, database_url: str | None) -> None:
     import uvicorn
 
     settings = _settings(host=host, port=port, database_url=database_url)
-    try:
-        services = build_services(settings)
-    except MasterKeyError as exc:
-        _fail(EXIT_MASTER_KEY, f"refusing to run: {exc}")
-        return
+    services = _build(settings)
     _bootstrap(services)
     app = build_app(settings, services)
     uvicorn.run(

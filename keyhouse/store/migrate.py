@@ -5,6 +5,12 @@ from __future__ import annotations
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached (or opened)."""
+
 
 _LOCK_ID = 0x6B657968  # "keyh": one advisory lock for all Keyhouse migrations
 
@@ -18,7 +24,11 @@ def alembic_config() -> Config:
 def migrate(engine: Engine) -> None:
     """Upgrade the schema to head. On PostgreSQL, instances take turns under an advisory lock."""
     cfg = alembic_config()
-    with engine.connect() as conn:
+    try:
+        conn = engine.connect()
+    except OperationalError as exc:
+        raise StoreUnavailable(str(exc.orig or exc).strip().splitlines()[0]) from exc
+    with conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _LOCK_ID})
             conn.commit()

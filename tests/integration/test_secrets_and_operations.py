@@ -198,3 +198,12 @@ def test_store_copy_moves_a_sqlite_store_to_postgresql(tmp_path: Path, pg_databa
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
             )
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def test_commands_report_an_unreachable_store_without_a_traceback(tmp_path: Path) -> None:
+    nowhere = Server("postgresql+psycopg://postgres@127.0.0.1:1/none", tmp_path / "k", tmp_path)
+    for args in (("purge",), ("account", "create", "--name", "x")):
+        result = nowhere.cli(*args, check=False)
+        assert result.returncode == 4
+        assert result.stderr.startswith("keyhouse: cannot reach the store:")
+        assert "Traceback" not in result.stderr
