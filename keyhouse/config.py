@@ -10,9 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from urllib.parse import unquote, urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///keyhouse.db"
 
@@ -43,22 +41,41 @@ class Settings:
             if f.name == "master_key":
                 value = "***" if value else None
             elif f.name == "database_url":
-                value = make_url(value).render_as_string(hide_password=True)
+                value = _hide_password(value)
             shown.append(f"{f.name}={value!r}")
         return f"Settings({', '.join(shown)})"
 
     @property
-    def is_sqlite(self) -> bool:
-        return make_url(self.database_url).get_backend_name() == "sqlite"
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql`` (the URL scheme without its driver)."""
+        return _backend(self.database_url)
+
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file, or None for PostgreSQL and in-memory databases."""
+        if self.backend != "sqlite":
+            return None
+        path = unquote(self.database_url.split(":///", 1)[1]) if ":///" in self.database_url else ""
+        return Path(path) if path and path != ":memory:" else None
 
     def key_file_path(self) -> Path:
         """The master key file: explicit, else beside the SQLite file, else the working dir."""
         if self.master_key_file is not None:
             return self.master_key_file
-        url = make_url(self.database_url)
-        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-            return Path(url.database).resolve().parent / (Path(url.database).stem + ".key")
+        database = self.sqlite_path()
+        if database is not None:
+            return database.resolve().parent / (database.stem + ".key")
         return Path.cwd() / "keyhouse.key"
+
+
+def _backend(url: str) -> str:
+    return url.split(":", 1)[0].split("+", 1)[0].lower() if ":" in url else ""
+
+
+def _hide_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
 
 
 _ENV = {
@@ -120,11 +137,7 @@ def load_settings(
 
 
 def _validate(s: Settings) -> None:
-    try:
-        backend = make_url(s.database_url).get_backend_name()
-    except ArgumentError as exc:
-        raise ConfigError(f"KEYHOUSE_DATABASE_URL: not a database URL: {exc}") from exc
-    if backend not in {"sqlite", "postgresql"}:
+    if s.backend not in {"sqlite", "postgresql"}:
         raise ConfigError("KEYHOUSE_DATABASE_URL: only sqlite:/// and postgresql+psycopg:// work")
     if not 0 < s.port < 65536:
         raise ConfigError("KEYHOUSE_PORT: must be 1 to 65535")
