@@ -104,6 +104,7 @@ class Tx:
 
     # -- accounts -------------------------------------------------------------------------
     def count_accounts(self) -> int:
+        """How many accounts exist (0 on a new store)."""
         return int(self._c.scalar(select(func.count()).select_from(accounts)) or 0)
 
     def get_account(self, account_id: str, *, lock: bool = False) -> Account | None:
@@ -113,10 +114,12 @@ class Tx:
         return _account(row) if row else None
 
     def get_account_by_name(self, name: str) -> Account | None:
+        """The account with this name, or None."""
         row = self._c.execute(select(accounts).where(accounts.c.name == name)).first()
         return _account(row) if row else None
 
     def list_accounts(self) -> list[Account]:
+        """Every account, by name."""
         return [_account(r) for r in self._c.execute(select(accounts).order_by(accounts.c.name))]
 
     def insert_account(self, account: Account) -> None:
@@ -179,17 +182,20 @@ class Tx:
     def get_live_user_by_name(
         self, account_id: str, name: str, *, lock: bool = False
     ) -> User | None:
+        """The live (not binned) user with this name, or None; ``lock`` holds its row."""
         q = select(users).where(users.c.account_id == account_id, users.c.live_name == name)
         row = self._c.execute(_locked(q) if lock else q).first()
         return self._users([row])[0] if row else None
 
     def count_live_users(self, account_id: str) -> int:
+        """Users of the account not in the user recycle bin."""
         q = select(func.count()).where(
             users.c.account_id == account_id, users.c.recycled_at.is_(None)
         )
         return int(self._c.scalar(q) or 0)
 
     def count_binned_users(self, account_id: str) -> int:
+        """Users of the account in the user recycle bin."""
         q = select(func.count()).where(
             users.c.account_id == account_id, users.c.recycled_at.is_not(None)
         )
@@ -311,6 +317,7 @@ class Tx:
         return _key(row) if row else None
 
     def insert_key(self, key: AccessKey, sealed: Sealed) -> None:
+        """Store a new key with its sealed secret (the plain secret never reaches storage)."""
         self._c.execute(
             insert(access_keys).values(
                 access_key_id=key.access_key_id,
@@ -341,6 +348,7 @@ class Tx:
         )
 
     def delete_key(self, access_key_id: str) -> None:
+        """Remove the key for good (a no-op if it is already gone)."""
         self._c.execute(delete(access_keys).where(access_keys.c.access_key_id == access_key_id))
 
     def list_live_keys(self, account_id: str, user_id: str | None) -> list[AccessKey]:
@@ -465,6 +473,7 @@ class Tx:
         ]
 
     def expired_users(self, now: datetime) -> list[User]:
+        """Up to one batch of binned users whose DeleteDate is at or before ``now``."""
         rows = self._c.execute(
             select(users)
             .where(users.c.delete_at <= now)
@@ -474,6 +483,7 @@ class Tx:
         return self._users(rows)
 
     def purge_expired_nonces(self, now: datetime) -> int:
+        """Forget nonces whose window has closed; returns how many."""
         return int(self._c.execute(delete(nonces).where(nonces.c.expires_at < now)).rowcount)
 
 
@@ -496,6 +506,7 @@ class SqlStore:
             conn.close()
 
     def ping(self) -> bool:
+        """True when the database answers a trivial query."""
         try:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
@@ -504,4 +515,5 @@ class SqlStore:
             return False
 
     def dispose(self) -> None:
+        """Close every pooled connection."""
         self.engine.dispose()
