@@ -207,3 +207,43 @@ def test_commands_report_an_unreachable_store_without_a_traceback(tmp_path: Path
         assert result.returncode == 4
         assert result.stderr.startswith("keyhouse: cannot reach the store:")
         assert "Traceback" not in result.stderr
+
+
+def test_the_server_sweeps_by_itself_on_its_interval(
+    server: Server, root: Api, account: dict[str, Any]
+) -> None:
+    import time
+
+    from sqlalchemy import create_engine, text
+
+    principal = make_user(root, account, "swept")
+    key = make_key(root, principal)["AccessKeyId"]
+    bin_key(root, principal, key)
+    fast = Server(
+        server.database_url,
+        server.key_file,
+        server.workdir,
+        extra_env={"KEYHOUSE_SWEEP_INTERVAL": "1"},
+    ).start()
+    engine = create_engine(server.database_url)
+    try:
+        with engine.begin() as conn:  # as if 30 days had passed for this one key
+            conn.execute(
+                text("UPDATE access_keys SET delete_at = :past WHERE access_key_id = :key"),
+                {"past": datetime.now(UTC) - timedelta(minutes=1), "key": key},
+            )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                left = conn.execute(
+                    text("SELECT count(*) FROM access_keys WHERE access_key_id = :key"),
+                    {"key": key},
+                ).scalar()
+            if left == 0:
+                break
+            time.sleep(0.2)
+        assert left == 0, "the server's own sweep did not purge an expired key"
+        assert "retention sweep purged" in fast.logs()
+    finally:
+        engine.dispose()
+        fast.stop()
