@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tests.integration.conftest import upn
-from tests.integration.sdk import Api
+from tests.integration.sdk import Api, ApiError
 
 
 def make_user(api: Api, account: dict[str, Any], name: str = "alice") -> str:
@@ -43,3 +44,12 @@ def user_with_inactive_key(
     key = make_key(api, principal)["AccessKeyId"]
     disable(api, principal, key)
     return principal, user_id_of(api, principal), key
+
+
+def outcome(call: Callable[[], object], success: str = "ok") -> str:
+    """``success`` when the call goes through, else the vendor code it was refused with."""
+    try:
+        call()
+    except ApiError as exc:
+        return exc.code
+    return success

@@ -10,7 +10,7 @@ from typing import Any
 from tests.integration.conftest import as_user, expect_error
 from tests.integration.sdk import Api, ApiError
 from tests.integration.server import Server
-from tests.integration.steps import bin_key, disable, make_key, make_user, user_id_of
+from tests.integration.steps import bin_key, disable, make_key, make_user, outcome, user_id_of
 
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
@@ -88,11 +88,9 @@ def test_key_limit_holds_under_concurrent_requests(server: Server, account: dict
 
     def attempt(_: int) -> str:
         client = Api("v3", server.endpoint, account["AccessKeyId"], account["AccessKeySecret"])
-        try:
-            client.ims("CreateAccessKey", UserPrincipalName=principal)
-            return "created"
-        except ApiError as exc:
-            return exc.code
+        return outcome(
+            lambda: client.ims("CreateAccessKey", UserPrincipalName=principal), "created"
+        )
 
     with ThreadPoolExecutor(max_workers=12) as pool:
         outcomes = list(pool.map(attempt, range(12)))
@@ -181,7 +179,7 @@ def test_deleting_an_inactive_key_moves_it_to_the_bin_for_30_days(
     expect_error("InvalidAccessKeyId.NotFound", 404, user.sts, "GetCallerIdentity")
 
 
-def test_fourth_deleted_key_evicts_the_oldest_from_thebin_key(
+def test_fourth_deleted_key_evicts_the_oldest_from_the_bin(
     api: Api, account: dict[str, Any]
 ) -> None:
     principal = make_user(api, account)
@@ -275,7 +273,7 @@ def test_purged_key_answers_entity_not_exist_for_every_action(
     assert api.ims("ListAccessKeysInRecycleBin", UserId=user_id)["AccessKeys"]["AccessKey"] == []
 
 
-def test_get_access_key_info_in_recycle_bin_reports_itsmake_user(
+def test_get_access_key_info_in_recycle_bin_reports_its_user(
     api: Api, account: dict[str, Any]
 ) -> None:
     principal = make_user(api, account)
@@ -291,7 +289,7 @@ def test_get_access_key_info_in_recycle_bin_reports_itsmake_user(
     assert info["UserRecycled"] is True
 
 
-def test_restore_is_refused_while_the_user_is_in_the_userbin_key(
+def test_restore_is_refused_while_the_user_is_in_the_user_bin(
     api: Api, account: dict[str, Any]
 ) -> None:
     principal = make_user(api, account)
@@ -425,19 +423,13 @@ def test_racing_user_deletion_and_key_creation_never_fails_with_a_server_error(
 
     def create(principal: str) -> str:
         client = Api("v3", server.endpoint, account["AccessKeyId"], account["AccessKeySecret"])
-        try:
-            client.ims("CreateAccessKey", UserPrincipalName=principal)
-            return "created"
-        except ApiError as exc:
-            return exc.code
+        return outcome(
+            lambda: client.ims("CreateAccessKey", UserPrincipalName=principal), "created"
+        )
 
     def delete(principal: str) -> str:
         client = Api("v3", server.endpoint, account["AccessKeyId"], account["AccessKeySecret"])
-        try:
-            client.ims("DeleteUser", UserPrincipalName=principal)
-            return "deleted"
-        except ApiError as exc:
-            return exc.code
+        return outcome(lambda: client.ims("DeleteUser", UserPrincipalName=principal), "deleted")
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         futures = [
