@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -56,7 +59,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             nonce_window=timedelta(seconds=settings.nonce_window),
         ),
         recorder=recorder,
-        sweeper=Sweeper(store, clock),
+        sweeper=Sweeper(
+            store,
+            clock,
+            holder=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
+            lease=timedelta(seconds=settings.sweep_lease),
+        ),
     )
 
 
@@ -88,9 +96,7 @@ class Periodic:
 
 def build_app(settings: Settings, services: Services) -> WireApp:
     def sweep() -> None:
-        purged = services.sweeper.sweep()
-        if purged:
-            log.info("retention sweep purged %d entries", len(purged))
+        services.sweeper.sweep()
 
     jobs = [
         Periodic("last-used-flush", settings.last_used_flush_interval, services.recorder.flush),
@@ -116,3 +122,15 @@ def build_app(settings: Settings, services: Services) -> WireApp:
         on_startup=startup,
         on_shutdown=shutdown,
     )
+
+
+def create_app() -> WireApp:
+    """Factory for worker processes (``serve --workers N``): settings from the environment."""
+    from keyhouse.config import load_settings
+
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    return build_app(settings, build_services(settings))

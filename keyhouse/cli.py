@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -14,7 +16,7 @@ import click
 
 from keyhouse.app import build_app, build_services
 from keyhouse.clock import format_date, parse_date
-from keyhouse.config import ConfigError, Settings, load_settings
+from keyhouse.config import ConfigError, Settings, env_name, load_settings
 from keyhouse.crypto import MasterKeyError
 from keyhouse.domain.errors import AlreadyExists, DomainError
 from keyhouse.domain.model import KeyDeletion
@@ -88,24 +90,40 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port to listen on (default 8080).")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes sharing the port.",
+)
 @database_option
-def serve(host: str | None, port: int | None, database_url: str | None) -> None:
+def serve(host: str | None, port: int | None, workers: int, database_url: str | None) -> None:
     """Migrate the store and serve the API (creating a default account on an empty store)."""
     import uvicorn
 
     settings = _settings(host=host, port=port, database_url=database_url)
     services = _build(settings)
     _bootstrap(services)
-    app = build_app(settings, services)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,
-        lifespan="on",
-        server_header=False,
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "access_log": False,
+        "lifespan": "on",
+        "server_header": False,
+    }
+    if workers == 1:
+        uvicorn.run(build_app(settings, services), **common)
+        return
+    services.store.dispose()
+    # Workers rebuild the app from the environment: hand them the settings given as flags.
+    os.environ.update(
+        {env_name(k): str(getattr(settings, k)) for k in ("database_url", "host", "port")}
     )
+    if settings.master_key is None:
+        os.environ[env_name("master_key_file")] = str(settings.key_file_path())
+    uvicorn.run("keyhouse.app:create_app", factory=True, workers=workers, **common)
 
 
 def _bootstrap(services: Services) -> None:
@@ -227,7 +245,11 @@ def purge(as_of: datetime | None, database_url: str | None) -> None:
     settings = _settings(database_url=database_url)
     with _services(settings) as services:
         when = as_of or services.clock.now()
-        purged = services.sweeper.sweep(when)
+        patience = 2 * services.sweeper.lease.total_seconds()
+        purged = services.sweeper.sweep_waiting(when, patience, time.sleep)
+        if purged is None:
+            _fail(EXIT_DOMAIN, "another instance kept sweeping; try again later")
+            return
         click.echo(f"Retention sweep as of {format_date(when)}: purged {len(purged)}.")
         for item in purged:
             label = "AccessKey" if item.kind == "access_key" else "User"

@@ -27,6 +27,7 @@ class Settings:
     master_key: str | None = field(default=None, repr=False)
     master_key_file: Path | None = None
     sweep_interval: float = 300.0
+    sweep_lease: float = 60.0
     last_used_flush_interval: float = 1.0
     timestamp_tolerance: int = 15 * 60
     nonce_window: int = 31 * 60
@@ -85,6 +86,7 @@ _ENV = {
     "master_key": "KEYHOUSE_MASTER_KEY",
     "master_key_file": "KEYHOUSE_MASTER_KEY_FILE",
     "sweep_interval": "KEYHOUSE_SWEEP_INTERVAL",
+    "sweep_lease": "KEYHOUSE_SWEEP_LEASE",
     "last_used_flush_interval": "KEYHOUSE_LAST_USED_FLUSH_INTERVAL",
     "timestamp_tolerance": "KEYHOUSE_TIMESTAMP_TOLERANCE",
     "nonce_window": "KEYHOUSE_NONCE_WINDOW",
@@ -141,7 +143,7 @@ def _validate(s: Settings) -> None:
         raise ConfigError("KEYHOUSE_DATABASE_URL: only sqlite:/// and postgresql+psycopg:// work")
     if not 0 < s.port < 65536:
         raise ConfigError("KEYHOUSE_PORT: must be 1 to 65535")
-    for name in ("sweep_interval", "last_used_flush_interval"):
+    for name in ("sweep_interval", "sweep_lease", "last_used_flush_interval"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{_ENV[name]}: must be positive")
     for name in ("timestamp_tolerance", "nonce_window", "max_body_bytes", "worker_threads"):

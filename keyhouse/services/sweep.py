@@ -1,50 +1,100 @@
 """The retention sweep: purge binned keys and users whose DeleteDate has passed.
 
 Idempotent and batched: each batch is its own short transaction, and a DELETE only removes
-rows still past their DeleteDate, so several instances sweeping at once purge each row once.
+rows still past their DeleteDate. Instances sharing a store take turns through a lease: the
+sweeper that holds it renews it after every batch, so a sweeper that dies loses it within one
+lease period and the next instance to try finishes the work.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
-from keyhouse.clock import Clock
-from keyhouse.store.sql import Purged, SqlStore
+from keyhouse.clock import Clock, format_date
+from keyhouse.store.sql import Purged, SqlStore, Tx
+
+LEASE = "retention-sweep"
+log = logging.getLogger("keyhouse.sweep")
 
 
 class Sweeper:
-    def __init__(self, store: SqlStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: SqlStore,
+        clock: Clock,
+        *,
+        holder: str,
+        lease: timedelta = timedelta(seconds=60),
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.holder = holder
+        self.lease = lease
 
-    def sweep(self, as_of: datetime | None = None) -> list[Purged]:
-        now = as_of or self.clock.now()
+    def _hold(self) -> bool:
+        now = self.clock.now()
+        with self.store.transaction(write=True) as tx:
+            return tx.take_lease(LEASE, self.holder, now, now + self.lease)
+
+    def sweep(self, as_of: datetime | None = None) -> list[Purged] | None:
+        """Purge what expired by ``as_of`` (default now); None when another instance is sweeping."""
+        if not self._hold():
+            log.debug("another instance holds the sweep lease")
+            return None
+        when = as_of or self.clock.now()
+        log.info("sweep started holder=%s as_of=%s", self.holder, format_date(when))
         purged: list[Purged] = []
-        while True:
+        try:
+            for step in (self._expired_users, self._expired_keys):
+                while True:
+                    with self.store.transaction(write=True) as tx:
+                        batch = step(tx, when)
+                    purged.extend(batch)
+                    if not batch:
+                        break
+                    if not self._hold():  # the lease expired under us: let its new holder go on
+                        log.warning("sweep lease lost; stopping after %d purged", len(purged))
+                        return purged
+            self.purge_nonces()
+        finally:
             with self.store.transaction(write=True) as tx:
-                batch = []
-                for user in tx.expired_users(now):
-                    keys = tx.purge_user(user.user_id)
-                    batch.append(
-                        Purged(
-                            "user",
-                            user.user_id,
-                            user.account_id,
-                            f"{user.name} (with {len(keys)} AccessKey pairs)",
-                        )
-                    )
-            purged.extend(batch)
-            if not batch:
-                break
-        while True:
-            with self.store.transaction(write=True) as tx:
-                keys_batch = tx.purge_expired_keys(now)
-            purged.extend(keys_batch)
-            if not keys_batch:
-                break
-        self.purge_nonces(now)
+                tx.release_lease(LEASE, self.holder)
+        log.info("sweep finished holder=%s purged=%d", self.holder, len(purged))
         return purged
+
+    @staticmethod
+    def _expired_users(tx: Tx, when: datetime) -> list[Purged]:
+        batch = []
+        for user in tx.expired_users(when):
+            keys = tx.purge_user(user.user_id)
+            batch.append(
+                Purged(
+                    "user",
+                    user.user_id,
+                    user.account_id,
+                    f"{user.name} (with {len(keys)} AccessKey pairs)",
+                )
+            )
+        return batch
+
+    @staticmethod
+    def _expired_keys(tx: Tx, when: datetime) -> list[Purged]:
+        return tx.purge_expired_keys(when)
 
     def purge_nonces(self, now: datetime | None = None) -> int:
         with self.store.transaction(write=True) as tx:
             return tx.purge_expired_nonces(now or self.clock.now())
+
+    def sweep_waiting(
+        self, as_of: datetime | None, patience: float, pause: Callable[[float], None]
+    ) -> list[Purged] | None:
+        """Sweep, waiting up to ``patience`` seconds for another instance's sweep to end."""
+        waited = 0.0
+        while True:
+            result = self.sweep(as_of)
+            if result is not None or waited >= patience:
+                return result
+            pause(0.5)
+            waited += 0.5

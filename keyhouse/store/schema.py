@@ -119,3 +119,13 @@ nonces = Table(
     Column("expires_at", UTCDateTime(), nullable=False),
     Index(None, "expires_at"),
 )
+
+# A lease names the one instance allowed to run a job (the retention sweep) until it expires;
+# an instance that dies mid-job loses it by expiry, and another picks the job up.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+)

@@ -16,7 +16,7 @@ from keyhouse.crypto import Sealed
 from keyhouse.domain.errors import AlreadyExists
 from keyhouse.domain.model import AccessKey, Account, KeyDeletion, KeyStatus, User
 from keyhouse.store.engine import WRITE_OPTION
-from keyhouse.store.schema import access_keys, accounts, nonces, user_tags, users
+from keyhouse.store.schema import access_keys, accounts, leases, nonces, user_tags, users
 
 _PURGE_BATCH = 500
 
@@ -485,6 +485,31 @@ class Tx:
     def purge_expired_nonces(self, now: datetime) -> int:
         """Forget nonces whose window has closed; returns how many."""
         return int(self._c.execute(delete(nonces).where(nonces.c.expires_at < now)).rowcount)
+
+    # -- leases ---------------------------------------------------------------------------
+    def take_lease(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
+        """Take (or extend) the lease ``name`` for ``holder`` until ``until``.
+
+        True when ``holder`` now holds it; False while another holder's lease is unexpired.
+        Concurrent takers are serialised by the row update, so at most one succeeds."""
+        try:
+            with self._c.begin_nested():
+                self._c.execute(insert(leases).values(name=name, holder=holder, expires_at=until))
+            return True
+        except IntegrityError:
+            taken = self._c.execute(
+                update(leases)
+                .where(
+                    leases.c.name == name,
+                    or_(leases.c.expires_at < now, leases.c.holder == holder),
+                )
+                .values(holder=holder, expires_at=until)
+            )
+            return taken.rowcount == 1
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease up early (a no-op unless ``holder`` holds it)."""
+        self._c.execute(delete(leases).where(leases.c.name == name, leases.c.holder == holder))
 
 
 class SqlStore:
