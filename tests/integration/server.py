@@ -39,6 +39,7 @@ class Server:
     key_file: Path
     workdir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    extra_args: tuple[str, ...] = ()
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
@@ -61,7 +62,15 @@ class Server:
         self.port = free_port()
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "keyhouse", "serve", "--port", str(self.port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "keyhouse",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    *self.extra_args,
+                ],
                 cwd=self.workdir,
                 env=self.env(),
                 stdout=out,
@@ -87,6 +96,12 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def kill(self) -> None:
+        """Die at once, as a crashed host would: no shutdown, no lease release."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
     def logs(self) -> str:
         return self.stdout_path.read_text() + self.stderr_path.read_text()
