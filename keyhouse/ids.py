@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import secrets
 import string
-import uuid
 
 _ALNUM = string.ascii_letters + string.digits
 
@@ -34,5 +35,26 @@ def access_key_secret() -> str:
     return "".join(secrets.choice(_ALNUM) for _ in range(30))
 
 
-def request_id() -> str:
-    return str(uuid.uuid4()).upper()
+class _RequestIds:
+    """UUID-shaped request IDs: 64 random bits per process, then a counter.
+
+    Unique without a system call per request (uuid4 reads the OS RNG every time, which showed
+    as a tenth of the busy time in a profile). A forked process draws a new prefix.
+    """
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._prefix = ""
+        self._counter = itertools.count()
+
+    def __call__(self) -> str:
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._prefix = secrets.token_hex(8).upper()
+            self._counter = itertools.count()
+        n = f"{next(self._counter):016X}"
+        p = self._prefix
+        return f"{p[:8]}-{p[8:12]}-{p[12:16]}-{n[:4]}-{n[4:]}"
+
+
+request_id = _RequestIds()

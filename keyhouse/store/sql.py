@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -517,18 +519,24 @@ class SqlStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # SQLite has one writer at a time, and a waiting writer polls with sleeps (1, 2, 5,
+        # 10 ms...). Queueing this process's writers on a lock hands the file over at once;
+        # other processes still meet at SQLite's own lock.
+        self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
 
     @contextmanager
     def transaction(self, *, write: bool = False) -> Iterator[Tx]:
         """A transaction that commits on success and rolls back on any exception."""
-        conn = self.engine.connect()
-        try:
-            if write:
-                conn = conn.execution_options(**{WRITE_OPTION: True})
+        if not write:
+            with self.engine.connect() as conn, conn.begin():
+                yield Tx(conn)
+            return
+        with self._write_lock, self.engine.connect() as conn:
+            conn = conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 yield Tx(conn)
-        finally:
-            conn.close()
 
     def ping(self) -> bool:
         """True when the database answers a trivial query."""

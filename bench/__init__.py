@@ -1,0 +1,1 @@
+"""Keyhouse benchmarks: `python -m bench` (see docs/benchmarks.md)."""
