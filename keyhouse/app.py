@@ -36,7 +36,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
     engine = make_engine(settings.database_url, pool_size=settings.worker_threads)
     migrate(engine)
-    store = SqlStore(engine)
+    relaxed = None
+    if settings.backend == "postgresql":
+        relaxed = make_engine(settings.database_url, settings.worker_threads, relaxed=True)
+    store = SqlStore(engine, relaxed)
     try:
         box = open_keyring(settings, store)
     except Exception:

@@ -67,7 +67,7 @@ class Authenticator:
             )
         if not _ACCESS_KEY_ID.match(request.access_key_id):
             raise AuthenticationFailed("key_not_found", "Specified access key is not found.")
-        with self.store.transaction() as tx:
+        with self.store.single() as tx:
             credential = tx.get_credential(request.access_key_id)
         if credential is None or credential.key.in_bin:
             raise AuthenticationFailed("key_not_found", "Specified access key is not found.")
@@ -82,7 +82,7 @@ class Authenticator:
                 "server string to sign is:" + string_to_sign,
             )
         # Only a verified request may spend a nonce, or anyone could burn other clients' nonces.
-        with self.store.transaction(write=True) as tx:
+        with self.store.single(write=True, relaxed=True) as tx:
             fresh = tx.claim_nonce(
                 request.access_key_id, request.nonce, now, now + self.nonce_window
             )

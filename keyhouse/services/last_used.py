@@ -32,7 +32,7 @@ class LastUsedRecorder:
         if not pending:
             return 0
         try:
-            with self._store.transaction(write=True) as tx:
+            with self._store.transaction(write=True, relaxed=True) as tx:
                 tx.record_last_used([(k, at, svc) for k, (at, svc) in pending.items()])
         except Exception:
             for key, (at, svc) in pending.items():

@@ -10,9 +10,13 @@ from sqlalchemy.engine import make_url
 # Connections tagged with this execution option begin with BEGIN IMMEDIATE on SQLite, so that
 # a check-then-write (key quotas, bin caps) is serialised against other writers.
 WRITE_OPTION = "keyhouse_write"
+# Connections tagged with this run one statement in its own implicit transaction: no BEGIN.
+SINGLE_OPTION = "keyhouse_single"
 
 
-def make_engine(url: str, pool_size: int = 16) -> Engine:
+def make_engine(url: str, pool_size: int = 16, *, relaxed: bool = False) -> Engine:
+    """An engine for ``url``. ``relaxed`` (PostgreSQL only): commits do not wait for the WAL
+    flush, for writes that may be lost in a crash (nonces, last-used times)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(
@@ -23,11 +27,15 @@ def make_engine(url: str, pool_size: int = 16) -> Engine:
         )
         _sqlite_recipe(engine)
         return engine
+    # No pool_pre_ping: it costs a round trip on every checkout (two per request). After a
+    # database restart the first statement on a dead connection fails, SQLAlchemy sees the
+    # disconnect and invalidates the whole pool, so one request fails instead of all paying.
     return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_recycle=3600,
+        connect_args={"options": "-c synchronous_commit=off"} if relaxed else {},
     )
 
 
@@ -46,5 +54,7 @@ def _sqlite_recipe(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        write = conn.get_execution_options().get(WRITE_OPTION, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get(SINGLE_OPTION):
+            return  # one statement, its own implicit transaction
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION) else "BEGIN")

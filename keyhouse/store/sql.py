@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -10,14 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import Engine, Row, and_, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from keyhouse.crypto import Sealed
 from keyhouse.domain.errors import AlreadyExists
 from keyhouse.domain.model import AccessKey, Account, KeyDeletion, KeyStatus, User
-from keyhouse.store.engine import WRITE_OPTION
+from keyhouse.store.engine import SINGLE_OPTION, WRITE_OPTION
 from keyhouse.store.schema import access_keys, accounts, leases, nonces, user_tags, users
 
 _PURGE_BATCH = 500
@@ -92,6 +95,37 @@ def _locked(query: Any) -> Any:
     take ``KEY SHARE`` on the parent row) through, so lock orders cannot deadlock on them.
     SQLite ignores it: its write transactions are already serialised by ``BEGIN IMMEDIATE``."""
     return query.with_for_update(key_share=True)
+
+
+# Hot-path statements, built once: constructing a select() per request cost more than running it.
+_CREDENTIAL = (
+    select(
+        *_KEY_COLUMNS,
+        access_keys.c.secret_key_id,
+        access_keys.c.secret_sealed,
+        users.c.name.label("user_name"),
+    )
+    .select_from(access_keys.outerjoin(users, users.c.user_id == access_keys.c.user_id))
+    .where(access_keys.c.access_key_id == bindparam("access_key_id"))
+)
+
+
+@functools.cache
+def _claim_nonce(dialect: str) -> Any:
+    """``INSERT .. ON CONFLICT DO UPDATE .. WHERE expired``: the same SQL on both backends."""
+    insert_ = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    stmt = insert_(nonces).values(
+        access_key_id=bindparam("access_key_id"),
+        nonce=bindparam("nonce"),
+        expires_at=bindparam("expires_at"),
+    )
+    # RETURNING yields a row only when the nonce was inserted or taken over: the answer does
+    # not depend on how a driver reports rowcount for upserts (psycopg reports -1 here).
+    return stmt.on_conflict_do_update(
+        index_elements=[nonces.c.access_key_id, nonces.c.nonce],
+        set_={"expires_at": stmt.excluded.expires_at},
+        where=nonces.c.expires_at < bindparam("now", type_=nonces.c.expires_at.type),
+    ).returning(nonces.c.nonce)
 
 
 def _owner(user_id: str | None) -> Any:
@@ -385,17 +419,7 @@ class Tx:
     # -- authentication -------------------------------------------------------------------
     def get_credential(self, access_key_id: str) -> Credential | None:
         """The key, its sealed secret and its user's name, or None if there is no such key."""
-        q = (
-            select(
-                *_KEY_COLUMNS,
-                access_keys.c.secret_key_id,
-                access_keys.c.secret_sealed,
-                users.c.name.label("user_name"),
-            )
-            .select_from(access_keys.outerjoin(users, users.c.user_id == access_keys.c.user_id))
-            .where(access_keys.c.access_key_id == access_key_id)
-        )
-        row = self._c.execute(q).first()
+        row = self._c.execute(_CREDENTIAL, {"access_key_id": access_key_id}).first()
         if row is None:
             return None
         return Credential(
@@ -420,26 +444,16 @@ class Tx:
     def claim_nonce(
         self, access_key_id: str, nonce: str, now: datetime, expires_at: datetime
     ) -> bool:
-        """Record a nonce; False when the key used it before and it has not expired."""
-        try:
-            with self._c.begin_nested():
-                self._c.execute(
-                    insert(nonces).values(
-                        access_key_id=access_key_id, nonce=nonce, expires_at=expires_at
-                    )
-                )
-            return True
-        except IntegrityError:
-            reused = self._c.execute(
-                update(nonces)
-                .where(
-                    nonces.c.access_key_id == access_key_id,
-                    nonces.c.nonce == nonce,
-                    nonces.c.expires_at < now,
-                )
-                .values(expires_at=expires_at)
-            )
-            return reused.rowcount == 1
+        """Record a nonce; False when the key used it before and it has not expired.
+
+        One statement: insert, or take the row over only if its window has closed."""
+        params = {
+            "access_key_id": access_key_id,
+            "nonce": nonce,
+            "expires_at": expires_at,
+            "now": now,
+        }
+        return self._c.execute(_claim_nonce(self._c.dialect.name), params).first() is not None
 
     def record_last_used(self, uses: Sequence[tuple[str, datetime, str]]) -> None:
         """Move last-used forward for each (key, time, service); never backwards."""
@@ -515,10 +529,11 @@ class Tx:
 
 
 class SqlStore:
-    """Opens transactions on one engine."""
+    """Opens transactions on one engine (and, for expendable writes, a relaxed one)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, relaxed: Engine | None = None) -> None:
         self.engine = engine
+        self.relaxed = relaxed or engine
         # SQLite has one writer at a time, and a waiting writer polls with sleeps (1, 2, 5,
         # 10 ms...). Queueing this process's writers on a lock hands the file over at once;
         # other processes still meet at SQLite's own lock.
@@ -527,16 +542,35 @@ class SqlStore:
         )
 
     @contextmanager
-    def transaction(self, *, write: bool = False) -> Iterator[Tx]:
-        """A transaction that commits on success and rolls back on any exception."""
+    def transaction(self, *, write: bool = False, relaxed: bool = False) -> Iterator[Tx]:
+        """A transaction that commits on success and rolls back on any exception.
+
+        ``relaxed``: the writes are expendable (nonces, last-used times); on PostgreSQL their
+        commit does not wait for the WAL flush."""
+        engine = self.relaxed if relaxed else self.engine
         if not write:
-            with self.engine.connect() as conn, conn.begin():
+            with engine.connect() as conn, conn.begin():
                 yield Tx(conn)
             return
-        with self._write_lock, self.engine.connect() as conn:
+        with self._write_lock, engine.connect() as conn:
             conn = conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 yield Tx(conn)
+
+    @contextmanager
+    def single(self, *, write: bool = False, relaxed: bool = False) -> Iterator[Tx]:
+        """For exactly one statement: autocommit, no BEGIN/COMMIT round trips around it."""
+        engine = self.relaxed if relaxed else self.engine
+        with contextlib.ExitStack() as stack:
+            if write:
+                stack.enter_context(self._write_lock)
+            conn = stack.enter_context(engine.connect())
+            if conn.dialect.name == "sqlite":
+                # pysqlite already leaves the transaction to us (see engine.py): skip BEGIN.
+                # SQLAlchemy's AUTOCOMMIT would issue PRAGMAs on every checkout instead.
+                yield Tx(conn.execution_options(**{SINGLE_OPTION: True}))
+            else:
+                yield Tx(conn.execution_options(isolation_level="AUTOCOMMIT"))
 
     def ping(self) -> bool:
         """True when the database answers a trivial query."""
@@ -550,3 +584,4 @@ class SqlStore:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        self.relaxed.dispose()
