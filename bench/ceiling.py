@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 BODY = b'{"RequestId":"00000000-0000-0000-0000-000000000000","AccountId":"1234567890123456"}'
-HEADERS = [(b"content-type", b"application/json;charset=utf-8"),
-           (b"content-length", str(len(BODY)).encode())]
+HEADERS = [
+    (b"content-type", b"application/json;charset=utf-8"),
+    (b"content-length", str(len(BODY)).encode()),
+]
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -33,13 +33,20 @@ class Served:
 
     def start(self, health: str = "/healthz", timeout: float = 60) -> Served:
         log = (self.cwd / f"{self.name}.log").open("wb")
-        argv = ["taskset", "-c", str(self.cpu), *[a.replace("{port}", str(self.port)) for a in self.argv]]
+        argv = [
+            "taskset",
+            "-c",
+            str(self.cpu),
+            *[a.replace("{port}", str(self.port)) for a in self.argv],
+        ]
         self.proc = subprocess.Popen(argv, env=self.env, cwd=self.cwd, stdout=log, stderr=log)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: {(self.cwd / f'{self.name}.log').read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"{self.name} exited: {(self.cwd / f'{self.name}.log').read_text()[-2000:]}"
+                )
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{health}", timeout=1):
                     return self

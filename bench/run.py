@@ -23,8 +23,17 @@ SERVER_CPU = 1  # the server under test owns this core
 CLIENT_CPU = 0  # the load generator owns the other
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "benchmarks"
-UVICORN = ["-m", "uvicorn", "--host", "127.0.0.1", "--port", "{port}", "--no-access-log",
-           "--log-level", "warning"]
+UVICORN = [
+    "-m",
+    "uvicorn",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "{port}",
+    "--no-access-log",
+    "--log-level",
+    "warning",
+]
 
 
 @dataclass
@@ -41,32 +50,70 @@ class Row:
     requests: int
 
 
-def measure(server: Served, name: str, backend: str, paths: list[str], args: argparse.Namespace,
-            **extra: Any) -> Row:
-    warm = max(1, args.seconds // 5)
+def measure(
+    server: Served,
+    name: str,
+    backend: str,
+    paths: list[str],
+    args: argparse.Namespace,
+    warm: bool = True,
+    **extra: Any,
+) -> Row:
+    warm_seconds = max(1, args.seconds // 5) if warm else 0
     # wrk starts its list afresh on each run: warm up on a separate share so that the measured
     # run never replays a nonce the warm-up spent (a list of one path is for nonce-free peers).
-    split = len(paths) * warm // (warm + args.seconds) if len(paths) > 1 else 0
+    split = len(paths) * warm_seconds // (warm_seconds + args.seconds) if len(paths) > 1 else 0
     warmup, measured = (paths[:split], paths[split:]) if split else (paths, paths)
-    wrk.run("127.0.0.1", server.port, warmup, seconds=warm, connections=args.connections,
-            cpu=CLIENT_CPU, **extra)
+    if warm:
+        wrk.run(
+            "127.0.0.1",
+            server.port,
+            warmup,
+            seconds=warm_seconds,
+            connections=args.connections,
+            cpu=CLIENT_CPU,
+            **extra,
+        )
     cpu_before = server.cpu_seconds()
-    result = wrk.run("127.0.0.1", server.port, measured, seconds=args.seconds,
-                     connections=args.connections, cpu=CLIENT_CPU, **extra)
+    result = wrk.run(
+        "127.0.0.1",
+        server.port,
+        measured,
+        seconds=args.seconds,
+        connections=args.connections,
+        cpu=CLIENT_CPU,
+        **extra,
+    )
     cpu = server.cpu_seconds() - cpu_before
-    row = Row(name, backend, result.rps, result.p50_ms, result.p99_ms,
-              1000 * cpu / max(result.requests, 1), server.peak_rss_mb(), result.errors,
-              result.generator_cpu, result.requests)
-    print(f"  {name:<38} {backend:<9} {row.rps:>9.0f} req/s  p50 {row.p50_ms:6.2f} ms  "
-          f"p99 {row.p99_ms:7.2f} ms  cpu {row.cpu_ms_per_request:5.2f} ms/req  "
-          f"rss {row.peak_rss_mb:6.1f} MB  errors {row.errors}  wrk-cpu {row.generator_cpu:.2f}",
-          flush=True)
+    row = Row(
+        name,
+        backend,
+        result.rps,
+        result.p50_ms,
+        result.p99_ms,
+        1000 * cpu / max(result.requests, 1),
+        server.peak_rss_mb(),
+        result.errors,
+        result.generator_cpu,
+        result.requests,
+    )
+    print(
+        f"  {name:<38} {backend:<9} {row.rps:>9.0f} req/s  p50 {row.p50_ms:6.2f} ms  "
+        f"p99 {row.p99_ms:7.2f} ms  cpu {row.cpu_ms_per_request:5.2f} ms/req  "
+        f"rss {row.peak_rss_mb:6.1f} MB  errors {row.errors}  wrk-cpu {row.generator_cpu:.2f}",
+        flush=True,
+    )
     return row
 
 
 def ceiling(args: argparse.Namespace, work: Path) -> Row:
-    server = Served("ceiling", [python(), *UVICORN, "bench.ceiling:app"], dict(os.environ, PYTHONPATH=str(ROOT)),
-                    work, SERVER_CPU).start(health="/")
+    server = Served(
+        "ceiling",
+        [python(), *UVICORN, "bench.ceiling:app"],
+        dict(os.environ, PYTHONPATH=str(ROOT)),
+        work,
+        SERVER_CPU,
+    ).start(health="/")
     try:
         return measure(server, "ceiling: bare ASGI, fixed JSON", "-", ["/"], args)
     finally:
@@ -80,18 +127,40 @@ def moto(args: argparse.Namespace, work: Path) -> Row:
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    env = dict(os.environ, PYTHONPATH=str(ROOT), INITIAL_NO_AUTH_ACTION_COUNT="10",
-               AWS_ACCESS_KEY_ID="setup", AWS_SECRET_ACCESS_KEY="setup")
-    server = Served("moto", [python(), *UVICORN, "--interface", "wsgi", "bench.moto_app:app"], env,
-                    work, SERVER_CPU).start(health="/")
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        INITIAL_NO_AUTH_ACTION_COUNT="10",
+        AWS_ACCESS_KEY_ID="setup",
+        AWS_SECRET_ACCESS_KEY="setup",
+    )
+    server = Served(
+        "moto",
+        [python(), *UVICORN, "--interface", "wsgi", "bench.moto_app:app"],
+        env,
+        work,
+        SERVER_CPU,
+    ).start(health="/")
     try:
-        iam = boto3.client("iam", endpoint_url=f"http://127.0.0.1:{server.port}",
-                           region_name="us-east-1", aws_access_key_id="setup",
-                           aws_secret_access_key="setup")
+        iam = boto3.client(
+            "iam",
+            endpoint_url=f"http://127.0.0.1:{server.port}",
+            region_name="us-east-1",
+            aws_access_key_id="setup",
+            aws_secret_access_key="setup",
+        )
         iam.create_user(UserName="bench")
         key = iam.create_access_key(UserName="bench")["AccessKey"]
-        iam.put_user_policy(UserName="bench", PolicyName="all", PolicyDocument=json.dumps(
-            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+        iam.put_user_policy(
+            UserName="bench",
+            PolicyName="all",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+                }
+            ),
+        )
         # Spend the rest of moto's unauthenticated allowance: from here on, it checks signatures.
         from botocore.exceptions import ClientError
 
@@ -103,22 +172,33 @@ def moto(args: argparse.Namespace, work: Path) -> Row:
         else:
             raise RuntimeError("moto never switched request authentication on")
         body = "Action=ListAccessKeys&Version=2010-05-08&UserName=bench"
-        request = AWSRequest("POST", f"http://127.0.0.1:{server.port}/", data=body,
-                             headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
-        SigV4Auth(Credentials(key["AccessKeyId"], key["SecretAccessKey"]), "iam", "us-east-1").add_auth(request)
+        request = AWSRequest(
+            "POST",
+            f"http://127.0.0.1:{server.port}/",
+            data=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+        )
+        SigV4Auth(
+            Credentials(key["AccessKeyId"], key["SecretAccessKey"]), "iam", "us-east-1"
+        ).add_auth(request)
         headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
         check = http.client.HTTPConnection("127.0.0.1", server.port)
-        check.request("POST", "/", body=body, headers={**headers, "Host": f"127.0.0.1:{server.port}"})
+        check.request(
+            "POST", "/", body=body, headers={**headers, "Host": f"127.0.0.1:{server.port}"}
+        )
         reply = check.getresponse()
         assert reply.status == 200, reply.read()[:300]
         reply.read()
         forged = dict(headers, Authorization=headers["Authorization"][:-4] + "0000")
-        check.request("POST", "/", body=body, headers={**forged, "Host": f"127.0.0.1:{server.port}"})
+        check.request(
+            "POST", "/", body=body, headers={**forged, "Host": f"127.0.0.1:{server.port}"}
+        )
         refused = check.getresponse()
         refused.read()
         assert refused.status == 403, "moto must have request authentication on"
-        return measure(server, "moto: IAM ListAccessKeys, SigV4", "-", ["/"], args,
-                       headers=headers, body=body)
+        return measure(
+            server, "moto: IAM ListAccessKeys, SigV4", "-", ["/"], args, headers=headers, body=body
+        )
     finally:
         server.stop()
 
@@ -132,35 +212,164 @@ def _call(port: int, path: str) -> dict[str, Any]:
     return data  # type: ignore[no-any-return]
 
 
-def keyhouse(args: argparse.Namespace, work: Path, backend: str, url: str, ceiling_rps: float,
-             label: str = "") -> list[Row]:
-    env = dict(os.environ, KEYHOUSE_DATABASE_URL=url,
-               KEYHOUSE_MASTER_KEY_FILE=str(work / f"{backend}.key"))
-    server = Served(f"keyhouse-{backend}{label}", [python(), "-m", "keyhouse", "serve", "--port", "{port}"],
-                    env, work, SERVER_CPU).start()
+def keyhouse(
+    args: argparse.Namespace, work: Path, backend: str, url: str, ceiling_rps: float
+) -> list[Row]:
+    env = dict(
+        os.environ, KEYHOUSE_DATABASE_URL=url, KEYHOUSE_MASTER_KEY_FILE=str(work / f"{backend}.key")
+    )
+    server = Served(
+        f"keyhouse-{backend}",
+        [python(), "-m", "keyhouse", "serve", "--port", "{port}"],
+        env,
+        work,
+        SERVER_CPU,
+    ).start()
     try:
         text = server.log_text()
         ak = re.search(r"AccessKeyId:\s+(\S+)", text)
         sk = re.search(r"AccessKeySecret:\s+(\S+)", text)
         assert ak and sk, text[-1000:]
         ak_, sk_ = ak.group(1), sk.group(1)
-        domain = _call(server.port, signed_path(ak_, sk_, "GetDefaultDomain", "2019-08-15"))["DefaultDomainName"]
+        domain = _call(server.port, signed_path(ak_, sk_, "GetDefaultDomain", "2019-08-15"))[
+            "DefaultDomainName"
+        ]
         upn = f"bench@{domain}"
-        _call(server.port, signed_path(ak_, sk_, "CreateUser", "2019-08-15",
-                                       {"UserPrincipalName": upn, "DisplayName": "bench"}))
+        _call(
+            server.port,
+            signed_path(
+                ak_,
+                sk_,
+                "CreateUser",
+                "2019-08-15",
+                {"UserPrincipalName": upn, "DisplayName": "bench"},
+            ),
+        )
         for _ in range(2):
-            _call(server.port, signed_path(ak_, sk_, "CreateAccessKey", "2019-08-15", {"UserPrincipalName": upn}))
-        count = int(min(max(ceiling_rps, 2000) * (args.seconds + args.seconds // 5 + 2) * 1.2, 600000))
-        rows = []
-        for name, action, version, params in (
+            _call(
+                server.port,
+                signed_path(ak_, sk_, "CreateAccessKey", "2019-08-15", {"UserPrincipalName": upn}),
+            )
+        count = int(
+            min(max(ceiling_rps, 2000) * (args.seconds + args.seconds // 5 + 2) * 1.2, 600000)
+        )
+        rows = [lifecycle_mix(server, backend, ak_, sk_, domain, args)]
+        reads = (
             ("(a) GetCallerIdentity", "GetCallerIdentity", "2015-04-01", {}),
             ("(b) ListAccessKeys", "ListAccessKeys", "2019-08-15", {"UserPrincipalName": upn}),
-        ):
+        )
+        for name, action, version, params in reads:
             paths = [signed_path(ak_, sk_, action, version, params) for _ in range(count)]
-            rows.append(measure(server, f"keyhouse {name}{label}", backend, paths, args))
+            rows.append(measure(server, f"keyhouse {name}", backend, paths, args))
+        half = rows[-1].rps / 2
+        list_b = reads[1]
+
+        def b_paths() -> list[str]:
+            return [signed_path(ak_, sk_, *list_b[1:]) for _ in range(int(half * 20) + 1000)]
+
+        rows.append(
+            measure(
+                server, "keyhouse (b) at half its peak rate", backend, b_paths(), args, rate=half
+            )
+        )
+        rows.append(purge_under_load(server, backend, url, work, env, b_paths(), half, args))
+        if args.large:
+            from bench import dataset
+
+            took = dataset.load(url, work / f"{backend}.key")
+            print(
+                f"  loaded 1,000,000 keys and 200,000 users ({backend}) in {took:.0f} s", flush=True
+            )
+            for name, action, version, params in reads:
+                paths = [signed_path(ak_, sk_, action, version, params) for _ in range(count)]
+                rows.append(
+                    measure(server, f"keyhouse (d) {name[4:]}, 1M keys", backend, paths, args)
+                )
         return rows
     finally:
         server.stop()
+
+
+def purge_under_load(
+    server: Served,
+    backend: str,
+    url: str,
+    work: Path,
+    env: dict[str, str],
+    paths: list[str],
+    rate: float,
+    args: argparse.Namespace,
+) -> Row:
+    """Purge 100,000 expired binned keys (keyhouse purge) while (b) runs at half its peak."""
+    import subprocess
+    import threading
+
+    from bench import dataset
+
+    dataset.load_expired(url, work / f"{backend}.key", 100000)
+    outcome: dict[str, float] = {}
+
+    def purge() -> None:
+        time.sleep(1.0)  # let the load settle first
+        started = time.monotonic()
+        subprocess.run(
+            [python(), "-m", "keyhouse", "purge"],
+            env=env,
+            cwd=work,
+            check=True,
+            capture_output=True,
+        )
+        outcome["seconds"] = time.monotonic() - started
+
+    worker = threading.Thread(target=purge)
+    worker.start()
+    row = measure(
+        server, "keyhouse (b) half rate, purging 100k", backend, paths, args, rate=rate, warm=False
+    )
+    worker.join()
+    row.scenario = f"keyhouse (b) half rate, purge {outcome['seconds']:.1f} s"
+    print(f"  purging 100,000 expired keys took {outcome['seconds']:.1f} s", flush=True)
+    return row
+
+
+def lifecycle_mix(
+    server: Served, backend: str, ak: str, sk: str, domain: str, args: argparse.Namespace
+) -> Row:
+    """(c): 8 client processes, each cycling one user's pair through every lifecycle write."""
+    from bench import mix
+
+    users = []
+    for i in range(8):
+        upn = f"mix{i}@{domain}"
+        created = _call(
+            server.port,
+            signed_path(
+                ak, sk, "CreateUser", "2019-08-15", {"UserPrincipalName": upn, "DisplayName": "mix"}
+            ),
+        )
+        users.append((upn, created["User"]["UserId"]))
+    cpu_before = server.cpu_seconds()
+    result = mix.run(server.port, ak, sk, users, args.seconds, CLIENT_CPU)
+    cpu = server.cpu_seconds() - cpu_before
+    lat = result.latencies_ms
+    row = Row(
+        "keyhouse (c) lifecycle write mix",
+        backend,
+        result.requests / result.seconds,
+        lat[len(lat) // 2] if lat else 0.0,
+        lat[int(len(lat) * 0.99)] if lat else 0.0,
+        1000 * cpu / max(result.requests, 1),
+        server.peak_rss_mb(),
+        result.errors,
+        -1.0,
+        result.requests,
+    )
+    print(
+        f"  {row.scenario:<38} {backend:<9} {row.rps:>9.0f} req/s  p50 {row.p50_ms:6.2f} ms  "
+        f"p99 {row.p99_ms:7.2f} ms  cpu {row.cpu_ms_per_request:5.2f} ms/req  errors {row.errors}",
+        flush=True,
+    )
+    return row
 
 
 def main() -> None:
@@ -168,12 +377,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument(
+        "--no-large",
+        dest="large",
+        action="store_false",
+        help="skip (d), the runs with 1,000,000 keys in the store",
+    )
     args = parser.parse_args()
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        print(f"Keyhouse benchmark, {platform.node()}, {os.cpu_count()} cores; server on core "
-              f"{SERVER_CPU}, wrk on core {CLIENT_CPU}; {args.connections} connections, {args.seconds} s each")
+        print(
+            f"Keyhouse benchmark, {platform.node()}, {os.cpu_count()} cores; server on core "
+            f"{SERVER_CPU}, wrk on core {CLIENT_CPU}; "
+            f"{args.connections} connections, {args.seconds} s each"
+        )
         top = ceiling(args, work)
         rows.append(top)
         rows.append(moto(args, work))
@@ -199,8 +417,10 @@ class _Pg:
         import psycopg
 
         with psycopg.connect(self.admin.replace("+psycopg", ""), autocommit=True) as conn:
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                         (self.name,))
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (self.name,),
+            )
             conn.execute(f'DROP DATABASE IF EXISTS "{self.name}"')
 
 
@@ -217,18 +437,29 @@ def report(rows: list[Row], args: argparse.Namespace) -> None:
     ceiling_rps = rows[0].rps
     moto_rps = rows[1].rps
     print()
-    print(f"{'scenario':<40} {'store':<9} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>8} {'cpu ms/req':>10} "
-          f"{'peak MB':>8} {'÷ceiling':>9} {'÷moto':>7}")
+    print(
+        f"{'scenario':<40} {'store':<9} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>8} "
+        f"{'cpu ms/req':>10} {'peak MB':>8} {'÷ceiling':>9} {'÷moto':>7}"
+    )
     for r in rows:
-        print(f"{r.scenario:<40} {r.backend:<9} {r.rps:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>8.2f} "
-              f"{r.cpu_ms_per_request:>10.3f} {r.peak_rss_mb:>8.1f} {r.rps / ceiling_rps:>9.2f} "
-              f"{r.rps / moto_rps:>7.1f}")
+        print(
+            f"{r.scenario:<40} {r.backend:<9} {r.rps:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>8.2f} "
+            f"{r.cpu_ms_per_request:>10.3f} {r.peak_rss_mb:>8.1f} {r.rps / ceiling_rps:>9.2f} "
+            f"{r.rps / moto_rps:>7.1f}"
+        )
     OUT.mkdir(parents=True, exist_ok=True)
     payload = {
         "taken": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": {"node": platform.node(), "cores": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "node": platform.node(),
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+        },
         "settings": {"seconds": args.seconds, "connections": args.connections},
-        "rows": [dict(asdict(r), ratio_ceiling=r.rps / ceiling_rps, ratio_moto=r.rps / moto_rps) for r in rows],
+        "rows": [
+            dict(asdict(r), ratio_ceiling=r.rps / ceiling_rps, ratio_moto=r.rps / moto_rps)
+            for r in rows
+        ],
     }
     (OUT / "latest.json").write_text(json.dumps(payload, indent=2) + "\n")
     plot(rows, OUT / "latest.png")

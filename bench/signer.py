@@ -14,12 +14,19 @@ def _q(s: str) -> str:
     return quote(s, safe="-_.~")
 
 
-def signed_path(ak: str, secret: str, action: str, version: str, params: dict[str, str] | None = None) -> str:
+def signed_path(
+    ak: str, secret: str, action: str, version: str, params: dict[str, str] | None = None
+) -> str:
     query = {
-        "Action": action, "Version": version, "Format": "JSON", "AccessKeyId": ak,
-        "SignatureMethod": "HMAC-SHA1", "SignatureVersion": "1.0",
+        "Action": action,
+        "Version": version,
+        "Format": "JSON",
+        "AccessKeyId": ak,
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureVersion": "1.0",
         "SignatureNonce": uuid.uuid4().hex,
-        "Timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), **(params or {}),
+        "Timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        **(params or {}),
     }
     canonical = "&".join(f"{_q(k)}={_q(v)}" for k, v in sorted(query.items()))
     to_sign = f"POST&%2F&{_q(canonical)}"

@@ -30,7 +30,8 @@ function request()
 end
 DELAY
 function done(summary, latency, requests)
-  io.write(string.format("P50_US %d\\nP99_US %d\\n", latency:percentile(50), latency:percentile(99)))
+  local p50, p99 = latency:percentile(50), latency:percentile(99)
+  io.write(string.format("P50_US %d\\nP99_US %d\\n", p50, p99))
 end
 """
 
@@ -46,9 +47,18 @@ class WrkResult:
     generator_cpu: float  # wrk's CPU seconds per wall second (1.0 = its core was saturated)
 
 
-def run(host: str, port: int, paths: list[str], *, seconds: int, connections: int,
-        cpu: int, rate: float | None = None, headers: dict[str, str] | None = None,
-        body: str = "") -> WrkResult:
+def run(
+    host: str,
+    port: int,
+    paths: list[str],
+    *,
+    seconds: int,
+    connections: int,
+    cpu: int,
+    rate: float | None = None,
+    headers: dict[str, str] | None = None,
+    body: str = "",
+) -> WrkResult:
     """Send ``paths`` round-robin for ``seconds``; with ``rate``, pace to about that many req/s."""
     with tempfile.TemporaryDirectory() as tmp:
         listing = Path(tmp) / "paths.txt"
@@ -63,9 +73,24 @@ def run(host: str, port: int, paths: list[str], *, seconds: int, connections: in
             delay = f"function delay() return {connections * 1000.0 / rate:.3f} end"
         script = Path(tmp) / "load.lua"
         script.write_text(_LUA.replace("DELAY", delay))
-        cmd = ["taskset", "-c", str(cpu), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
-               "--timeout", "10s", "-s", str(script), f"http://{host}:{port}/", "--",
-               str(listing), str(header_file), str(body_file)]
+        cmd = [
+            "taskset",
+            "-c",
+            str(cpu),
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            f"http://{host}:{port}/",
+            "--",
+            str(listing),
+            str(header_file),
+            str(body_file),
+        ]
         before = _children_cpu()
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
         wrk_cpu = _children_cpu() - before
@@ -75,12 +100,21 @@ def run(host: str, port: int, paths: list[str], *, seconds: int, connections: in
     requests = int(total.group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(int(g) for g in sock.groups()) if sock else 0)
+    errors = (int(non2xx.group(1)) if non2xx else 0) + (
+        sum(int(g) for g in sock.groups()) if sock else 0
+    )
     p50 = re.search(r"P50_US (\d+)", out)
     p99 = re.search(r"P99_US (\d+)", out)
     assert p50 and p99, out
-    return WrkResult(requests, duration, requests / duration, int(p50.group(1)) / 1000,
-                     int(p99.group(1)) / 1000, errors, wrk_cpu / duration)
+    return WrkResult(
+        requests,
+        duration,
+        requests / duration,
+        int(p50.group(1)) / 1000,
+        int(p99.group(1)) / 1000,
+        errors,
+        wrk_cpu / duration,
+    )
 
 
 def _children_cpu() -> float:
