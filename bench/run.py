@@ -475,7 +475,8 @@ def plot(rows: list[Row], path: Path) -> None:
     labels = [f"{r.scenario}\n{r.backend}" if r.backend != "-" else r.scenario for r in rows]
     fig, ax = plt.subplots(figsize=(10, 0.6 * len(rows) + 1.5))
     ax.barh(labels[::-1], [r.rps for r in rows][::-1], color="#4a7ab5")
-    ax.set_xlabel("requests per second (server on one core)")
+    ax.set_xscale("log")
+    ax.set_xlabel("requests per second, log scale (server on one core)")
     ax.set_title("Keyhouse against a bare ASGI ceiling and moto")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
