@@ -89,23 +89,24 @@ def load(url: str, key_file: Path) -> float:
     return time.monotonic() - started
 
 
-def load_expired(url: str, key_file: Path, count: int) -> None:
-    """An account whose root has ``count`` binned keys past their DeleteDate."""
+def load_expired(url: str, key_file: Path, count: int, account_id: str | None = None) -> None:
+    """``count`` binned root keys past their DeleteDate, in ``account_id`` (or a new account)."""
     box = SecretBox(read_key_file(key_file) or [])
     engine = make_engine(url)
     past = datetime.now(UTC) - timedelta(days=40)
-    account_id = "7000000000000001"
     try:
         with engine.begin() as conn:
-            conn.execute(
-                insert(accounts).values(
-                    account_id=account_id,
-                    name="expired",
-                    default_domain="expired.onaliyun.com",
-                    key_deletion="recycle-bin",
-                    created_at=past,
+            if account_id is None:
+                account_id = "7000000000000001"
+                conn.execute(
+                    insert(accounts).values(
+                        account_id=account_id,
+                        name="expired",
+                        default_domain="expired.onaliyun.com",
+                        key_deletion="recycle-bin",
+                        created_at=past,
+                    )
                 )
-            )
             for start in range(0, count, 10000):
                 rows = []
                 for n in range(start, min(start + 10000, count)):

@@ -7,15 +7,13 @@ import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import create_engine, text
 
-from keyhouse.crypto import SecretBox, read_key_file
-from keyhouse.store.schema import access_keys
 from tests.integration import raw
 from tests.integration.conftest import as_user, expect_error
 from tests.integration.sdk import Api
@@ -91,36 +89,11 @@ def test_quotas_hold_when_requests_race_across_instances(pair: tuple[Server, Ser
 
 
 def _expired_root_keys(url: str, key_file: Path, account_id: str, count: int) -> None:
-    """Binned keys whose DeleteDate has passed, written straight into the store (setup only),
-    with secrets sealed under the store's real master key like any other."""
-    box = SecretBox(read_key_file(key_file) or [])
-    past = datetime.now(UTC) - timedelta(days=40)
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            for start in range(0, count, 5000):
-                rows = []
-                for n in range(start, min(start + 5000, count)):
-                    key_id = f"LTAIbulk{account_id[:4]}{n:012d}"
-                    sealed = box.seal(key_id, f"bulk-secret-{n:018d}")
-                    rows.append(
-                        {
-                            "access_key_id": key_id,
-                            "account_id": account_id,
-                            "user_id": None,
-                            "status": "Inactive",
-                            "secret_key_id": sealed.key_id,
-                            "secret_sealed": sealed.blob,
-                            "created_at": past,
-                            "updated_at": past,
-                            "recycled_at": past,
-                            "delete_at": past + timedelta(days=30),
-                            "last_used_service": "",
-                        }
-                    )
-                conn.execute(insert(access_keys), rows)
-    finally:
-        engine.dispose()
+    """Binned keys past their DeleteDate, written straight into the store (setup only), with
+    secrets sealed under the store's real master key: the benchmark's loader."""
+    from bench.dataset import load_expired
+
+    load_expired(url, key_file, count, account_id)
 
 
 def _remaining(url: str, account_id: str) -> int:
