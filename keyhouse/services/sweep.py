@@ -47,7 +47,7 @@ class Sweeper:
         log.info("sweep started holder=%s as_of=%s", self.holder, format_date(when))
         purged: list[Purged] = []
         try:
-            for step in (self._expired_users, self._expired_keys):
+            for step in (self._expired_users, Tx.purge_expired_keys):
                 while True:
                     with self.store.transaction(write=True) as tx:
                         batch = step(tx, when)
@@ -55,7 +55,11 @@ class Sweeper:
                     if not batch:
                         break
                     if not self._hold():  # the lease expired under us: let its new holder go on
-                        log.warning("sweep lease lost; stopping after %d purged", len(purged))
+                        log.warning(
+                            "sweep stopped holder=%s: lease lost after %d purged",
+                            self.holder,
+                            len(purged),
+                        )
                         return purged
             self.purge_nonces()
         finally:
@@ -78,10 +82,6 @@ class Sweeper:
                 )
             )
         return batch
-
-    @staticmethod
-    def _expired_keys(tx: Tx, when: datetime) -> list[Purged]:
-        return tx.purge_expired_keys(when)
 
     def purge_nonces(self, now: datetime | None = None) -> int:
         with self.store.transaction(write=True) as tx:

@@ -110,22 +110,38 @@ _CREDENTIAL = (
 )
 
 
+def _take_over(dialect: str, table: Any, where: Any) -> Any:
+    """``INSERT .. ON CONFLICT (primary key) DO UPDATE .. WHERE <where> RETURNING``.
+
+    Inserts the row, or overwrites the existing one only where ``where`` holds for it; a row
+    comes back exactly when the caller now owns it. The same SQL on SQLite and PostgreSQL, and
+    the answer does not depend on how a driver reports rowcount for upserts (psycopg: -1).
+    Concurrent callers are serialised on the row, so at most one of them wins."""
+    insert_ = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    stmt = insert_(table).values({c.name: bindparam(c.name) for c in table.c})
+    keys = list(table.primary_key.columns)
+    return stmt.on_conflict_do_update(
+        index_elements=keys,
+        set_={c.name: stmt.excluded[c.name] for c in table.c if not c.primary_key},
+        where=where,
+    ).returning(keys[0])
+
+
+_NOW = bindparam("now", type_=nonces.c.expires_at.type)
+
+
 @functools.cache
 def _claim_nonce(dialect: str) -> Any:
-    """``INSERT .. ON CONFLICT DO UPDATE .. WHERE expired``: the same SQL on both backends."""
-    insert_ = sqlite_insert if dialect == "sqlite" else postgresql_insert
-    stmt = insert_(nonces).values(
-        access_key_id=bindparam("access_key_id"),
-        nonce=bindparam("nonce"),
-        expires_at=bindparam("expires_at"),
+    """A nonce is free if unseen, or if its window has closed."""
+    return _take_over(dialect, nonces, nonces.c.expires_at < _NOW)
+
+
+@functools.cache
+def _take_lease(dialect: str) -> Any:
+    """A lease is free if unheld, expired, or already ours (then it is extended)."""
+    return _take_over(
+        dialect, leases, or_(leases.c.expires_at < _NOW, leases.c.holder == bindparam("holder"))
     )
-    # RETURNING yields a row only when the nonce was inserted or taken over: the answer does
-    # not depend on how a driver reports rowcount for upserts (psycopg reports -1 here).
-    return stmt.on_conflict_do_update(
-        index_elements=[nonces.c.access_key_id, nonces.c.nonce],
-        set_={"expires_at": stmt.excluded.expires_at},
-        where=nonces.c.expires_at < bindparam("now", type_=nonces.c.expires_at.type),
-    ).returning(nonces.c.nonce)
 
 
 def _owner(user_id: str | None) -> Any:
@@ -507,21 +523,9 @@ class Tx:
         """Take (or extend) the lease ``name`` for ``holder`` until ``until``.
 
         True when ``holder`` now holds it; False while another holder's lease is unexpired.
-        Concurrent takers are serialised by the row update, so at most one succeeds."""
-        try:
-            with self._c.begin_nested():
-                self._c.execute(insert(leases).values(name=name, holder=holder, expires_at=until))
-            return True
-        except IntegrityError:
-            taken = self._c.execute(
-                update(leases)
-                .where(
-                    leases.c.name == name,
-                    or_(leases.c.expires_at < now, leases.c.holder == holder),
-                )
-                .values(holder=holder, expires_at=until)
-            )
-            return taken.rowcount == 1
+        Concurrent takers are serialised on the row, so at most one succeeds."""
+        params = {"name": name, "holder": holder, "expires_at": until, "now": now}
+        return self._c.execute(_take_lease(self._c.dialect.name), params).first() is not None
 
     def release_lease(self, name: str, holder: str) -> None:
         """Give the lease up early (a no-op unless ``holder`` holds it)."""
