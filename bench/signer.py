@@ -1,4 +1,8 @@
-"""Pre-signed RPC (HMAC-SHA1) requests for the load generator, each with its own nonce."""
+"""Hand-made RPC (HMAC-SHA1) requests, signed independently of keyhouse.signing.
+
+The load generator pre-signs with it (each request its own nonce), and the tests use it where
+an SDK cannot be made to misbehave on purpose: old timestamps, reused nonces, long queries.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import base64
 import hashlib
 import hmac
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlencode
 
 
@@ -14,9 +18,22 @@ def _q(s: str) -> str:
     return quote(s, safe="-_.~")
 
 
-def signed_path(
-    ak: str, secret: str, action: str, version: str, params: dict[str, str] | None = None
-) -> str:
+def stamp(offset: timedelta = timedelta()) -> str:
+    return (datetime.now(UTC) + offset).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def rpc_query(
+    ak: str,
+    secret: str,
+    action: str,
+    version: str,
+    params: dict[str, str] | None = None,
+    *,
+    timestamp: str | None = None,
+    nonce: str | None = None,
+    method: str = "POST",
+) -> dict[str, str]:
+    """Every query parameter of a signed RPC request, ``Signature`` included."""
     query = {
         "Action": action,
         "Version": version,
@@ -24,12 +41,19 @@ def signed_path(
         "AccessKeyId": ak,
         "SignatureMethod": "HMAC-SHA1",
         "SignatureVersion": "1.0",
-        "SignatureNonce": uuid.uuid4().hex,
-        "Timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "SignatureNonce": nonce or uuid.uuid4().hex,
+        "Timestamp": timestamp or stamp(),
         **(params or {}),
     }
     canonical = "&".join(f"{_q(k)}={_q(v)}" for k, v in sorted(query.items()))
-    to_sign = f"POST&%2F&{_q(canonical)}"
+    to_sign = f"{method}&%2F&{_q(canonical)}"
     digest = hmac.new(f"{secret}&".encode(), to_sign.encode(), hashlib.sha1).digest()
     query["Signature"] = base64.b64encode(digest).decode()
-    return "/?" + urlencode(query)
+    return query
+
+
+def signed_path(
+    ak: str, secret: str, action: str, version: str, params: dict[str, str] | None = None
+) -> str:
+    """``/?<query>`` of a signed POST, ready for the load generator."""
+    return "/?" + urlencode(rpc_query(ak, secret, action, version, params))

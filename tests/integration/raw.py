@@ -1,57 +1,26 @@
-"""Hand-made signed requests, from a signer written here independently of keyhouse.signing.
+"""Hand-made signed requests, from signers written independently of keyhouse.signing.
 
 Used where an SDK cannot be made to misbehave on purpose: old timestamps, reused nonces,
-missing pieces, long queries.
+missing pieces, long queries. The RPC signer is the load generator's (bench/signer.py).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import http.client
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
+
+from bench.signer import rpc_query, stamp
+
+__all__ = ["post_rpc", "rpc_query", "send", "stamp", "v3_headers"]
 
 
 def _q(s: str) -> str:
     return quote(s, safe="-_.~")
-
-
-def stamp(offset: timedelta = timedelta()) -> str:
-    return (datetime.now(UTC) + offset).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def rpc_query(
-    ak: str,
-    secret: str,
-    action: str,
-    version: str,
-    params: dict[str, str] | None = None,
-    *,
-    timestamp: str | None = None,
-    nonce: str | None = None,
-    method: str = "POST",
-) -> dict[str, str]:
-    query = {
-        "Action": action,
-        "Version": version,
-        "Format": "JSON",
-        "AccessKeyId": ak,
-        "SignatureMethod": "HMAC-SHA1",
-        "SignatureVersion": "1.0",
-        "SignatureNonce": nonce or uuid.uuid4().hex,
-        "Timestamp": timestamp or stamp(),
-        **(params or {}),
-    }
-    canonical = "&".join(f"{_q(k)}={_q(v)}" for k, v in sorted(query.items()))
-    to_sign = f"{method}&%2F&{_q(canonical)}"
-    digest = hmac.new(f"{secret}&".encode(), to_sign.encode(), hashlib.sha1).digest()
-    query["Signature"] = base64.b64encode(digest).decode()
-    return query
 
 
 def v3_headers(
