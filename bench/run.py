@@ -253,7 +253,7 @@ def keyhouse(
         count = int(
             min(max(ceiling_rps, 2000) * (args.seconds + args.seconds // 5 + 2) * 1.2, 600000)
         )
-        rows = [lifecycle_mix(server, backend, ak_, sk_, domain, args)]
+        rows = [] if args.quick else [lifecycle_mix(server, backend, ak_, sk_, domain, args)]
         reads = (
             ("(a) GetCallerIdentity", "GetCallerIdentity", "2015-04-01", {}),
             ("(b) ListAccessKeys", "ListAccessKeys", "2019-08-15", {"UserPrincipalName": upn}),
@@ -261,6 +261,8 @@ def keyhouse(
         for name, action, version, params in reads:
             paths = [signed_path(ak_, sk_, action, version, params) for _ in range(count)]
             rows.append(measure(server, f"keyhouse {name}", backend, paths, args))
+        if args.quick:
+            return rows
         half = rows[-1].rps / 2
         list_b = reads[1]
 
@@ -383,6 +385,12 @@ def main() -> None:
         action="store_false",
         help="skip (d), the runs with 1,000,000 keys in the store",
     )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="only the ceiling, moto, (a) and (b); the table goes to docs/benchmarks/quick.*",
+    )
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     args = parser.parse_args()
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -395,12 +403,14 @@ def main() -> None:
         top = ceiling(args, work)
         rows.append(top)
         rows.append(moto(args, work))
-        rows += keyhouse(args, work, "sqlite", f"sqlite:///{work / 'k.db'}", top.rps)
-        pg = _scratch_pg(args.pg)
-        try:
-            rows += keyhouse(args, work, "postgres", pg.url, top.rps)
-        finally:
-            pg.drop()
+        if args.backend in {"sqlite", "both"}:
+            rows += keyhouse(args, work, "sqlite", f"sqlite:///{work / 'k.db'}", top.rps)
+        if args.backend in {"postgres", "both"}:
+            pg = _scratch_pg(args.pg)
+            try:
+                rows += keyhouse(args, work, "postgres", pg.url, top.rps)
+            finally:
+                pg.drop()
     report(rows, args)
 
 
@@ -461,9 +471,10 @@ def report(rows: list[Row], args: argparse.Namespace) -> None:
             for r in rows
         ],
     }
-    (OUT / "latest.json").write_text(json.dumps(payload, indent=2) + "\n")
-    plot(rows, OUT / "latest.png")
-    print(f"\nwrote {OUT / 'latest.json'} and {OUT / 'latest.png'}")
+    name = "quick" if args.quick else "latest"
+    (OUT / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    plot(rows, OUT / f"{name}.png")
+    print(f"\nwrote {OUT / name}.json and {OUT / name}.png")
 
 
 def plot(rows: list[Row], path: Path) -> None:

@@ -67,11 +67,11 @@ class Authenticator:
             )
         if not _ACCESS_KEY_ID.match(request.access_key_id):
             raise AuthenticationFailed("key_not_found", "Specified access key is not found.")
-        with self.store.single() as tx:
-            credential = tx.get_credential(request.access_key_id)
-        if credential is None or credential.key.in_bin:
+        hot = self.store.hot
+        credential = hot.credential(request.access_key_id)
+        if credential is None or credential.in_bin:
             raise AuthenticationFailed("key_not_found", "Specified access key is not found.")
-        if credential.key.status is not KeyStatus.ACTIVE:
+        if credential.status != KeyStatus.ACTIVE.value:
             raise AuthenticationFailed("key_inactive", "Specified access key is disabled.")
         secret = self.box.open(request.access_key_id, credential.sealed)
         expected, string_to_sign = request.expected(secret)
@@ -82,20 +82,15 @@ class Authenticator:
                 "server string to sign is:" + string_to_sign,
             )
         # Only a verified request may spend a nonce, or anyone could burn other clients' nonces.
-        with self.store.single(write=True, relaxed=True) as tx:
-            fresh = tx.claim_nonce(
-                request.access_key_id, request.nonce, now, now + self.nonce_window
-            )
-        if not fresh:
+        if not hot.claim_nonce(request.access_key_id, request.nonce, now, now + self.nonce_window):
             raise AuthenticationFailed("nonce_used", "Specified signature nonce was used already.")
         self.recorder.note(request.access_key_id, now, service)
-        key = credential.key
-        if key.user_id is None:
-            return Principal("root", key.account_id, access_key_id=key.access_key_id)
+        if credential.user_id is None:
+            return Principal("root", credential.account_id, access_key_id=request.access_key_id)
         return Principal(
             "user",
-            key.account_id,
-            user_id=key.user_id,
+            credential.account_id,
+            user_id=credential.user_id,
             user_name=credential.user_name,
-            access_key_id=key.access_key_id,
+            access_key_id=request.access_key_id,
         )

@@ -65,21 +65,24 @@ class UseCases:
             raise NotFound("account", "The account does not exist.")
         return account
 
-    def _user(self, tx: Tx, account: Account, ref: UserRef, *, lock: bool = False) -> User:
-        """A live user of the account named by ``ref``; NotFound otherwise."""
+    def _user(
+        self, tx: Tx, account: Account, ref: UserRef, *, lock: bool = False, tags: bool = True
+    ) -> User:
+        """A live user of the account named by ``ref``; NotFound otherwise. ``tags=False``: its
+        tags are not read (the caller only needs to know who it is)."""
         user: User | None
         if ref.by == "upn":
             name = rules.split_principal_name(ref.value, account.default_domain, ref.parameter)
-            user = tx.get_live_user_by_name(account.account_id, name, lock=lock)
+            user = tx.get_live_user_by_name(account.account_id, name, lock=lock, tags=tags)
         elif ref.by == "name":
-            user = tx.get_live_user_by_name(account.account_id, ref.value, lock=lock)
+            user = tx.get_live_user_by_name(account.account_id, ref.value, lock=lock, tags=tags)
         elif ref.by == "id":
-            user = tx.get_user(account.account_id, ref.value, lock=lock)
+            user = tx.get_user(account.account_id, ref.value, lock=lock, tags=tags)
         else:
             key = tx.get_key(ref.value)
             user = None
             if key is not None and key.account_id == account.account_id and key.user_id:
-                user = tx.get_user(account.account_id, key.user_id, lock=lock)
+                user = tx.get_user(account.account_id, key.user_id, lock=lock, tags=tags)
         if user is None or user.in_bin:
             raise user_not_found(ref)
         return user

@@ -33,7 +33,7 @@ class Keys(UseCases):
     ) -> str | None:
         """Whose keys a request means: the named user, else the caller itself."""
         if ref is not None:
-            return self._user(tx, account, ref).user_id
+            return self._user(tx, account, ref, tags=False).user_id
         return principal.user_id if principal.kind == "user" else None
 
     def _lock_owner(self, tx: Tx, account: Account, owner: str | None) -> None:
@@ -41,7 +41,7 @@ class Keys(UseCases):
         if owner is None:
             tx.get_account(account.account_id, lock=True)
         else:
-            tx.get_user(account.account_id, owner, lock=True)
+            tx.get_user(account.account_id, owner, lock=True, tags=False)
 
     def create(self, principal: Principal, ref: UserRef | None) -> NewSecret:
         """A new Active pair; the returned secret is the only copy that ever leaves."""

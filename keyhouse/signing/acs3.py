@@ -6,7 +6,8 @@ import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import quote
+
+from keyhouse.signing.percent import percent_encode
 
 ALGORITHM = "ACS3-HMAC-SHA256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -46,12 +47,8 @@ def parse_authorization(header: str) -> Authorization:
     return Authorization(algorithm, credential, names, signature)
 
 
-def _encode(value: str) -> str:
-    return quote(value, safe="~")
-
-
 def canonical_query(params: Sequence[tuple[str, str]]) -> str:
-    return "&".join(f"{_encode(k)}={_encode(v)}" for k, v in sorted(params))
+    return "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(params))
 
 
 def canonical_request(

@@ -6,11 +6,8 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Sequence
-from urllib.parse import quote
 
-
-def percent_encode(value: str) -> str:
-    return quote(value, safe="~")
+from keyhouse.signing.percent import percent_encode
 
 
 def string_to_sign(method: str, params: Sequence[tuple[str, str]], path: str = "/") -> str:

@@ -21,18 +21,10 @@ from keyhouse.crypto import Sealed
 from keyhouse.domain.errors import AlreadyExists
 from keyhouse.domain.model import AccessKey, Account, KeyDeletion, KeyStatus, User
 from keyhouse.store.engine import SINGLE_OPTION, WRITE_OPTION
+from keyhouse.store.hot import HotPath
 from keyhouse.store.schema import access_keys, accounts, leases, nonces, user_tags, users
 
 _PURGE_BATCH = 500
-
-
-@dataclass(frozen=True, slots=True)
-class Credential:
-    """What authentication needs about a key, in one indexed read."""
-
-    key: AccessKey
-    sealed: Sealed
-    user_name: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,19 +89,6 @@ def _locked(query: Any) -> Any:
     return query.with_for_update(key_share=True)
 
 
-# Hot-path statements, built once: constructing a select() per request cost more than running it.
-_CREDENTIAL = (
-    select(
-        *_KEY_COLUMNS,
-        access_keys.c.secret_key_id,
-        access_keys.c.secret_sealed,
-        users.c.name.label("user_name"),
-    )
-    .select_from(access_keys.outerjoin(users, users.c.user_id == access_keys.c.user_id))
-    .where(access_keys.c.access_key_id == bindparam("access_key_id"))
-)
-
-
 def _take_over(dialect: str, table: Any, where: Any) -> Any:
     """``INSERT .. ON CONFLICT (primary key) DO UPDATE .. WHERE <where> RETURNING``.
 
@@ -148,6 +127,36 @@ def _owner(user_id: str | None) -> Any:
     return access_keys.c.user_id.is_(None) if user_id is None else access_keys.c.user_id == user_id
 
 
+# Statements that most requests run, built once: building a select() per call cost more than
+# SQLite took to run it.
+_ACCOUNT = select(accounts).where(accounts.c.account_id == bindparam("account_id"))
+_ACCOUNT_LOCKED = _locked(_ACCOUNT)
+
+
+def _live_keys(owner: Any) -> Any:
+    return (
+        select(*_KEY_COLUMNS)
+        .where(
+            access_keys.c.account_id == bindparam("account_id"),
+            owner,
+            access_keys.c.recycled_at.is_(None),
+        )
+        .order_by(access_keys.c.created_at, access_keys.c.access_key_id)
+    )
+
+
+_USER_BY_ID = select(users).where(
+    users.c.user_id == bindparam("user_id"), users.c.account_id == bindparam("account_id")
+)
+_LIVE_USER_BY_NAME = select(users).where(
+    users.c.account_id == bindparam("account_id"), users.c.live_name == bindparam("name")
+)
+_USER_BY_ID_LOCKED = _locked(_USER_BY_ID)
+_LIVE_USER_BY_NAME_LOCKED = _locked(_LIVE_USER_BY_NAME)
+_ROOT_LIVE_KEYS = _live_keys(access_keys.c.user_id.is_(None))
+_USER_LIVE_KEYS = _live_keys(access_keys.c.user_id == bindparam("user_id"))
+
+
 class Tx:
     """One open transaction. Methods return domain objects; ``None`` means "no such row"."""
 
@@ -161,8 +170,8 @@ class Tx:
 
     def get_account(self, account_id: str, *, lock: bool = False) -> Account | None:
         """The account, or None. ``lock`` holds its row until commit (serialises user quotas)."""
-        q = select(accounts).where(accounts.c.account_id == account_id)
-        row = self._c.execute(_locked(q) if lock else q).first()
+        q = _ACCOUNT_LOCKED if lock else _ACCOUNT
+        row = self._c.execute(q, {"account_id": account_id}).first()
         return _account(row) if row else None
 
     def get_account_by_name(self, name: str) -> Account | None:
@@ -225,19 +234,26 @@ class Tx:
         tags = self._tags([r.user_id for r in rows])
         return [_user(r, tags[r.user_id]) for r in rows]
 
-    def get_user(self, account_id: str, user_id: str, *, lock: bool = False) -> User | None:
-        """The user (live or binned) of this account with this ID, or None."""
-        q = select(users).where(users.c.user_id == user_id, users.c.account_id == account_id)
-        row = self._c.execute(_locked(q) if lock else q).first()
-        return self._users([row])[0] if row else None
+    def _one_user(self, q: Any, params: dict[str, str], tags: bool) -> User | None:
+        row = self._c.execute(q, params).first()
+        if row is None:
+            return None
+        return self._users([row])[0] if tags else _user(row)
+
+    def get_user(
+        self, account_id: str, user_id: str, *, lock: bool = False, tags: bool = True
+    ) -> User | None:
+        """The user (live or binned) of this account with this ID, or None. ``tags=False``
+        leaves its tags out (one query less, for callers that only need who it is)."""
+        q = _USER_BY_ID_LOCKED if lock else _USER_BY_ID
+        return self._one_user(q, {"account_id": account_id, "user_id": user_id}, tags)
 
     def get_live_user_by_name(
-        self, account_id: str, name: str, *, lock: bool = False
+        self, account_id: str, name: str, *, lock: bool = False, tags: bool = True
     ) -> User | None:
         """The live (not binned) user with this name, or None; ``lock`` holds its row."""
-        q = select(users).where(users.c.account_id == account_id, users.c.live_name == name)
-        row = self._c.execute(_locked(q) if lock else q).first()
-        return self._users([row])[0] if row else None
+        q = _LIVE_USER_BY_NAME_LOCKED if lock else _LIVE_USER_BY_NAME
+        return self._one_user(q, {"account_id": account_id, "name": name}, tags)
 
     def count_live_users(self, account_id: str) -> int:
         """Users of the account not in the user recycle bin."""
@@ -405,16 +421,11 @@ class Tx:
 
     def list_live_keys(self, account_id: str, user_id: str | None) -> list[AccessKey]:
         """Live keys of a user (or of the account root when ``user_id`` is None), oldest first."""
-        q = (
-            select(*_KEY_COLUMNS)
-            .where(
-                access_keys.c.account_id == account_id,
-                _owner(user_id),
-                access_keys.c.recycled_at.is_(None),
-            )
-            .order_by(access_keys.c.created_at, access_keys.c.access_key_id)
-        )
-        return [_key(r) for r in self._c.execute(q)]
+        if user_id is None:
+            rows = self._c.execute(_ROOT_LIVE_KEYS, {"account_id": account_id})
+        else:
+            rows = self._c.execute(_USER_LIVE_KEYS, {"account_id": account_id, "user_id": user_id})
+        return [_key(r) for r in rows]
 
     def list_binned_keys(self, account_id: str, user_id: str | None) -> list[AccessKey]:
         """Binned keys of one owner, earliest binned first."""
@@ -433,15 +444,6 @@ class Tx:
         return [_key(r) for r in self._c.execute(q)]
 
     # -- authentication -------------------------------------------------------------------
-    def get_credential(self, access_key_id: str) -> Credential | None:
-        """The key, its sealed secret and its user's name, or None if there is no such key."""
-        row = self._c.execute(_CREDENTIAL, {"access_key_id": access_key_id}).first()
-        if row is None:
-            return None
-        return Credential(
-            _key(row), Sealed(row.secret_key_id, bytes(row.secret_sealed)), row.user_name
-        )
-
     def sealed_samples(self) -> list[tuple[str, Sealed]]:
         """One (AccessKey ID, sealed secret) per master key id used in the store."""
         firsts = (
@@ -456,20 +458,6 @@ class Tx:
             (r.access_key_id, Sealed(r.secret_key_id, bytes(r.secret_sealed)))
             for r in self._c.execute(q)
         ]
-
-    def claim_nonce(
-        self, access_key_id: str, nonce: str, now: datetime, expires_at: datetime
-    ) -> bool:
-        """Record a nonce; False when the key used it before and it has not expired.
-
-        One statement: insert, or take the row over only if its window has closed."""
-        params = {
-            "access_key_id": access_key_id,
-            "nonce": nonce,
-            "expires_at": expires_at,
-            "now": now,
-        }
-        return self._c.execute(_claim_nonce(self._c.dialect.name), params).first() is not None
 
     def record_last_used(self, uses: Sequence[tuple[str, datetime, str]]) -> None:
         """Move last-used forward for each (key, time, service); never backwards."""
@@ -544,6 +532,8 @@ class SqlStore:
         self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
             threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
         )
+        # The credential read and the nonce claim of every signed request, off SQLAlchemy.
+        self.hot = HotPath(self.relaxed, _claim_nonce(engine.dialect.name), self._write_lock)
 
     @contextmanager
     def transaction(self, *, write: bool = False, relaxed: bool = False) -> Iterator[Tx]:
@@ -587,5 +577,6 @@ class SqlStore:
 
     def dispose(self) -> None:
         """Close every pooled connection."""
+        self.hot.dispose()
         self.engine.dispose()
         self.relaxed.dispose()

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from keyhouse.api.wire import WireRequest, signed_request
 from keyhouse.services.authn import AuthenticationFailed
 from keyhouse.signing import acs3, rpc
+from keyhouse.signing.percent import percent_encode
 from tests.unit.vectors import AK, SECRET, VECTORS
 
 
@@ -136,3 +140,9 @@ def test_v3_body_must_match_its_hash() -> None:
     req = _request({**v, "body": b"tampered"})
     assert hashlib.sha256(req.body).hexdigest() != acs3.EMPTY_SHA256
     assert not _verifies(req)
+
+
+@given(st.text())
+def test_percent_encoding_matches_rfc3986(value: str) -> None:
+    # The shortcut for already-safe strings must never change what is signed.
+    assert percent_encode(value) == quote(value, safe="~")

@@ -1,0 +1,154 @@
+"""The two statements every signed request runs, executed on the driver directly.
+
+Profiling a signed request showed SQLAlchemy's execution machinery (connection checkout, events,
+compiled-cache lookup, result wrapping) costing more than SQLite took to run the statements. So
+these two are compiled by SQLAlchemy once per dialect, and then run on a DBAPI connection that
+each thread keeps for itself: checked out of the engine once (so the engine's connect-time
+settings apply: WAL and busy timeout on SQLite, ``synchronous_commit=off`` on the relaxed
+PostgreSQL engine), detached from the pool, in autocommit mode. Everything else stays on the
+SQLAlchemy store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, select
+
+from keyhouse.crypto import Sealed
+from keyhouse.store.schema import access_keys, users
+
+_CREDENTIAL = (
+    select(
+        access_keys.c.account_id,
+        access_keys.c.user_id,
+        access_keys.c.status,
+        access_keys.c.recycled_at.is_not(None).label("in_bin"),
+        access_keys.c.secret_key_id,
+        access_keys.c.secret_sealed,
+        users.c.name.label("user_name"),
+    )
+    .select_from(access_keys.outerjoin(users, users.c.user_id == access_keys.c.user_id))
+    .where(access_keys.c.access_key_id == bindparam("access_key_id"))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """What authentication needs to know about a key, in one indexed read."""
+
+    account_id: str
+    user_id: str | None
+    user_name: str | None
+    status: str
+    in_bin: bool
+    sealed: Sealed
+
+
+class _Statement:
+    """One SQLAlchemy statement compiled for a dialect: SQL text, parameter order, converters."""
+
+    def __init__(self, statement: Any, engine: Engine) -> None:
+        dialect = engine.dialect
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        # qmark (SQLite) takes a sequence in this order; pyformat (psycopg) takes the mapping.
+        self.order: Sequence[str] | None = (
+            list(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+        )
+        self.convert: dict[str, Callable[[Any], Any]] = {}
+        for name, bind in compiled.binds.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                self.convert[name] = processor
+
+    def parameters(self, values: dict[str, Any]) -> Any:
+        for name, convert in self.convert.items():
+            values[name] = convert(values[name])
+        if self.order is None:
+            return values
+        return [values[name] for name in self.order]
+
+
+class HotPath:
+    def __init__(self, engine: Engine, claim_nonce: Any, write_lock: Any) -> None:
+        self.engine = engine
+        self._write_lock = write_lock
+        self._credential = _Statement(_CREDENTIAL, engine)
+        self._nonce = _Statement(claim_nonce, engine)
+        self._disconnect = engine.dialect.loaded_dbapi.Error
+        self._local = threading.local()
+        self._open: list[Any] = []
+        self._guard = threading.Lock()
+
+    def credential(self, access_key_id: str) -> Credential | None:
+        row = self._run(self._credential, {"access_key_id": access_key_id})
+        if row is None:
+            return None
+        account_id, user_id, status, in_bin, key_id, sealed, user_name = row
+        return Credential(
+            account_id, user_id, user_name, status, bool(in_bin), Sealed(key_id, bytes(sealed))
+        )
+
+    def claim_nonce(
+        self, access_key_id: str, nonce: str, now: datetime, expires_at: datetime
+    ) -> bool:
+        """Record a nonce; False when the key used it before and its window is still open."""
+        values = {
+            "access_key_id": access_key_id,
+            "nonce": nonce,
+            "expires_at": expires_at,
+            "now": now,
+        }
+        with self._write_lock:
+            return self._run(self._nonce, values) is not None
+
+    def _run(self, statement: _Statement, values: dict[str, Any]) -> Any:
+        connection = self._connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(statement.sql, statement.parameters(values))
+                return cursor.fetchone()
+            finally:
+                cursor.close()
+        except self._disconnect:
+            # The connection may be dead (a database restart): the next request opens another.
+            self._forget(connection)
+            raise
+
+    def _connection(self) -> Any:
+        known: Any = getattr(self._local, "connection", None)
+        if known is not None:
+            return known
+        fairy = self.engine.raw_connection()
+        connection: Any = fairy.driver_connection
+        fairy.detach()
+        if self.engine.dialect.name == "sqlite":
+            connection.isolation_level = None  # every statement its own transaction
+        else:
+            connection.autocommit = True
+        self._local.connection = connection
+        with self._guard:
+            self._open.append(connection)
+        return connection
+
+    def _forget(self, connection: Any) -> None:
+        self._local.connection = None
+        with self._guard:
+            if connection in self._open:
+                self._open.remove(connection)
+        with contextlib.suppress(Exception):
+            connection.close()
+
+    def dispose(self) -> None:
+        with self._guard:
+            connections, self._open = self._open, []
+        for connection in connections:
+            with contextlib.suppress(Exception):
+                connection.close()
