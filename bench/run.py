@@ -261,6 +261,7 @@ def keyhouse(
         for name, action, version, params in reads:
             paths = [signed_path(ak_, sk_, action, version, params) for _ in range(count)]
             rows.append(measure(server, f"keyhouse {name}", backend, paths, args))
+        rows.append(guarded_reads(server, backend, ak_, sk_, upn, count, args))
         if args.quick:
             return rows
         half = rows[-1].rps / 2
@@ -290,6 +291,77 @@ def keyhouse(
         return rows
     finally:
         server.stop()
+
+
+def guarded_reads(
+    server: Served, backend: str, ak: str, sk: str, upn: str, count: int, args: argparse.Namespace
+) -> Row:
+    """(b) again, by a RAM user whose permission comes from a custom policy (with a source
+    address condition), while an account-wide network access policy is Active: what the
+    access-control checks cost on top of the root's (b)."""
+    account_id = _call(server.port, signed_path(ak, sk, "GetCallerIdentity", "2015-04-01"))[
+        "AccountId"
+    ]
+    allow = {
+        "Effect": "Allow",
+        "Action": ["ram:List*", "ram:Get*"],
+        "Resource": f"acs:ram:*:{account_id}:user/*",
+        "Condition": {"IpAddress": {"acs:SourceIp": ["127.0.0.0/8", "10.0.0.0/8"]}},
+    }
+    deny = {"Effect": "Deny", "Action": "ram:Delete*", "Resource": "*"}
+    document = json.dumps({"Version": "1", "Statement": [allow, deny]})
+    steps: list[tuple[str, str, dict[str, str]]] = [
+        ("CreatePolicy", "2015-05-01", {"PolicyName": "bench-read", "PolicyDocument": document}),
+        (
+            "CreateUser",
+            "2019-08-15",
+            {"UserPrincipalName": "guarded@" + upn.split("@")[1], "DisplayName": "guarded"},
+        ),
+        (
+            "AttachPolicyToUser",
+            "2015-05-01",
+            {"UserName": "guarded", "PolicyName": "bench-read", "PolicyType": "Custom"},
+        ),
+    ]
+    for action, version, params in steps:
+        _call(server.port, signed_path(ak, sk, action, version, params))
+    created = _call(
+        server.port,
+        signed_path(
+            ak,
+            sk,
+            "CreateAccessKey",
+            "2019-08-15",
+            {"UserPrincipalName": "guarded@" + upn.split("@")[1]},
+        ),
+    )["AccessKey"]
+    network = {
+        "Version": 1,
+        "Status": "Active",
+        "Statements": [{"Type": "ClassicWhiteList", "IPList": ["127.0.0.1", "192.0.2.0/24"]}],
+    }
+    set_network = "SetAccessKeyPolicyForAccount"
+    _call(
+        server.port,
+        signed_path(ak, sk, set_network, "2019-08-15", {"AccessKeyPolicy": json.dumps(network)}),
+    )
+    try:
+        guarded_ak, guarded_sk = created["AccessKeyId"], created["AccessKeySecret"]
+        paths = [
+            signed_path(
+                guarded_ak, guarded_sk, "ListAccessKeys", "2019-08-15", {"UserPrincipalName": upn}
+            )
+            for _ in range(count)
+        ]
+        return measure(server, "keyhouse (b) as a user with a policy", backend, paths, args)
+    finally:
+        network["Status"] = "Inactive"
+        _call(
+            server.port,
+            signed_path(
+                ak, sk, set_network, "2019-08-15", {"AccessKeyPolicy": json.dumps(network)}
+            ),
+        )
 
 
 def purge_under_load(

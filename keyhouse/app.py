@@ -13,14 +13,18 @@ from datetime import timedelta
 from keyhouse.api.asgi import WireApp
 from keyhouse.api.dispatch import Dispatcher
 from keyhouse.api.routes import default_table
+from keyhouse.api.wire import OriginResolver
 from keyhouse.clock import Clock, SystemClock
 from keyhouse.config import Settings
 from keyhouse.keyring import open_keyring
 from keyhouse.services.accounts import Accounts
 from keyhouse.services.authn import Authenticator
 from keyhouse.services.authz import Authorizer
+from keyhouse.services.groups import Groups
 from keyhouse.services.keys import Keys
 from keyhouse.services.last_used import LastUsedRecorder
+from keyhouse.services.leaks import LeakScanner
+from keyhouse.services.policies import Policies
 from keyhouse.services.registry import Services
 from keyhouse.services.sweep import Sweeper
 from keyhouse.services.users import Users
@@ -45,7 +49,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     except Exception:
         store.dispose()
         raise
-    authorizer = Authorizer()
+    authorizer = Authorizer(clock)
     recorder = LastUsedRecorder(store)
     return Services(
         store=store,
@@ -53,6 +57,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         accounts=Accounts(store, clock, authorizer, box),
         users=Users(store, clock, authorizer, box),
         keys=Keys(store, clock, authorizer, box),
+        policies=Policies(store, clock, authorizer, box),
+        groups=Groups(store, clock, authorizer, box),
+        leaks=LeakScanner(store, box),
         authenticator=Authenticator(
             store,
             box,
@@ -118,7 +125,7 @@ def build_app(settings: Settings, services: Services) -> WireApp:
         services.store.dispose()
 
     return WireApp(
-        Dispatcher(services, default_table()),
+        Dispatcher(services, default_table(), OriginResolver(settings.proxy_networks())),
         ping=services.store.ping,
         threads=settings.worker_threads,
         max_body=settings.max_body_bytes,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -10,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -198,6 +200,105 @@ def account_update(name: str, key_deletion: str, database_url: str | None) -> No
     with _services(settings) as services:
         acct = services.accounts.set_key_deletion(name, KeyDeletion(key_deletion))
         click.echo(f"{acct.name}: key deletion is {acct.key_deletion.value}")
+
+
+@main.group()
+def key() -> None:
+    """Operate on one AccessKey pair (any account)."""
+
+
+@key.command("protect")
+@click.argument("access_key_id")
+@click.option("--reason", required=True, help="Why the pair is suspected of leaking.")
+@database_option
+def key_protect(access_key_id: str, reason: str, database_url: str | None) -> None:
+    """Refuse every write-level action signed with the pair (reads still work)."""
+    if not reason.strip() or len(reason) > 256:
+        _fail(EXIT_CONFIG, "--reason must be 1 to 256 characters")
+    with _services(_settings(database_url=database_url)) as services:
+        if not services.keys.protect(access_key_id, reason.strip()):
+            _fail(EXIT_DOMAIN, f"no AccessKey {access_key_id} in this store")
+    click.echo(f"{access_key_id} is under leak protection: write-level actions are refused.")
+
+
+@key.command("unprotect")
+@click.argument("access_key_id")
+@database_option
+def key_unprotect(access_key_id: str, database_url: str | None) -> None:
+    """Lift leak protection from the pair."""
+    with _services(_settings(database_url=database_url)) as services:
+        if not services.keys.protect(access_key_id, None):
+            _fail(EXIT_DOMAIN, f"no AccessKey {access_key_id} in this store")
+    click.echo(f"{access_key_id} is no longer under leak protection.")
+
+
+def _sources(paths: tuple[str, ...]) -> Iterator[tuple[str, list[str]]]:
+    for given in paths:
+        if given == "-":
+            yield "-", sys.stdin.read().splitlines()
+            continue
+        path = Path(given)
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            try:
+                with file.open("rb") as handle:
+                    data = handle.read()
+            except OSError as exc:
+                _fail(EXIT_CONFIG, f"cannot read {file}: {exc.strerror}")
+            if b"\0" in data[:8192]:
+                continue  # binary
+            yield str(file), data.decode("utf-8", "replace").splitlines()
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print findings as a JSON list.")
+@click.option("--protect", is_flag=True, help="Put every confirmed key under leak protection.")
+@database_option
+def scan(paths: tuple[str, ...], as_json: bool, protect: bool, database_url: str | None) -> None:
+    """Find AccessKey IDs (and their secrets) in files, directories or stdin (-).
+
+    Exits 1 when a confirmed leak (an ID with its matching secret) is found. Never prints a
+    secret."""
+    with _services(_settings(database_url=database_url)) as services:
+        findings = [f for name, lines in _sources(paths) for f in services.leaks.scan(name, lines)]
+        if protect:
+            protected = set()
+            for finding in findings:
+                if finding.confirmed and finding.access_key_id not in protected:
+                    reason = f"confirmed leak found by keyhouse scan in {finding.source}"
+                    services.keys.protect(finding.access_key_id, reason[:256])
+                    protected.add(finding.access_key_id)
+            findings = [
+                dataclasses.replace(f, protected=f.protected or f.access_key_id in protected)
+                for f in findings
+            ]
+    if as_json:
+        click.echo(json.dumps([f.as_dict() for f in findings], indent=2))
+    else:
+        _print_findings(findings)
+    if any(f.confirmed for f in findings):
+        sys.exit(1)
+
+
+def _print_findings(findings: list[Any]) -> None:
+    if not findings:
+        click.echo("No AccessKey IDs found.")
+        return
+    rows = [
+        (
+            f"{f.source}:{f.line}",
+            f.access_key_id,
+            f.owner or "(not in this store)",
+            f.status,
+            ("CONFIRMED" if f.confirmed else "suspect") + (" (protected)" if f.protected else ""),
+        )
+        for f in findings
+    ]
+    header = ("WHERE", "ACCESS KEY ID", "OWNER", "STATUS", "FINDING")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 @main.group()

@@ -6,6 +6,7 @@ variable, then the default. ``repr`` masks the master key and database passwords
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -34,6 +35,9 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     worker_threads: int = 16
     log_level: str = "info"
+    # Proxies (addresses or CIDR blocks, comma-separated) whose X-Forwarded-For,
+    # X-Forwarded-Proto and X-Keyhouse-Vpc-Id headers are believed.
+    trusted_proxies: str = ""
 
     def __repr__(self) -> str:
         shown = []
@@ -45,6 +49,10 @@ class Settings:
                 value = _hide_password(value)
             shown.append(f"{f.name}={value!r}")
         return f"Settings({', '.join(shown)})"
+
+    def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        parts = [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+        return tuple(ipaddress.ip_network(p, strict=False) for p in parts)
 
     @property
     def backend(self) -> str:
@@ -93,6 +101,7 @@ _ENV = {
     "max_body_bytes": "KEYHOUSE_MAX_BODY_BYTES",
     "worker_threads": "KEYHOUSE_WORKER_THREADS",
     "log_level": "KEYHOUSE_LOG_LEVEL",
+    "trusted_proxies": "KEYHOUSE_TRUSTED_PROXIES",
 }
 
 
@@ -149,6 +158,10 @@ def _validate(s: Settings) -> None:
     for name in ("timestamp_tolerance", "nonce_window", "max_body_bytes", "worker_threads"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{_ENV[name]}: must be positive")
+    try:
+        s.proxy_networks()
+    except ValueError as exc:
+        raise ConfigError(f"KEYHOUSE_TRUSTED_PROXIES: {exc}") from exc
     if s.nonce_window < 2 * s.timestamp_tolerance:
         # A nonce must be remembered for as long as its timestamp could still be accepted.
         raise ConfigError("KEYHOUSE_NONCE_WINDOW: must be at least twice the timestamp tolerance")

@@ -25,6 +25,11 @@ def user_id() -> str:
     return _digits(16)
 
 
+def group_id() -> str:
+    """``g-`` followed by 16 digits."""
+    return "g-" + _digits(16)
+
+
 def access_key_id() -> str:
     """``LTAI`` followed by 20 letters and digits."""
     return "LTAI" + "".join(secrets.choice(_ALNUM) for _ in range(20))

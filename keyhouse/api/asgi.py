@@ -84,6 +84,7 @@ class WireApp:
             scope["headers"],
             body,
             client[0],
+            scope.get("scheme", "http"),
         )
         status, payload = await loop.run_in_executor(self.executor, self.dispatcher.handle, request)
         await _reply(send, status, payload)

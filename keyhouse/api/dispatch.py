@@ -11,10 +11,11 @@ from keyhouse import ids
 from keyhouse.api.errors import access_denied_detail, recommend, vendor_code
 from keyhouse.api.params import WireError, parse_all
 from keyhouse.api.routes import Route
-from keyhouse.api.wire import WireRequest, signed_request
+from keyhouse.api.wire import OriginResolver, WireRequest, signed_request
 from keyhouse.crypto import MasterKeyError
 from keyhouse.domain.errors import DomainError, PermissionDenied
 from keyhouse.domain.model import Principal
+from keyhouse.services.permissions import PERMISSIONS, Level
 from keyhouse.services.registry import Services
 
 log = logging.getLogger("keyhouse.request")
@@ -28,10 +29,31 @@ class _Outcome:
     principal: Principal | None = None
 
 
+class KeyProtected(DomainError):
+    code = "auth.leakage_risk"
+
+
+_LEAKAGE = (
+    "There is a risk of leakage of this AccessKey: it is under restrictive protection, and "
+    "write operations with it are refused. Read operations still work. Create a new pair for "
+    "this identity and stop using this one; an operator lifts the protection with "
+    "`keyhouse key unprotect`."
+)
+
+
 class Dispatcher:
-    def __init__(self, services: Services, routes: dict[tuple[str, str], Route]) -> None:
+    def __init__(
+        self,
+        services: Services,
+        routes: dict[tuple[str, str], Route],
+        origins: OriginResolver | None = None,
+    ) -> None:
         self.services = services
         self.routes = routes
+        self.origins = origins or OriginResolver(())
+        unmapped = sorted({a for _, a in routes} - set(PERMISSIONS))
+        if unmapped:
+            raise ValueError(f"routed actions without a permission entry: {unmapped}")
 
     def handle(self, req: WireRequest) -> tuple[int, dict[str, Any]]:
         """Answer one request; log one line about it (never its parameters)."""
@@ -63,8 +85,10 @@ class Dispatcher:
                     f"{version or '(none)'}.",
                 )
             outcome.principal = self.services.authenticator.authenticate(
-                signed_request(req), entry.service
+                signed_request(req), entry.service, self.origins.resolve(req)
             )
+            if outcome.principal.protected and PERMISSIONS[entry.action].level is Level.WRITE:
+                raise KeyProtected(_LEAKAGE)
             params = parse_all(entry.params, req.params())
             result = entry.handler(self.services, outcome.principal, params)
             result["RequestId"] = request_id

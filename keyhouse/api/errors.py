@@ -29,6 +29,32 @@ _TABLE: dict[str, tuple[str, int]] = {
     "auth.nonce_used": ("SignatureNonceUsed", 400),
     "auth.signature_method": ("InvalidSignatureMethod", 400),
     "auth.security_token": ("InvalidSecurityToken.Malformed", 400),
+    "auth.access_policy_denied": ("AccessKeyId.AccessPolicyDenied", 400),
+    "auth.leakage_risk": ("AccessKeyId.LeakageRisk", 403),
+    "not_found.policy": ("EntityNotExist.Policy", 404),
+    "not_found.policy.version": ("EntityNotExist.Policy.Version", 404),
+    "not_found.group": ("EntityNotExist.Group", 404),
+    "not_found.user.policy": ("EntityNotExist.User.Policy", 404),
+    "not_found.group.policy": ("EntityNotExist.Group.Policy", 404),
+    "not_found.group.user": ("EntityNotExist.Group.User", 404),
+    "already_exists.policy": ("EntityAlreadyExists.Policy", 409),
+    "already_exists.group": ("EntityAlreadyExists.Group", 409),
+    "already_exists.user.policy": ("EntityAlreadyExists.User.Policy", 409),
+    "already_exists.group.policy": ("EntityAlreadyExists.Group.Policy", 409),
+    "already_exists.group.user": ("EntityAlreadyExists.Group.User", 409),
+    "limit_exceeded.policy": ("LimitExceeded.Policy", 409),
+    "limit_exceeded.policy.version": ("LimitExceeded.Policy.Version", 409),
+    "limit_exceeded.user.policy": ("LimitExceeded.User.Policy", 409),
+    "limit_exceeded.group.policy": ("LimitExceeded.Group.Policy", 409),
+    "limit_exceeded.user.group": ("LimitExceeded.User.Group", 409),
+    "conflict.user.policy": ("DeleteConflict.User.Policy", 409),
+    "conflict.user.group": ("DeleteConflict.User.Group", 409),
+    "conflict.policy.user": ("DeleteConflict.Policy.User", 409),
+    "conflict.policy.group": ("DeleteConflict.Policy.Group", 409),
+    "conflict.policy.version": ("DeleteConflict.Policy.Version", 409),
+    "conflict.policy.version.default": ("DeleteConflict.Policy.Version.Default", 409),
+    "conflict.group.user": ("DeleteConflict.Group.User", 409),
+    "conflict.group.policy": ("DeleteConflict.Group.Policy", 409),
 }
 
 _RECOMMEND: dict[str, str] = {
@@ -43,6 +69,18 @@ _RECOMMEND: dict[str, str] = {
     "DeleteConflict.User.AccessKey": "Disable every AccessKey pair of the user first.",
     "InvalidOperation.UserInRecycleBin": "Restore the user (RestoreUserFromRecycleBin) first.",
     "LimitExceeded.User.AccessKey": "Delete an unused AccessKey pair of this owner first.",
+    "AccessKeyId.AccessPolicyDenied": "Call from an address the key's network access policy "
+    "allows, or change the policy (SetAccessKeyPolicy / SetAccessKeyPolicyForAccount).",
+    "AccessKeyId.LeakageRisk": "Rotate the AccessKey pair: create a new one, move clients to "
+    "it, then disable and delete this one.",
+    "DeleteConflict.User.Policy": "Detach the user's policies first (DetachPolicyFromUser).",
+    "DeleteConflict.User.Group": "Remove the user from its groups first (RemoveUserFromGroup).",
+    "DeleteConflict.Policy.User": "Detach the policy from every user and group first, or "
+    "delete with CascadingDelete=true.",
+    "DeleteConflict.Policy.Group": "Detach the policy from every user and group first, or "
+    "delete with CascadingDelete=true.",
+    "DeleteConflict.Group.User": "Remove every user from the group first.",
+    "DeleteConflict.Group.Policy": "Detach every policy from the group first.",
 }
 
 
@@ -63,6 +101,8 @@ def access_denied_detail(error: PermissionDenied, principal: Principal | None) -
         "AuthPrincipalOwnerId": principal.account_id if principal else "",
         "AuthPrincipalDisplayName": (principal.user_name or "") if principal else "",
         "NoPermissionType": error.data.get("effect", "ImplicitDeny"),
-        "PolicyType": "AccountLevelIdentityBasedPolicy",
+        "PolicyType": "AccountLevelIdentityBasedPolicy"
+        if error.data.get("effect") == "ExplicitDeny"
+        else "",
         "Reason": error.reason,
     }

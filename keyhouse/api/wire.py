@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
-from keyhouse.services.authn import AuthenticationFailed, SignedRequest
+from keyhouse.services.authn import AuthenticationFailed, Origin, SignedRequest
 from keyhouse.signing import acs3, rpc
 
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 _NONCE = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
 # Headers that a V3 signature must cover: without them a signature could be replayed elsewhere.
@@ -35,6 +38,7 @@ class WireRequest:
     headers: dict[str, list[str]]  # lower-case name -> every value received
     body: bytes = field(repr=False)
     client: str = ""
+    scheme: str = "http"
 
     @classmethod
     def build(
@@ -45,6 +49,7 @@ class WireRequest:
         raw_headers: list[tuple[bytes, bytes]],
         body: bytes,
         client: str = "",
+        scheme: str = "http",
     ) -> WireRequest:
         headers: dict[str, list[str]] = {}
         for name, value in raw_headers:
@@ -54,7 +59,7 @@ class WireRequest:
         content_type = headers.get("content-type", [""])[0].lower()
         if body and content_type.startswith("application/x-www-form-urlencoded"):
             form = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
-        return cls(method.upper(), path, query, form, headers, body, client)
+        return cls(method.upper(), path, query, form, headers, body, client, scheme)
 
     def header(self, name: str) -> str | None:
         values = self.headers.get(name)
@@ -75,6 +80,46 @@ class WireRequest:
         query = (params.get("Action"), params.get("Version"))
         first, second = (headers, query) if self.is_v3 else (query, headers)
         return first[0] or second[0], first[1] or second[1]
+
+
+# A header only a trusted proxy may set: the VPC a request came from (VPCWhiteList entries).
+VPC_HEADER = "x-keyhouse-vpc-id"
+
+
+class OriginResolver:
+    """Where a request came from. The peer address, unless the peer is a trusted proxy: then
+    the nearest untrusted address in X-Forwarded-For, the scheme from X-Forwarded-Proto, and
+    the VPC from X-Keyhouse-Vpc-Id. Headers from anyone else are ignored, so a client cannot
+    claim another address or a VPC."""
+
+    def __init__(self, trusted: Sequence[IpNetwork]) -> None:
+        self.trusted = tuple(trusted)
+
+    def _is_trusted(self, address: str) -> bool:
+        if not self.trusted:
+            return False
+        try:
+            parsed = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(parsed.version == n.version and parsed in n for n in self.trusted)
+
+    def resolve(self, req: WireRequest) -> Origin:
+        if not self._is_trusted(req.client):
+            return Origin(req.client, None, req.scheme == "https")
+        hops = [
+            h.strip()
+            for value in req.headers.get("x-forwarded-for", [])
+            for h in value.split(",")
+            if h.strip()
+        ]
+        address = req.client
+        for hop in reversed(hops):
+            address = hop
+            if not self._is_trusted(hop):
+                break
+        proto = (req.header("x-forwarded-proto") or req.scheme).strip().lower()
+        return Origin(address, req.header(VPC_HEADER) or None, proto == "https")
 
 
 def _incomplete(why: str) -> AuthenticationFailed:

@@ -27,6 +27,8 @@ class Account:
     default_domain: str
     key_deletion: KeyDeletion
     created_at: datetime
+    # Security preference AllowUserToManageAccessKeys.
+    allow_user_manage_keys: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,11 @@ class Principal:
     user_id: str | None = None
     user_name: str | None = None
     access_key_id: str | None = None
+    # How this request reached us: condition keys acs:SourceIp and acs:SecureTransport.
+    source_ip: str = ""
+    secure_transport: bool = False
+    # The key it signed with is under leak protection: write-level actions are refused.
+    protected: bool = False
 
     @property
     def is_root(self) -> bool:
@@ -120,3 +127,43 @@ class NewSecret:
 
     key: AccessKey
     secret: str = dataclasses.field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomPolicy:
+    """A permission policy written by the account; its documents are its versions."""
+
+    account_id: str
+    name: str
+    description: str
+    default_version: str
+    next_version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyVersion:
+    version_id: str
+    document: str
+    created_at: datetime
+    is_default: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    group_id: str
+    account_id: str
+    name: str
+    comments: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A policy attached to a user or group."""
+
+    policy_type: str  # "System" | "Custom"
+    policy_name: str
+    attached_at: datetime

@@ -121,3 +121,50 @@ def split_principal_name(upn: str, domain: str, parameter: str) -> str:
             f"The principal name must be <name>@{domain}, the account's default domain.",
         )
     return validate_user_name(name, parameter)
+
+
+# -- policies and groups (reference section 9; RAM's documented limits) ------------------------
+CUSTOM_POLICY_LIMIT = 1500
+POLICY_VERSION_LIMIT = 5
+SYSTEM_POLICIES_PER_PRINCIPAL = 20
+CUSTOM_POLICIES_PER_PRINCIPAL = 10
+GROUPS_PER_USER = 5
+_POLICY_NAME = re.compile(r"^[A-Za-z0-9-]{1,128}$")
+_VERSION_ID = re.compile(r"^v[1-9][0-9]{0,8}$")
+
+
+def validate_policy_name(name: str, parameter: str = "PolicyName") -> str:
+    if not _POLICY_NAME.match(name):
+        raise InvalidValue(
+            f"{parameter}.Format", "The policy name must be 1 to 128 letters, digits or hyphens."
+        )
+    return name
+
+
+def validate_policy_type(value: str, parameter: str = "PolicyType") -> str:
+    if value not in {"System", "Custom"}:
+        raise InvalidValue(parameter, "The policy type must be System or Custom.")
+    return value
+
+
+def validate_description(text: str, parameter: str = "Description") -> str:
+    if len(text) > 1024:
+        raise InvalidValue(
+            f"{parameter}.Length", "The description must be at most 1024 characters."
+        )
+    return text
+
+
+def validate_version_id(value: str, parameter: str = "VersionId") -> str:
+    if not _VERSION_ID.match(value):
+        raise InvalidValue(parameter, "The version ID must look like v1, v2, ...")
+    return value
+
+
+def validate_group_name(name: str, parameter: str = "GroupName") -> str:
+    if not _NAME.match(name):
+        raise InvalidValue(
+            f"{parameter}.Format",
+            "The group name must be 1 to 64 letters, digits, periods, hyphens or underscores.",
+        )
+    return name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from keyhouse import ids
-from keyhouse.domain import rules
+from keyhouse.domain import netpolicy, rules
 from keyhouse.domain.errors import NotFound
 from keyhouse.domain.model import AccessKey, Account, KeyDeletion, KeyStatus, NewSecret, Principal
 from keyhouse.services.base import UseCases
@@ -66,6 +66,35 @@ class Accounts(UseCases):
             account = self._account(tx, principal, "ram:SetDefaultDomain", lock=True)
             tx.update_account(dataclasses.replace(account, default_domain=domain))
             return domain
+
+    def security_preference(self, principal: Principal) -> Account:
+        with self.store.transaction() as tx:
+            return self._account(tx, principal, "ram:GetSecurityPreference")
+
+    def set_security_preference(
+        self, principal: Principal, allow_user_manage_keys: bool | None
+    ) -> Account:
+        with self.store.transaction(write=True) as tx:
+            account = self._account(tx, principal, "ram:SetSecurityPreference", lock=True)
+            if allow_user_manage_keys is not None:
+                account = dataclasses.replace(
+                    account, allow_user_manage_keys=allow_user_manage_keys
+                )
+                tx.update_account(account)
+            return account
+
+    def network_policy(self, principal: Principal) -> str:
+        """The account's network access policy as set (the documented "none" if never set)."""
+        with self.store.transaction() as tx:
+            account = self._account(tx, principal, "ram:GetAccessKeyPolicyForAccount")
+            return tx.account_network_policy(account.account_id) or netpolicy.NONE
+
+    def set_network_policy(self, principal: Principal, document: str) -> str:
+        netpolicy.parse(document)
+        with self.store.transaction(write=True) as tx:
+            account = self._account(tx, principal, "ram:SetAccessKeyPolicyForAccount", lock=True)
+            tx.set_account_network_policy(account.account_id, document)
+            return document
 
     def caller(self, principal: Principal) -> Principal:
         """Who the caller is (every authenticated principal may ask)."""

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from keyhouse.clock import Clock
 from keyhouse.crypto import SecretBox
+from keyhouse.domain import netpolicy
 from keyhouse.domain.errors import DomainError
 from keyhouse.domain.model import KeyStatus, Principal
 from keyhouse.services.last_used import LastUsedRecorder
@@ -26,6 +27,15 @@ class AuthenticationFailed(DomainError):
     def __init__(self, reason: str, message: str, **data: str) -> None:
         super().__init__(message, **data)
         self.code = f"auth.{reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a request came from, as far as we can trust it."""
+
+    address: str
+    vpc_id: str | None = None
+    secure: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,11 @@ class Authenticator:
         self.tolerance = tolerance
         self.nonce_window = nonce_window
 
-    def authenticate(self, request: SignedRequest, service: str) -> Principal:
+    def authenticate(
+        self, request: SignedRequest, service: str, origin: Origin | None = None
+    ) -> Principal:
+        """The verified caller. ``origin`` is checked against the key's network policy."""
+        origin = origin or Origin("")
         now = self.clock.now()
         if abs(now - request.timestamp) > self.tolerance:
             raise AuthenticationFailed(
@@ -81,16 +95,22 @@ class Authenticator:
                 "Specified signature is not matched with our calculation. "
                 "server string to sign is:" + string_to_sign,
             )
+        network = netpolicy.applicable(credential.network_policy, credential.account_network_policy)
+        if network is not None and not network.allows(origin.address, origin.vpc_id):
+            raise AuthenticationFailed(
+                "access_policy_denied", "Specified access key denied due to access policy."
+            )
         # Only a verified request may spend a nonce, or anyone could burn other clients' nonces.
         if not hot.claim_nonce(request.access_key_id, request.nonce, now, now + self.nonce_window):
             raise AuthenticationFailed("nonce_used", "Specified signature nonce was used already.")
         self.recorder.note(request.access_key_id, now, service)
-        if credential.user_id is None:
-            return Principal("root", credential.account_id, access_key_id=request.access_key_id)
         return Principal(
-            "user",
+            "root" if credential.user_id is None else "user",
             credential.account_id,
             user_id=credential.user_id,
             user_name=credential.user_name,
             access_key_id=request.access_key_id,
+            source_ip=origin.address,
+            secure_transport=origin.secure,
+            protected=credential.protected,
         )

@@ -1,12 +1,24 @@
-"""Authorization decisions as values with a reason, not bare booleans."""
+"""Authorization decisions as values with a reason, not bare booleans.
+
+The account root and the local operator may do anything in their account. A RAM user may do
+what its policies (attached to it or to its groups) allow, evaluated as RAM does: an explicit
+Deny wins, then any Allow, else an implicit deny. ``sts:GetCallerIdentity`` needs no permission,
+and with the account's AllowUserToManageAccessKeys preference a user manages its own keys
+without a policy (an explicit Deny still wins).
+"""
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from keyhouse.clock import Clock
+from keyhouse.domain import policy
 from keyhouse.domain.errors import PermissionDenied
 from keyhouse.domain.model import Principal
+from keyhouse.services.permissions import SELF_SERVICE_KEY_ACTIONS
 
 
 class Effect(StrEnum):
@@ -19,34 +31,88 @@ class Effect(StrEnum):
 class Decision:
     effect: Effect
     reason: str
-    statement: str | None = None
+    policy: str | None = None  # "Custom:Name" or "System:Name" that decided, if one did
 
     @property
     def allowed(self) -> bool:
         return self.effect is Effect.ALLOW
 
 
-# Until permission policies exist, a RAM user may only ask who it is.
-_ALWAYS_ALLOWED_FOR_USERS = frozenset({"sts:GetCallerIdentity"})
+@dataclass(frozen=True, slots=True)
+class Grants:
+    """A RAM user's attached policies (its own and its groups'), and its account's preference."""
+
+    policies: Sequence[tuple[str, policy.Policy]]
+    manage_own_keys: bool
+
+
+_FREE = frozenset({"sts:GetCallerIdentity"})
+
+
+def _address(text: str) -> policy.IpAddress | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
 
 
 class Authorizer:
-    """Decides whether a principal may perform an action inside an account."""
+    """Decides whether a principal may perform an action on a resource of an account."""
 
-    def decide(self, principal: Principal, action: str, account_id: str) -> Decision:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    def decide(
+        self,
+        principal: Principal,
+        action: str,
+        account_id: str,
+        resource: str = "*",
+        grants: Callable[[], Grants] | None = None,
+        target_user: str | None = None,
+    ) -> Decision:
+        """``grants`` is called only when policies matter (a RAM user, a non-free action)."""
         if principal.account_id != account_id and not principal.is_operator:
             return Decision(Effect.IMPLICIT_DENY, "the resource belongs to another account")
         if principal.is_operator:
             return Decision(Effect.ALLOW, "local operator")
         if principal.is_root:
             return Decision(Effect.ALLOW, "account root")
-        if action in _ALWAYS_ALLOWED_FOR_USERS:
+        if action in _FREE:
             return Decision(Effect.ALLOW, "allowed for every authenticated principal")
+        held = grants() if grants is not None else Grants((), False)
+        ctx = policy.RequestContext(
+            action=action,
+            resource=resource,
+            source_ip=_address(principal.source_ip),
+            current_time=self.clock.now(),
+            secure_transport=principal.secure_transport,
+        )
+        verdict = policy.evaluate(held.policies, ctx)
+        if verdict.effect is policy.Effect.DENY:
+            return Decision(Effect.EXPLICIT_DENY, "a policy denies this action", verdict.policy)
+        if verdict.effect is policy.Effect.ALLOW:
+            return Decision(Effect.ALLOW, "a policy allows this action", verdict.policy)
+        if (
+            held.manage_own_keys
+            and action in SELF_SERVICE_KEY_ACTIONS
+            and target_user is not None
+            and target_user == principal.user_name
+        ):
+            return Decision(Effect.ALLOW, "users may manage their own AccessKeys (preference)")
         return Decision(Effect.IMPLICIT_DENY, "no policy allows this action")
 
-    def require(self, principal: Principal, action: str, account_id: str) -> Decision:
+    def require(
+        self,
+        principal: Principal,
+        action: str,
+        account_id: str,
+        resource: str = "*",
+        grants: Callable[[], Grants] | None = None,
+        target_user: str | None = None,
+    ) -> Decision:
         """Return the Allow decision, or raise PermissionDenied carrying the reason."""
-        decision = self.decide(principal, action, account_id)
+        decision = self.decide(principal, action, account_id, resource, grants, target_user)
         if not decision.allowed:
             raise PermissionDenied(
                 "You are not authorized to do this action.",

@@ -7,10 +7,11 @@ from typing import Literal
 
 from keyhouse.clock import Clock
 from keyhouse.crypto import SecretBox
-from keyhouse.domain import rules
+from keyhouse.domain import policy, rules
 from keyhouse.domain.errors import NotFound
 from keyhouse.domain.model import AccessKey, Account, Principal, User
-from keyhouse.services.authz import Authorizer
+from keyhouse.services.authz import Authorizer, Grants
+from keyhouse.services.permissions import account_resource, user_resource
 from keyhouse.store.sql import SqlStore, Tx
 
 
@@ -57,13 +58,78 @@ class UseCases:
         self.authorizer = authorizer
         self.box = box
 
-    def _account(self, tx: Tx, principal: Principal, action: str, *, lock: bool = False) -> Account:
-        """The caller's account, after checking the caller may perform ``action`` in it."""
-        self.authorizer.require(principal, action, principal.account_id)
+    def _account(
+        self, tx: Tx, principal: Principal, action: str | None = None, *, lock: bool = False
+    ) -> Account:
+        """The caller's account. With ``action``: after checking the caller may perform it as
+        an account-wide action (resource ``acs:ram:*:<account>:*``). Without: the caller must
+        authorize against the resource it resolves next (:meth:`_authorize`)."""
         account = tx.get_account(principal.account_id, lock=lock)
         if account is None:
             raise NotFound("account", "The account does not exist.")
+        if action is not None:
+            self._authorize(tx, principal, account, action, account_resource(account.account_id))
         return account
+
+    def _authorize(
+        self,
+        tx: Tx,
+        principal: Principal,
+        account: Account,
+        action: str,
+        resource: str,
+        target_user: str | None = None,
+    ) -> None:
+        """Raise PermissionDenied unless the caller may perform ``action`` on ``resource``.
+        ``target_user``: the name of the user whose keys are concerned (self-service)."""
+        self.authorizer.require(
+            principal,
+            action,
+            account.account_id,
+            resource,
+            grants=lambda: self._grants(tx, principal, account),
+            target_user=target_user,
+        )
+
+    def _authorize_user(
+        self, tx: Tx, principal: Principal, account: Account, action: str, name: str
+    ) -> None:
+        resource = user_resource(account.account_id, name)
+        self._authorize(tx, principal, account, action, resource, target_user=name)
+
+    @staticmethod
+    def _grants(tx: Tx, principal: Principal, account: Account) -> Grants:
+        found = []
+        for policy_type, name, document in tx.grants(principal.user_id or ""):
+            if policy_type == "System" and name in policy.SYSTEM_POLICIES:
+                document = policy.SYSTEM_POLICIES[name][1]
+            if document:
+                found.append((f"{policy_type}:{name}", policy.compiled(document)))
+        return Grants(found, account.allow_user_manage_keys)
+
+    def _target(
+        self,
+        tx: Tx,
+        principal: Principal,
+        account: Account,
+        action: str,
+        ref: UserRef,
+        *,
+        lock: bool = False,
+        tags: bool = True,
+    ) -> User:
+        """The live user ``ref`` names, once the caller may perform ``action`` on it. When the
+        request names the user, permission is checked first, so that a caller without it
+        learns nothing about which users exist."""
+        if ref.by in {"upn", "name"}:
+            name = ref.value
+            if ref.by == "upn":
+                name = rules.split_principal_name(ref.value, account.default_domain, ref.parameter)
+            self._authorize_user(tx, principal, account, action, name)
+            return self._user(tx, account, ref, lock=lock, tags=tags)
+        user = self._user(tx, account, ref, lock=lock, tags=tags)
+        self._authorize_user(tx, principal, account, action, user.name)
+        return user
 
     def _user(
         self, tx: Tx, account: Account, ref: UserRef, *, lock: bool = False, tags: bool = True

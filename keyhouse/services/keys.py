@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from keyhouse import ids
-from keyhouse.domain import rules
+from keyhouse.domain import netpolicy, rules
 from keyhouse.domain.errors import NotFound
 from keyhouse.domain.model import (
     AccessKey,
@@ -17,6 +17,7 @@ from keyhouse.domain.model import (
     User,
 )
 from keyhouse.services.base import UseCases, UserRef, key_not_found, user_not_found
+from keyhouse.services.permissions import account_resource, root_resource, user_resource
 from keyhouse.store.sql import Tx
 
 
@@ -29,12 +30,17 @@ class BinnedKey:
 
 class Keys(UseCases):
     def _owner(
-        self, tx: Tx, account: Account, principal: Principal, ref: UserRef | None
+        self, tx: Tx, account: Account, principal: Principal, ref: UserRef | None, action: str
     ) -> str | None:
-        """Whose keys a request means: the named user, else the caller itself."""
+        """Whose keys a request means (the named user, else the caller itself), once the
+        caller may perform ``action`` on them."""
         if ref is not None:
-            return self._user(tx, account, ref, tags=False).user_id
-        return principal.user_id if principal.kind == "user" else None
+            return self._target(tx, principal, account, action, ref, tags=False).user_id
+        if principal.kind == "user":
+            self._authorize_user(tx, principal, account, action, principal.user_name or "")
+            return principal.user_id
+        self._authorize(tx, principal, account, action, root_resource(account.account_id))
+        return None
 
     def _lock_owner(self, tx: Tx, account: Account, owner: str | None) -> None:
         """Serialise quota checks for one owner: its user row, or the account row for the root."""
@@ -47,8 +53,8 @@ class Keys(UseCases):
         """A new Active pair; the returned secret is the only copy that ever leaves."""
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
-            account = self._account(tx, principal, "ram:CreateAccessKey")
-            owner = self._owner(tx, account, principal, ref)
+            account = self._account(tx, principal)
+            owner = self._owner(tx, account, principal, ref, "ram:CreateAccessKey")
             self._lock_owner(tx, account, owner)
             rules.check_room_for_key(owner, len(tx.list_live_keys(account.account_id, owner)))
             key = AccessKey(
@@ -68,30 +74,30 @@ class Keys(UseCases):
     ) -> AccessKey:
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
-            account = self._account(tx, principal, "ram:UpdateAccessKey")
-            owner = self._owner(tx, account, principal, ref)
+            account = self._account(tx, principal)
+            owner = self._owner(tx, account, principal, ref, "ram:UpdateAccessKey")
             key = self._key_of(tx, account, owner, access_key_id).with_status(status, now)
             tx.update_key(key)
             return key
 
     def list_live(self, principal: Principal, ref: UserRef | None) -> list[AccessKey]:
         with self.store.transaction() as tx:
-            account = self._account(tx, principal, "ram:ListAccessKeys")
-            owner = self._owner(tx, account, principal, ref)
+            account = self._account(tx, principal)
+            owner = self._owner(tx, account, principal, ref, "ram:ListAccessKeys")
             return tx.list_live_keys(account.account_id, owner)
 
     def last_used(self, principal: Principal, ref: UserRef | None, access_key_id: str) -> AccessKey:
         with self.store.transaction() as tx:
-            account = self._account(tx, principal, "ram:GetAccessKeyLastUsed")
-            owner = self._owner(tx, account, principal, ref)
+            account = self._account(tx, principal)
+            owner = self._owner(tx, account, principal, ref, "ram:GetAccessKeyLastUsed")
             return self._key_of(tx, account, owner, access_key_id)
 
     def delete(self, principal: Principal, ref: UserRef | None, access_key_id: str) -> None:
         """Into the bin (must be Inactive; the bin keeps 3), or gone at once in immediate mode."""
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
-            account = self._account(tx, principal, "ram:DeleteAccessKey")
-            owner = self._owner(tx, account, principal, ref)
+            account = self._account(tx, principal)
+            owner = self._owner(tx, account, principal, ref, "ram:DeleteAccessKey")
             self._lock_owner(tx, account, owner)
             key = self._key_of(tx, account, owner, access_key_id)
             if account.key_deletion is KeyDeletion.IMMEDIATE:
@@ -103,18 +109,64 @@ class Keys(UseCases):
                 tx.delete_key(victim.access_key_id)
             tx.update_key(key.to_bin(*rules.bin_dates(now)))
 
+    # -- network access policy and leak protection -----------------------------------------
+    def network_policy(self, principal: Principal, ref: UserRef | None, access_key_id: str) -> str:
+        with self.store.transaction() as tx:
+            account = self._account(tx, principal)
+            owner = self._owner(tx, account, principal, ref, "ram:GetAccessKeyPolicy")
+            key = self._key_of(tx, account, owner, access_key_id)
+            return tx.key_network_policy(key.access_key_id) or netpolicy.NONE
+
+    def set_network_policy(
+        self, principal: Principal, ref: UserRef | None, access_key_id: str, document: str
+    ) -> str:
+        netpolicy.parse(document)
+        with self.store.transaction(write=True) as tx:
+            account = self._account(tx, principal)
+            owner = self._owner(tx, account, principal, ref, "ram:SetAccessKeyPolicy")
+            key = self._key_of(tx, account, owner, access_key_id)
+            tx.set_key_network_policy(key.access_key_id, document)
+            return document
+
+    def protect(self, access_key_id: str, reason: str | None) -> bool:
+        """Operator only (CLI): put a key under leak protection (``reason``) or lift it
+        (None). False when there is no such key."""
+        now = self.clock.now() if reason is not None else None
+        with self.store.transaction(write=True) as tx:
+            return tx.set_protection(access_key_id, reason, now)
+
     # -- the key recycle bin --------------------------------------------------------------
     def _bin_owner(
-        self, tx: Tx, account: Account, principal: Principal, user_id: str | None
+        self,
+        tx: Tx,
+        account: Account,
+        principal: Principal,
+        user_id: str | None,
+        action: str,
+        *,
+        account_wide: bool = False,
     ) -> str | None:
-        """The owner named by a bin action's UserId (binned users included), else the caller."""
+        """The owner named by a bin action's UserId (binned users included), else the caller,
+        once the caller may perform ``action`` on its keys (``account_wide``: a list-level
+        action on all resources of the account)."""
+        owner: str | None = None
+        name: str | None = None
         if user_id is None:
-            return principal.user_id if principal.kind == "user" else None
-        if user_id == account.account_id:
-            return None
-        if tx.get_user(account.account_id, user_id) is None:
-            raise user_not_found(UserRef.id(user_id))
-        return user_id
+            if principal.kind == "user":
+                owner, name = principal.user_id, principal.user_name
+        elif user_id != account.account_id:
+            user = tx.get_user(account.account_id, user_id, tags=False)
+            if user is None:
+                raise user_not_found(UserRef.id(user_id))
+            owner, name = user.user_id, user.name
+        if account_wide:
+            resource = account_resource(account.account_id)
+        elif name is None:
+            resource = root_resource(account.account_id)
+        else:
+            resource = user_resource(account.account_id, name)
+        self._authorize(tx, principal, account, action, resource, target_user=name)
+        return owner
 
     def _binned(
         self, tx: Tx, account: Account, owner: str | object | None, access_key_id: str
@@ -131,23 +183,34 @@ class Keys(UseCases):
 
     def list_bin(self, principal: Principal, user_id: str | None) -> list[AccessKey]:
         with self.store.transaction() as tx:
-            account = self._account(tx, principal, "ram:ListAccessKeysInRecycleBin")
-            owner = self._bin_owner(tx, account, principal, user_id)
+            account = self._account(tx, principal)
+            owner = self._bin_owner(
+                tx, account, principal, user_id, "ram:ListAccessKeysInRecycleBin", account_wide=True
+            )
             return tx.list_binned_keys(account.account_id, owner)
 
     def get_in_bin(self, principal: Principal, access_key_id: str) -> BinnedKey:
         with self.store.transaction() as tx:
-            account = self._account(tx, principal, "ram:GetAccessKeyInfoInRecycleBin")
+            account = self._account(tx, principal)
             key = self._binned(tx, account, _ANY, access_key_id)
             user = tx.get_user(account.account_id, key.user_id) if key.user_id else None
+            resource = (
+                root_resource(account.account_id)
+                if user is None
+                else user_resource(account.account_id, user.name)
+            )
+            action = "ram:GetAccessKeyInfoInRecycleBin"
+            self._authorize(tx, principal, account, action, resource, user.name if user else None)
             return BinnedKey(key, user, account.default_domain)
 
     def restore(self, principal: Principal, user_id: str | None, access_key_id: str) -> AccessKey:
         """Back to Active with the old secret and CreateDate; the user must be live first."""
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
-            account = self._account(tx, principal, "ram:RestoreAccessKeyFromRecycleBin")
-            owner = self._bin_owner(tx, account, principal, user_id)
+            account = self._account(tx, principal)
+            owner = self._bin_owner(
+                tx, account, principal, user_id, "ram:RestoreAccessKeyFromRecycleBin"
+            )
             self._lock_owner(tx, account, owner)
             key = self._binned(tx, account, owner, access_key_id)
             user = tx.get_user(account.account_id, key.user_id) if key.user_id else None
@@ -159,8 +222,10 @@ class Keys(UseCases):
 
     def purge(self, principal: Principal, user_id: str | None, access_key_id: str) -> None:
         with self.store.transaction(write=True) as tx:
-            account = self._account(tx, principal, "ram:DeleteAccessKeyInRecycleBin")
-            owner = self._bin_owner(tx, account, principal, user_id)
+            account = self._account(tx, principal)
+            owner = self._bin_owner(
+                tx, account, principal, user_id, "ram:DeleteAccessKeyInRecycleBin"
+            )
             key = self._binned(tx, account, owner, access_key_id)
             tx.delete_key(key.access_key_id)
 

@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from keyhouse.clock import Clock
 from keyhouse.services.accounts import Accounts
 from keyhouse.services.authn import Authenticator
+from keyhouse.services.groups import Groups
 from keyhouse.services.keys import Keys
 from keyhouse.services.last_used import LastUsedRecorder
+from keyhouse.services.leaks import LeakScanner
+from keyhouse.services.policies import Policies
 from keyhouse.services.sweep import Sweeper
 from keyhouse.services.users import Users
 from keyhouse.store.sql import SqlStore
@@ -21,6 +24,9 @@ class Services:
     accounts: Accounts
     users: Users
     keys: Keys
+    policies: Policies
+    groups: Groups
+    leaks: LeakScanner
     authenticator: Authenticator
     recorder: LastUsedRecorder
     sweeper: Sweeper

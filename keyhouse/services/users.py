@@ -65,8 +65,9 @@ class Users(UseCases):
         """Create a user; returns it with the account's current default domain."""
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
-            account = self._account(tx, principal, "ram:CreateUser", lock=True)
+            account = self._account(tx, principal, lock=True)
             name = self._new_name(account, ref)
+            self._authorize_user(tx, principal, account, "ram:CreateUser", name)
             shown = display_name if display_name is not None else name
             rules.validate_display_name(shown, "DisplayName", display_name_limit)
             rules.validate_comments(comments, "Comments")
@@ -95,16 +96,16 @@ class Users(UseCases):
 
     def get(self, principal: Principal, ref: UserRef) -> tuple[User, str]:
         with self.store.transaction() as tx:
-            account = self._account(tx, principal, "ram:GetUser")
-            return self._user(tx, account, ref), account.default_domain
+            account = self._account(tx, principal)
+            return self._target(tx, principal, account, "ram:GetUser", ref), account.default_domain
 
     def update(
         self, principal: Principal, ref: UserRef, changes: UserChanges, *, display_name_limit: int
     ) -> tuple[User, str]:
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
-            account = self._account(tx, principal, "ram:UpdateUser")
-            user = self._user(tx, account, ref, lock=True)
+            account = self._account(tx, principal)
+            user = self._target(tx, principal, account, "ram:UpdateUser", ref, lock=True)
             if changes.display_name is not None:
                 rules.validate_display_name(
                     changes.display_name, "NewDisplayName", display_name_limit
@@ -142,14 +143,20 @@ class Users(UseCases):
         """Move a user to the user recycle bin, with its Inactive keys into the key bin."""
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
-            account = self._account(tx, principal, "ram:DeleteUser", lock=True)
-            user = self._user(tx, account, ref, lock=True)
+            account = self._account(tx, principal, lock=True)
+            user = self._target(tx, principal, account, "ram:DeleteUser", ref, lock=True)
             keys = tx.list_live_keys(account.account_id, user.user_id)
             if any(k.status is KeyStatus.ACTIVE for k in keys):
                 raise Conflict(
                     "user.access_key",
                     "The user has an Active AccessKey pair; disable it before deleting the user.",
                 )
+            # As RAM documents for DeleteUser: policies and groups are undone explicitly first,
+            # so a binned (and later purged) user never silently takes grants with it.
+            if tx.attachments_of("User", user.user_id):
+                raise Conflict("user.policy", "The user has policies attached; detach them first.")
+            if tx.groups_of(user.user_id):
+                raise Conflict("user.group", "The user is in groups; remove it from them first.")
             recycled, delete_at = rules.bin_dates(now)
             if account.key_deletion is KeyDeletion.IMMEDIATE:
                 for key in keys:
@@ -197,15 +204,18 @@ class Users(UseCases):
 
     def get_in_bin(self, principal: Principal, ref: UserRef) -> tuple[User, str]:
         with self.store.transaction() as tx:
-            account = self._account(tx, principal, "ram:GetUserInRecycleBin")
-            return self._binned_user(tx, account, ref), account.default_domain
+            account = self._account(tx, principal)
+            user = self._binned_user(tx, account, ref)
+            self._authorize_user(tx, principal, account, "ram:GetUserInRecycleBin", user.name)
+            return user, account.default_domain
 
     def restore(self, principal: Principal, user_id: str) -> None:
         """Bring a user back; its keys stay in the key bin until restored one by one."""
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
-            account = self._account(tx, principal, "ram:RestoreUserFromRecycleBin", lock=True)
+            account = self._account(tx, principal, lock=True)
             user = self._binned_user(tx, account, UserRef.id(user_id))
+            self._authorize_user(tx, principal, account, "ram:RestoreUserFromRecycleBin", user.name)
             if tx.get_live_user_by_name(account.account_id, user.name) is not None:
                 raise AlreadyExists(
                     "user",
@@ -218,8 +228,9 @@ class Users(UseCases):
     def purge(self, principal: Principal, user_id: str) -> list[str]:
         """Delete a binned user for good, with every key it has; returns the key IDs."""
         with self.store.transaction(write=True) as tx:
-            account = self._account(tx, principal, "ram:DeleteUserInRecycleBin", lock=True)
+            account = self._account(tx, principal, lock=True)
             user = self._binned_user(tx, account, UserRef.id(user_id))
+            self._authorize_user(tx, principal, account, "ram:DeleteUserInRecycleBin", user.name)
             return tx.purge_user(user.user_id)
 
     @staticmethod

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, select
 
 from keyhouse.crypto import Sealed
-from keyhouse.store.schema import access_keys, users
+from keyhouse.store.schema import access_keys, accounts, users
 
 _CREDENTIAL = (
     select(
@@ -32,8 +32,15 @@ _CREDENTIAL = (
         access_keys.c.secret_key_id,
         access_keys.c.secret_sealed,
         users.c.name.label("user_name"),
+        access_keys.c.protected_reason.is_not(None).label("protected"),
+        access_keys.c.network_policy,
+        accounts.c.network_policy.label("account_network_policy"),
     )
-    .select_from(access_keys.outerjoin(users, users.c.user_id == access_keys.c.user_id))
+    .select_from(
+        access_keys.join(accounts, accounts.c.account_id == access_keys.c.account_id).outerjoin(
+            users, users.c.user_id == access_keys.c.user_id
+        )
+    )
     .where(access_keys.c.access_key_id == bindparam("access_key_id"))
 )
 
@@ -48,6 +55,9 @@ class Credential:
     status: str
     in_bin: bool
     sealed: Sealed
+    protected: bool
+    network_policy: str | None  # the key's own, as set
+    account_network_policy: str | None
 
 
 class _Statement:
@@ -90,9 +100,17 @@ class HotPath:
         row = self._run(self._credential, {"access_key_id": access_key_id})
         if row is None:
             return None
-        account_id, user_id, status, in_bin, key_id, sealed, user_name = row
+        account_id, user_id, status, in_bin, key_id, sealed, user_name, protected, own, acct = row
         return Credential(
-            account_id, user_id, user_name, status, bool(in_bin), Sealed(key_id, bytes(sealed))
+            account_id,
+            user_id,
+            user_name,
+            status,
+            bool(in_bin),
+            Sealed(key_id, bytes(sealed)),
+            bool(protected),
+            own,
+            acct,
         )
 
     def claim_nonce(

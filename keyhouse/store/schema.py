@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -56,6 +60,10 @@ accounts = Table(
     Column("default_domain", String(128), nullable=False),
     Column("key_deletion", String(16), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    # Security preference: RAM users may manage their own AccessKey pairs without a policy.
+    Column("allow_user_manage_keys", Boolean(), nullable=False, server_default=false()),
+    # The account-wide network access policy (JSON text, as set), or NULL for none.
+    Column("network_policy", Text(), nullable=True),
     UniqueConstraint("name"),
     UniqueConstraint("default_domain"),
 )
@@ -106,6 +114,11 @@ access_keys = Table(
     Column("delete_at", UTCDateTime(), nullable=True),
     Column("last_used_at", UTCDateTime(), nullable=True),
     Column("last_used_service", String(16), nullable=False, default=""),
+    # The key's own network access policy (JSON text, as set), or NULL for none.
+    Column("network_policy", Text(), nullable=True),
+    # Restrictive protection against a suspected leak: write-level actions are refused.
+    Column("protected_reason", String(256), nullable=True),
+    Column("protected_at", UTCDateTime(), nullable=True),
     Index(None, "account_id", "user_id"),
     Index(None, "user_id"),
     Index(None, "delete_at"),
@@ -128,4 +141,63 @@ leases = Table(
     Column("name", String(32), primary_key=True),
     Column("holder", String(64), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+# Custom permission policies; system policies live in code (keyhouse.domain.policy).
+policies = Table(
+    "policies",
+    metadata,
+    Column("account_id", String(16), ForeignKey("accounts.account_id"), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("description", String(1024), nullable=False, default=""),
+    Column("default_version", String(16), nullable=False),
+    Column("next_version", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("account_id", String(16), primary_key=True),
+    Column("policy_name", String(128), primary_key=True),
+    Column("version_id", String(16), primary_key=True),
+    Column("document", Text(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    ForeignKeyConstraint(["account_id", "policy_name"], ["policies.account_id", "policies.name"]),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("group_id", String(20), primary_key=True),
+    Column("account_id", String(16), ForeignKey("accounts.account_id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("comments", String(128), nullable=False, default=""),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("account_id", "name"),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", String(20), ForeignKey("groups.group_id"), primary_key=True),
+    Column("user_id", String(16), ForeignKey("users.user_id"), primary_key=True),
+    Column("joined_at", UTCDateTime(), nullable=False),
+    Index(None, "user_id"),
+)
+
+# Which policy is attached to which user or group. A custom policy is named within the
+# account; a system policy by its name alone.
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("principal_type", String(8), primary_key=True),  # "User" | "Group"
+    Column("principal_id", String(20), primary_key=True),
+    Column("policy_type", String(8), primary_key=True),  # "System" | "Custom"
+    Column("policy_name", String(128), primary_key=True),
+    Column("account_id", String(16), ForeignKey("accounts.account_id"), nullable=False),
+    Column("attached_at", UTCDateTime(), nullable=False),
+    Index(None, "account_id", "policy_type", "policy_name"),
 )

@@ -20,9 +20,19 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from keyhouse.crypto import Sealed
 from keyhouse.domain.errors import AlreadyExists
 from keyhouse.domain.model import AccessKey, Account, KeyDeletion, KeyStatus, User
+from keyhouse.store.access import AccessControlTx
 from keyhouse.store.engine import SINGLE_OPTION, WRITE_OPTION
 from keyhouse.store.hot import HotPath
-from keyhouse.store.schema import access_keys, accounts, leases, nonces, user_tags, users
+from keyhouse.store.schema import (
+    access_keys,
+    accounts,
+    attachments,
+    group_members,
+    leases,
+    nonces,
+    user_tags,
+    users,
+)
 
 _PURGE_BATCH = 500
 
@@ -42,6 +52,7 @@ def _account(row: Any) -> Account:
         default_domain=row.default_domain,
         key_deletion=KeyDeletion(row.key_deletion),
         created_at=row.created_at,
+        allow_user_manage_keys=bool(row.allow_user_manage_keys),
     )
 
 
@@ -157,7 +168,7 @@ _ROOT_LIVE_KEYS = _live_keys(access_keys.c.user_id.is_(None))
 _USER_LIVE_KEYS = _live_keys(access_keys.c.user_id == bindparam("user_id"))
 
 
-class Tx:
+class Tx(AccessControlTx):
     """One open transaction. Methods return domain objects; ``None`` means "no such row"."""
 
     def __init__(self, conn: Connection) -> None:
@@ -209,6 +220,7 @@ class Tx:
                     .values(
                         default_domain=account.default_domain,
                         key_deletion=account.key_deletion.value,
+                        allow_user_manage_keys=account.allow_user_manage_keys,
                     )
                 )
         except IntegrityError as exc:
@@ -373,6 +385,12 @@ class Tx:
         )
         self._c.execute(delete(access_keys).where(access_keys.c.user_id == user_id))
         self._c.execute(delete(user_tags).where(user_tags.c.user_id == user_id))
+        self._c.execute(delete(group_members).where(group_members.c.user_id == user_id))
+        self._c.execute(
+            delete(attachments).where(
+                attachments.c.principal_type == "User", attachments.c.principal_id == user_id
+            )
+        )
         self._c.execute(delete(users).where(users.c.user_id == user_id))
         return key_ids
 
@@ -442,6 +460,33 @@ class Tx:
             )
         )
         return [_key(r) for r in self._c.execute(q)]
+
+    def key_owner(
+        self, access_key_id: str
+    ) -> tuple[AccessKey, str, str | None, Sealed, bool] | None:
+        """The key (any state), its account's name, its user's name (None for the root), its
+        sealed secret, and whether it is under leak protection; None when unknown."""
+        q = (
+            select(
+                *_KEY_COLUMNS,
+                access_keys.c.secret_key_id,
+                access_keys.c.secret_sealed,
+                accounts.c.name.label("account_name"),
+                users.c.name.label("user_name"),
+            )
+            .select_from(
+                access_keys.join(
+                    accounts, accounts.c.account_id == access_keys.c.account_id
+                ).outerjoin(users, users.c.user_id == access_keys.c.user_id)
+            )
+            .where(access_keys.c.access_key_id == access_key_id)
+        )
+        row = self._c.execute(q).first()
+        if row is None:
+            return None
+        sealed = Sealed(row.secret_key_id, bytes(row.secret_sealed))
+        protected = row.protected_reason is not None
+        return _key(row), row.account_name, row.user_name, sealed, protected
 
     # -- authentication -------------------------------------------------------------------
     def sealed_samples(self) -> list[tuple[str, Sealed]]:

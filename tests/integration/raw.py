@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 
 from bench.signer import rpc_query, stamp
 
-__all__ = ["post_rpc", "rpc_query", "send", "stamp", "v3_headers"]
+__all__ = ["call_rpc", "post_rpc", "rpc_query", "send", "stamp", "v3_headers"]
 
 
 def _q(s: str) -> str:
@@ -90,5 +90,21 @@ def send(
         conn.close()
 
 
-def post_rpc(endpoint: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
-    return send(endpoint, "POST", "/?" + urlencode(query), {"host": endpoint})
+def post_rpc(
+    endpoint: str, query: dict[str, str], source: str | None = None
+) -> tuple[int, dict[str, Any]]:
+    return send(endpoint, "POST", "/?" + urlencode(query), {"host": endpoint}, source=source)
+
+
+def call_rpc(
+    endpoint: str,
+    key: dict[str, Any],
+    action: str,
+    version: str,
+    params: dict[str, str] | None = None,
+    source: str | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """One signed RPC call with ``key`` (an AccessKey object with its secret), optionally from
+    the loopback address ``source`` (127.0.0.2 and so on: a real, different source address)."""
+    query = rpc_query(key["AccessKeyId"], key["AccessKeySecret"], action, version, params)
+    return post_rpc(endpoint, query, source)
