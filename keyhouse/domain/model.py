@@ -29,6 +29,8 @@ class Account:
     created_at: datetime
     # Security preference AllowUserToManageAccessKeys.
     allow_user_manage_keys: bool = False
+    # Changes whenever any user's set of attached policies may have changed.
+    grants_epoch: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,13 +59,23 @@ class NetworkPolicy:
     def allows(self, address: str, vpc_id: str | None = None) -> bool:
         if not self.active:
             return True
-        try:
-            parsed = ipaddress.ip_address(address)
-        except ValueError:
+        parsed = parse_address(address)
+        if parsed is None:
             return False  # an unknown source cannot be on a whitelist
-        if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
-            parsed = parsed.ipv4_mapped
         return any(e.matches(parsed, vpc_id) for e in self.entries)
+
+
+@functools.lru_cache(maxsize=8192)
+def parse_address(text: str) -> Address | None:
+    """A client address (IPv4-mapped IPv6 as IPv4), or None. Cached: clients repeat, and
+    parsing cost more than the policy check itself."""
+    try:
+        parsed = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        return parsed.ipv4_mapped
+    return parsed
 
 
 def _network(text: Any) -> Network:

@@ -9,13 +9,14 @@ without a policy (an explicit Deny still wins).
 
 from __future__ import annotations
 
-import ipaddress
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from keyhouse.clock import Clock
-from keyhouse.domain import policy
+from keyhouse.domain import netpolicy, policy
 from keyhouse.domain.errors import PermissionDenied
 from keyhouse.domain.model import Principal
 from keyhouse.services.permissions import SELF_SERVICE_KEY_ACTIONS
@@ -49,11 +50,34 @@ class Grants:
 _FREE = frozenset({"sts:GetCallerIdentity"})
 
 
-def _address(text: str) -> policy.IpAddress | None:
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
+class GrantCache:
+    """Each RAM user's compiled policies, per process, tagged with the account's grants epoch
+    when they were read. Any change to attachments, memberships or default versions bumps the
+    epoch in the store, and every request reads the account row in its own transaction, so a
+    stale entry is never used: a detached policy stops working on the very next request, on
+    every instance. Bounded; the least recently used user drops out."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._entries: OrderedDict[str, tuple[int, Sequence[tuple[str, policy.Policy]]]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def get(self, user_id: str, epoch: int) -> Sequence[tuple[str, policy.Policy]] | None:
+        with self._lock:
+            found = self._entries.get(user_id)
+            if found is None or found[0] != epoch:
+                return None
+            self._entries.move_to_end(user_id)
+            return found[1]
+
+    def put(self, user_id: str, epoch: int, policies: Sequence[tuple[str, policy.Policy]]) -> None:
+        with self._lock:
+            self._entries[user_id] = (epoch, policies)
+            self._entries.move_to_end(user_id)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
 
 
 class Authorizer:
@@ -61,6 +85,7 @@ class Authorizer:
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
+        self.cache = GrantCache()
 
     def decide(
         self,
@@ -84,7 +109,7 @@ class Authorizer:
         ctx = policy.RequestContext(
             action=action,
             resource=resource,
-            source_ip=_address(principal.source_ip),
+            source_ip=netpolicy.parse_address(principal.source_ip),
             current_time=self.clock.now(),
             secure_transport=principal.secure_transport,
         )

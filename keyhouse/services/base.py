@@ -97,14 +97,19 @@ class UseCases:
         resource = user_resource(account.account_id, name)
         self._authorize(tx, principal, account, action, resource, target_user=name)
 
-    @staticmethod
-    def _grants(tx: Tx, principal: Principal, account: Account) -> Grants:
-        found = []
-        for policy_type, name, document in tx.grants(principal.user_id or ""):
-            if policy_type == "System" and name in policy.SYSTEM_POLICIES:
-                document = policy.SYSTEM_POLICIES[name][1]
-            if document:
-                found.append((f"{policy_type}:{name}", policy.compiled(document)))
+    def _grants(self, tx: Tx, principal: Principal, account: Account) -> Grants:
+        user_id = principal.user_id or ""
+        cache = self.authorizer.cache
+        found = cache.get(user_id, account.grants_epoch)
+        if found is None:
+            compiled = []
+            for policy_type, name, document in tx.grants(user_id):
+                if policy_type == "System" and name in policy.SYSTEM_POLICIES:
+                    document = policy.SYSTEM_POLICIES[name][1]
+                if document:
+                    compiled.append((f"{policy_type}:{name}", policy.compiled(document)))
+            found = tuple(compiled)
+            cache.put(user_id, account.grants_epoch, found)
         return Grants(found, account.allow_user_manage_keys)
 
     def _target(

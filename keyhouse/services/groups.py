@@ -102,6 +102,7 @@ class Groups(UseCases):
                     "user.group", f"A user can be in at most {rules.GROUPS_PER_USER} groups."
                 )
             tx.add_member(group.group_id, user.user_id, now)
+            tx.bump_grants(account.account_id)
 
     def remove_user(self, principal: Principal, name: str, ref: UserRef) -> None:
         with self.store.transaction(write=True) as tx:
@@ -110,6 +111,7 @@ class Groups(UseCases):
             user = self._user(tx, account, ref, tags=False)
             if not tx.remove_member(group.group_id, user.user_id):
                 raise NotFound("group.user", "The user is not in the group.")
+            tx.bump_grants(account.account_id)
 
     def for_user(self, principal: Principal, ref: UserRef) -> list[tuple[Group, datetime]]:
         with self.store.transaction() as tx:

@@ -172,6 +172,7 @@ class Policies(UseCases):
                         "(or delete with CascadingDelete=true).",
                     )
                 tx.detach_everywhere(account.account_id, "Custom", name)
+                tx.bump_grants(account.account_id)
             tx.delete_policy(account.account_id, name)
 
     # -- versions ---------------------------------------------------------------------------
@@ -211,6 +212,8 @@ class Policies(UseCases):
                     updated_at=now,
                 )
             )
+            if set_default:
+                tx.bump_grants(account.account_id)
             return PolicyVersion(version_id, document, now, set_default)
 
     def _version(self, tx: Tx, custom: CustomPolicy, version_id: str) -> PolicyVersion:
@@ -258,6 +261,7 @@ class Policies(UseCases):
             tx.update_policy(
                 dataclasses.replace(custom, default_version=version_id, updated_at=now)
             )
+            tx.bump_grants(account.account_id)
 
     def delete_version(self, principal: Principal, name: str, version_id: str) -> None:
         with self.store.transaction(write=True) as tx:
@@ -305,6 +309,7 @@ class Policies(UseCases):
             self._attachable(tx, account, policy_type, name)
             self._room(tx, "User", user.user_id, policy_type)
             tx.attach(account.account_id, "User", user.user_id, policy_type, name, now)
+            tx.bump_grants(account.account_id)
 
     def detach_from_user(
         self, principal: Principal, ref: UserRef, policy_type: str, name: str
@@ -315,6 +320,7 @@ class Policies(UseCases):
             self._attachable(tx, account, policy_type, name)
             if not tx.detach("User", user.user_id, policy_type, name):
                 raise NotFound("user.policy", f"The policy is not attached to the user: {name}.")
+            tx.bump_grants(account.account_id)
 
     def for_user(self, principal: Principal, ref: UserRef) -> list[Attached]:
         with self.store.transaction() as tx:
@@ -369,6 +375,7 @@ class Policies(UseCases):
             self._attachable(tx, account, policy_type, name)
             self._room(tx, "Group", group.group_id, policy_type)
             tx.attach(account.account_id, "Group", group.group_id, policy_type, name, now)
+            tx.bump_grants(account.account_id)
 
     def detach_from_group(
         self, principal: Principal, group_name: str, policy_type: str, name: str
@@ -379,6 +386,7 @@ class Policies(UseCases):
             self._attachable(tx, account, policy_type, name)
             if not tx.detach("Group", group.group_id, policy_type, name):
                 raise NotFound("group.policy", f"The policy is not attached to the group: {name}.")
+            tx.bump_grants(account.account_id)
 
     def for_group(self, principal: Principal, group_name: str) -> list[Attached]:
         with self.store.transaction() as tx:

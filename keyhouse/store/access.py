@@ -96,6 +96,14 @@ class AccessControlTx:
         rows = self._c.execute(_GRANTS, {"user_id": user_id})
         return [(r.policy_type, r.policy_name, r.document) for r in rows]
 
+    def bump_grants(self, account_id: str) -> None:
+        """Invalidate every cached grant set of the account (see accounts.grants_epoch)."""
+        self._c.execute(
+            update(accounts)
+            .where(accounts.c.account_id == account_id)
+            .values(grants_epoch=accounts.c.grants_epoch + 1)
+        )
+
     # -- custom policies --------------------------------------------------------------------
     def get_policy(self, account_id: str, name: str, *, lock: bool = False) -> CustomPolicy | None:
         q = select(policies).where(policies.c.account_id == account_id, policies.c.name == name)

@@ -62,6 +62,9 @@ accounts = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     # Security preference: RAM users may manage their own AccessKey pairs without a policy.
     Column("allow_user_manage_keys", Boolean(), nullable=False, server_default=false()),
+    # Bumped by every change to who holds which policy (attachments, memberships, default
+    # versions): a cached set of a user's grants is good while the account still shows its epoch.
+    Column("grants_epoch", Integer(), nullable=False, server_default="0"),
     # The account-wide network access policy (JSON text, as set), or NULL for none.
     Column("network_policy", Text(), nullable=True),
     UniqueConstraint("name"),

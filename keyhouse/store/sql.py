@@ -53,6 +53,7 @@ def _account(row: Any) -> Account:
         key_deletion=KeyDeletion(row.key_deletion),
         created_at=row.created_at,
         allow_user_manage_keys=bool(row.allow_user_manage_keys),
+        grants_epoch=int(row.grants_epoch),
     )
 
 

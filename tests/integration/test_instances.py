@@ -56,6 +56,50 @@ def test_a_key_disabled_through_one_instance_is_refused_by_the_other_at_once(
     expect_error("InvalidAccessKeyId.Inactive", 400, user_on_two.sts, "GetCallerIdentity")
 
 
+def test_permission_changes_through_one_instance_apply_on_the_other_at_once(
+    pair: tuple[Server, Server],
+) -> None:
+    """Each instance caches a user's compiled policies; the account's grants epoch, read in
+    every request's own transaction, makes a change elsewhere visible on the next request."""
+    one, two = pair
+    account = _account(one)
+    root_one = Api("v3", one.endpoint, account["AccessKeyId"], account["AccessKeySecret"])
+    make_user(root_one, account, "reader")
+    key = make_key(root_one, f"reader@{account['AccountName']}.onaliyun.com")
+    reader_on_two = as_user(two, "v3", {"AccessKey": key})
+    expect_error("NoPermission", 403, reader_on_two.ram, "ListUsers")
+    root_one.ram(
+        "AttachPolicyToUser",
+        UserName="reader",
+        PolicyName="AliyunRAMReadOnlyAccess",
+        PolicyType="System",
+    )
+    assert reader_on_two.ram("ListUsers")["Users"]["User"]  # cached on two from now on
+    assert reader_on_two.ram("ListUsers")["Users"]["User"]
+    root_one.ram("CreateGroup", GroupName="blocked")
+    root_one.ram(
+        "CreatePolicy",
+        PolicyName="no-list",
+        PolicyDocument='{"Version":"1","Statement":[{"Effect":"Deny","Action":"ram:List*",'
+        '"Resource":"*"}]}',
+    )
+    root_one.ram(
+        "AttachPolicyToGroup", GroupName="blocked", PolicyName="no-list", PolicyType="Custom"
+    )
+    assert reader_on_two.ram("ListUsers")["Users"]["User"]  # not a member yet
+    root_one.ram("AddUserToGroup", GroupName="blocked", UserName="reader")
+    expect_error("NoPermission", 403, reader_on_two.ram, "ListUsers")
+    root_one.ram("RemoveUserFromGroup", GroupName="blocked", UserName="reader")
+    assert reader_on_two.ram("ListUsers")["Users"]["User"]
+    root_one.ram(
+        "DetachPolicyFromUser",
+        UserName="reader",
+        PolicyName="AliyunRAMReadOnlyAccess",
+        PolicyType="System",
+    )
+    expect_error("NoPermission", 403, reader_on_two.ram, "ListUsers")
+
+
 def test_a_nonce_used_through_one_instance_is_refused_by_the_other(
     pair: tuple[Server, Server],
 ) -> None:

@@ -24,6 +24,9 @@ def upgrade() -> None:
             )
         )
         batch.add_column(sa.Column("network_policy", sa.Text(), nullable=True))
+        batch.add_column(
+            sa.Column("grants_epoch", sa.Integer(), nullable=False, server_default="0")
+        )
     with op.batch_alter_table("access_keys") as batch:
         batch.add_column(sa.Column("network_policy", sa.Text(), nullable=True))
         batch.add_column(sa.Column("protected_reason", sa.String(length=256), nullable=True))
@@ -127,5 +130,6 @@ def downgrade() -> None:
         batch.drop_column("protected_reason")
         batch.drop_column("network_policy")
     with op.batch_alter_table("accounts") as batch:
+        batch.drop_column("grants_epoch")
         batch.drop_column("network_policy")
         batch.drop_column("allow_user_manage_keys")
