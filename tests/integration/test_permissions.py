@@ -731,3 +731,25 @@ def test_groups(root: Api, account: dict[str, Any]) -> None:
     root.ram("DeleteGroup", GroupName="sre")
     expect_error("EntityNotExist.Group", 404, root.ram, "GetGroup", GroupName="sre")
     root.ims("DeleteUser", UserPrincipalName=principal)
+
+
+def test_policy_and_group_actions_in_every_sdk_flavour(api: Api, account: dict[str, Any]) -> None:
+    make_user(api, account, "gina")
+    document = doc({"Effect": "Allow", "Action": ["ram:Get*", "ram:List*"], "Resource": "*"})
+    api.ram("CreatePolicy", PolicyName="flavoured", PolicyDocument=document, Description="d")
+    api.ram("AttachPolicyToUser", UserName="gina", PolicyName="flavoured", PolicyType="Custom")
+    api.ram("CreateGroup", GroupName="flavours")
+    api.ram("AddUserToGroup", GroupName="flavours", UserName="gina")
+    got = api.ram("GetPolicy", PolicyName="flavoured", PolicyType="Custom")
+    assert json.loads(got["Policy"]["PolicyDocument"]) == json.loads(document)
+    mine = api.ram("ListPoliciesForUser", UserName="gina")["Policies"]["Policy"]
+    assert [p["PolicyName"] for p in mine] == ["flavoured"]
+    groups = api.ram("ListGroupsForUser", UserName="gina")["Groups"]["Group"]
+    assert [g["GroupName"] for g in groups] == ["flavours"]
+    preference = api.ims("GetSecurityPreference")["SecurityPreference"]
+    assert preference["AccessKeyPreference"]["AllowUserToManageAccessKeys"] is False
+    assert json.loads(api.ims("GetAccessKeyPolicyForAccount")["AccessKeyPolicy"]) == {
+        "Version": 1,
+        "Status": "Inactive",
+        "Statements": [],
+    }
