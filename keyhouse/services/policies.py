@@ -299,17 +299,33 @@ class Policies(UseCases):
                 f"At most {limit} {policy_type.lower()} policies attach to one {kind.lower()}.",
             )
 
+    def _attach(
+        self, tx: Tx, account: Account, kind: str, holder: str, policy_type: str, name: str
+    ) -> None:
+        """Attach the policy to a user or group (``kind``) with ID ``holder``."""
+        self._attachable(tx, account, policy_type, name)
+        self._room(tx, kind, holder, policy_type)
+        tx.attach(account.account_id, kind, holder, policy_type, name, self.clock.now())
+        tx.bump_grants(account.account_id)
+
+    def _detach(
+        self, tx: Tx, account: Account, kind: str, holder: str, policy_type: str, name: str
+    ) -> None:
+        self._attachable(tx, account, policy_type, name)
+        if not tx.detach(kind, holder, policy_type, name):
+            raise NotFound(
+                f"{kind.lower()}.policy",
+                f"The policy is not attached to the {kind.lower()}: {name}.",
+            )
+        tx.bump_grants(account.account_id)
+
     def attach_to_user(
         self, principal: Principal, ref: UserRef, policy_type: str, name: str
     ) -> None:
-        now = self.clock.now()
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
             user = self._target(tx, principal, account, "ram:AttachPolicyToUser", ref, lock=True)
-            self._attachable(tx, account, policy_type, name)
-            self._room(tx, "User", user.user_id, policy_type)
-            tx.attach(account.account_id, "User", user.user_id, policy_type, name, now)
-            tx.bump_grants(account.account_id)
+            self._attach(tx, account, "User", user.user_id, policy_type, name)
 
     def detach_from_user(
         self, principal: Principal, ref: UserRef, policy_type: str, name: str
@@ -317,10 +333,7 @@ class Policies(UseCases):
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
             user = self._target(tx, principal, account, "ram:DetachPolicyFromUser", ref, lock=True)
-            self._attachable(tx, account, policy_type, name)
-            if not tx.detach("User", user.user_id, policy_type, name):
-                raise NotFound("user.policy", f"The policy is not attached to the user: {name}.")
-            tx.bump_grants(account.account_id)
+            self._detach(tx, account, "User", user.user_id, policy_type, name)
 
     def for_user(self, principal: Principal, ref: UserRef) -> list[Attached]:
         with self.store.transaction() as tx:
@@ -368,14 +381,10 @@ class Policies(UseCases):
     def attach_to_group(
         self, principal: Principal, group_name: str, policy_type: str, name: str
     ) -> None:
-        now = self.clock.now()
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
             group = self._group(tx, principal, account, "ram:AttachPolicyToGroup", group_name)
-            self._attachable(tx, account, policy_type, name)
-            self._room(tx, "Group", group.group_id, policy_type)
-            tx.attach(account.account_id, "Group", group.group_id, policy_type, name, now)
-            tx.bump_grants(account.account_id)
+            self._attach(tx, account, "Group", group.group_id, policy_type, name)
 
     def detach_from_group(
         self, principal: Principal, group_name: str, policy_type: str, name: str
@@ -383,10 +392,7 @@ class Policies(UseCases):
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
             group = self._group(tx, principal, account, "ram:DetachPolicyFromGroup", group_name)
-            self._attachable(tx, account, policy_type, name)
-            if not tx.detach("Group", group.group_id, policy_type, name):
-                raise NotFound("group.policy", f"The policy is not attached to the group: {name}.")
-            tx.bump_grants(account.account_id)
+            self._detach(tx, account, "Group", group.group_id, policy_type, name)
 
     def for_group(self, principal: Principal, group_name: str) -> list[Attached]:
         with self.store.transaction() as tx:

@@ -89,6 +89,14 @@ _GRANTS = select(
 class AccessControlTx:
     _c: Connection
 
+    def _insert_new(self, statement: Any, entity: str, message: str) -> None:
+        """Run an INSERT; a unique-key clash is AlreadyExists(entity), the transaction intact."""
+        try:
+            with self._c.begin_nested():
+                self._c.execute(statement)
+        except IntegrityError as exc:
+            raise AlreadyExists(entity, message) from exc
+
     # -- what applies to a request ----------------------------------------------------------
     def grants(self, user_id: str) -> list[tuple[str, str, str | None]]:
         """(policy type, policy name, default document or None for system) of every policy
@@ -124,21 +132,17 @@ class AccessControlTx:
         return [_policy(r) for r in rows]
 
     def insert_policy(self, policy: CustomPolicy, document: str) -> None:
-        try:
-            with self._c.begin_nested():
-                self._c.execute(
-                    insert(policies).values(
-                        account_id=policy.account_id,
-                        name=policy.name,
-                        description=policy.description,
-                        default_version=policy.default_version,
-                        next_version=policy.next_version,
-                        created_at=policy.created_at,
-                        updated_at=policy.updated_at,
-                    )
-                )
-        except IntegrityError as exc:
-            raise AlreadyExists("policy", f"The policy already exists: {policy.name}.") from exc
+        values = {
+            "account_id": policy.account_id,
+            "name": policy.name,
+            "description": policy.description,
+            "default_version": policy.default_version,
+            "next_version": policy.next_version,
+            "created_at": policy.created_at,
+            "updated_at": policy.updated_at,
+        }
+        message = f"The policy already exists: {policy.name}."
+        self._insert_new(insert(policies).values(values), "policy", message)
         self.insert_version(
             policy.account_id, policy.name, policy.default_version, document, policy.created_at
         )
@@ -211,23 +215,16 @@ class AccessControlTx:
         policy_name: str,
         at: datetime,
     ) -> None:
-        try:
-            with self._c.begin_nested():
-                self._c.execute(
-                    insert(attachments).values(
-                        principal_type=principal_type,
-                        principal_id=principal_id,
-                        policy_type=policy_type,
-                        policy_name=policy_name,
-                        account_id=account_id,
-                        attached_at=at,
-                    )
-                )
-        except IntegrityError as exc:
-            raise AlreadyExists(
-                f"{principal_type.lower()}.policy",
-                f"The policy is already attached: {policy_name}.",
-            ) from exc
+        statement = insert(attachments).values(
+            principal_type=principal_type,
+            principal_id=principal_id,
+            policy_type=policy_type,
+            policy_name=policy_name,
+            account_id=account_id,
+            attached_at=at,
+        )
+        message = f"The policy is already attached: {policy_name}."
+        self._insert_new(statement, f"{principal_type.lower()}.policy", message)
 
     def detach(
         self, principal_type: str, principal_id: str, policy_type: str, policy_name: str
@@ -327,20 +324,15 @@ class AccessControlTx:
         return [_group(r) for r in self._c.execute(q.order_by(groups.c.name).limit(limit))]
 
     def insert_group(self, group: Group) -> None:
-        try:
-            with self._c.begin_nested():
-                self._c.execute(
-                    insert(groups).values(
-                        group_id=group.group_id,
-                        account_id=group.account_id,
-                        name=group.name,
-                        comments=group.comments,
-                        created_at=group.created_at,
-                        updated_at=group.updated_at,
-                    )
-                )
-        except IntegrityError as exc:
-            raise AlreadyExists("group", f"The group already exists: {group.name}.") from exc
+        statement = insert(groups).values(
+            group_id=group.group_id,
+            account_id=group.account_id,
+            name=group.name,
+            comments=group.comments,
+            created_at=group.created_at,
+            updated_at=group.updated_at,
+        )
+        self._insert_new(statement, "group", f"The group already exists: {group.name}.")
 
     def update_group(self, group: Group) -> None:
         try:
@@ -357,13 +349,8 @@ class AccessControlTx:
         self._c.execute(delete(groups).where(groups.c.group_id == group_id))
 
     def add_member(self, group_id: str, user_id: str, at: datetime) -> None:
-        try:
-            with self._c.begin_nested():
-                self._c.execute(
-                    insert(group_members).values(group_id=group_id, user_id=user_id, joined_at=at)
-                )
-        except IntegrityError as exc:
-            raise AlreadyExists("group.user", "The user is already in the group.") from exc
+        statement = insert(group_members).values(group_id=group_id, user_id=user_id, joined_at=at)
+        self._insert_new(statement, "group.user", "The user is already in the group.")
 
     def remove_member(self, group_id: str, user_id: str) -> bool:
         result = self._c.execute(

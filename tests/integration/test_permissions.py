@@ -337,8 +337,9 @@ def expected(persona: str, action: str, target: str) -> bool:
     return False  # nobody: no policy at all
 
 
-@pytest.fixture
-def world(server: Server, root: Api, account: dict[str, Any]) -> tuple[World, list[Persona]]:
+def _world(root: Api, account: dict[str, Any]) -> World:
+    """What the calls act on: a user for the root to act on, a binned user, a custom policy
+    and a group."""
     identity = root.sts("GetCallerIdentity")
     domain = root.ims("GetDefaultDomain")["DefaultDomainName"]
     victim = make_user(root, account, "victim")
@@ -352,7 +353,12 @@ def world(server: Server, root: Api, account: dict[str, Any]) -> tuple[World, li
         PolicyDocument=doc({"Effect": "Allow", "Action": "ram:GetUser", "Resource": "*"}),
     )
     root.ram("CreateGroup", GroupName="team")
-    world = World(account, identity["AccountId"], domain, "victim", victim_key, gone_id)
+    return World(account, identity["AccountId"], domain, "victim", victim_key, gone_id)
+
+
+@pytest.fixture
+def world(server: Server, root: Api, account: dict[str, Any]) -> tuple[World, list[Persona]]:
+    world = _world(root, account)
     people = {
         n: _persona(server, root, account, n) for n in ("nobody", "reader", "scoped", "admin")
     }
@@ -413,24 +419,7 @@ def test_a_user_allowed_to_manage_its_own_keys(server: Server) -> None:
     )
     shown = root.ims("SetSecurityPreference", AllowUserToManageAccessKeys=True)
     assert shown["SecurityPreference"]["AccessKeyPreference"]["AllowUserToManageAccessKeys"]
-    victim = make_user(root, other, "victim")
-    world = World(
-        other,
-        "",
-        root.ims("GetDefaultDomain")["DefaultDomainName"],
-        "victim",
-        make_key(root, victim)["AccessKeyId"],
-        "0",
-    )
-    gone = make_user(root, other, "gone")
-    world.binned_user_id = user_id_of(root, gone)
-    root.ims("DeleteUser", UserPrincipalName=gone)
-    root.ram(
-        "CreatePolicy",
-        PolicyName="shared",
-        PolicyDocument=doc({"Effect": "Allow", "Action": "ram:GetUser", "Resource": "*"}),
-    )
-    root.ram("CreateGroup", GroupName="team")
+    world = _world(root, other)
     wrong = []
     for product, action, params, target in CALLS:
         got = _outcome(persona, world, product, action, params)
