@@ -262,6 +262,7 @@ def keyhouse(
             paths = [signed_path(ak_, sk_, action, version, params) for _ in range(count)]
             rows.append(measure(server, f"keyhouse {name}", backend, paths, args))
         rows.append(guarded_reads(server, backend, ak_, sk_, upn, count, args))
+        rows.append(unaudited(env, work, backend, ak_, sk_, reads[1], count, args))
         if args.quick:
             return rows
         half = rows[-1].rps / 2
@@ -291,6 +292,33 @@ def keyhouse(
         return rows
     finally:
         server.stop()
+
+
+def unaudited(
+    env: dict[str, str],
+    work: Path,
+    backend: str,
+    ak: str,
+    sk: str,
+    read: tuple[str, str, str, dict[str, str]],
+    count: int,
+    args: argparse.Namespace,
+) -> Row:
+    """(b) again on a second server over the same store with KEYHOUSE_AUDIT=off: what the
+    audit trail costs, measured in the same run."""
+    quiet = Served(
+        f"keyhouse-{backend}-unaudited",
+        [python(), "-m", "keyhouse", "serve", "--port", "{port}"],
+        {**env, "KEYHOUSE_AUDIT": "off"},
+        work,
+        SERVER_CPU,
+    ).start()
+    try:
+        _, action, version, params = read
+        paths = [signed_path(ak, sk, action, version, params) for _ in range(count)]
+        return measure(quiet, "keyhouse (b) without auditing", backend, paths, args)
+    finally:
+        quiet.stop()
 
 
 def guarded_reads(

@@ -18,6 +18,7 @@ from keyhouse.clock import Clock, SystemClock
 from keyhouse.config import Settings
 from keyhouse.keyring import open_keyring
 from keyhouse.services.accounts import Accounts
+from keyhouse.services.audit import AuditWriter, Trail
 from keyhouse.services.authn import Authenticator
 from keyhouse.services.authz import Authorizer
 from keyhouse.services.groups import Groups
@@ -26,6 +27,7 @@ from keyhouse.services.last_used import LastUsedRecorder
 from keyhouse.services.leaks import LeakScanner
 from keyhouse.services.policies import Policies
 from keyhouse.services.registry import Services
+from keyhouse.services.reports import Reports
 from keyhouse.services.sweep import Sweeper
 from keyhouse.services.users import Users
 from keyhouse.store.engine import make_engine
@@ -51,6 +53,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         raise
     authorizer = Authorizer(clock)
     recorder = LastUsedRecorder(store)
+    writer = AuditWriter(store, clock, capacity=settings.audit_buffer, enabled=settings.audit)
+    if settings.audit:
+        store.before_commit = writer.before_commit
     return Services(
         store=store,
         clock=clock,
@@ -60,6 +65,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         policies=Policies(store, clock, authorizer, box),
         groups=Groups(store, clock, authorizer, box),
         leaks=LeakScanner(store, box),
+        audit=writer,
+        trail=Trail(store, clock, authorizer, box),
+        reports=Reports(store, clock, authorizer, box),
         authenticator=Authenticator(
             store,
             box,
@@ -74,6 +82,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             clock,
             holder=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
             lease=timedelta(seconds=settings.sweep_lease),
+            audit_retention=timedelta(days=settings.audit_retention_days),
         ),
     )
 
@@ -115,12 +124,14 @@ def build_app(settings: Settings, services: Services) -> WireApp:
     ]
 
     def startup() -> None:
+        services.audit.start()
         for job in jobs:
             job.start()
 
     def shutdown() -> None:
         for job in jobs:
             job.stop()
+        services.audit.stop()
         services.recorder.flush()
         services.store.dispose()
 

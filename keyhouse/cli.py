@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -202,6 +202,15 @@ def account_update(name: str, key_deletion: str, database_url: str | None) -> No
         click.echo(f"{acct.name}: key deletion is {acct.key_deletion.value}")
 
 
+def _as_of(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_date(value)
+    except ValueError as exc:
+        raise click.BadParameter("expected a UTC time such as 2026-12-31T00:00:00Z") from exc
+
+
 @main.group()
 def key() -> None:
     """Operate on one AccessKey pair (any account)."""
@@ -295,10 +304,179 @@ def _print_findings(findings: list[Any]) -> None:
         )
         for f in findings
     ]
-    header = ("WHERE", "ACCESS KEY ID", "OWNER", "STATUS", "FINDING")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    _table(("WHERE", "ACCESS KEY ID", "OWNER", "STATUS", "FINDING"), rows)
+
+
+def _table(header: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+@key.command("attempts")
+@click.argument("access_key_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the events as JSON lines.")
+@database_option
+def key_attempts(access_key_id: str, as_json: bool, database_url: str | None) -> None:
+    """Who still tries to use a disabled, binned or purged pair: time, address, action."""
+    with _services(_settings(database_url=database_url)) as services:
+        services.audit.flush()
+        found = services.trail.attempts(access_key_id)
+    if as_json:
+        for event in found:
+            click.echo(json.dumps(event, sort_keys=True))
+        return
+    if not found:
+        click.echo(f"No refused attempts with {access_key_id} are recorded.")
+        return
+    _table(
+        ("TIME", "SOURCE", "ACTION", "REFUSED WITH", "USER AGENT"),
+        [
+            (
+                e["eventTime"],
+                e["sourceIpAddress"],
+                e["eventName"],
+                e["errorCode"],
+                e["userAgent"][:40],
+            )
+            for e in found
+        ],
+    )
+
+
+@main.command()
+@click.argument("access_key_id")
+@database_option
+def whois(access_key_id: str, database_url: str | None) -> None:
+    """Whose AccessKey is this? Live, binned and purged keys (purged ones from the trail)."""
+    with _services(_settings(database_url=database_url)) as services:
+        services.audit.flush()
+        names = {a.account_id: a.name for a in services.accounts.all()}
+        with services.store.transaction() as tx:
+            found = tx.key_owner(access_key_id)
+        history = services.trail.history(access_key_id)
+    used = [e for a, e in history if not e.get("errorCode") and _signed_by(e, access_key_id)]
+    where = used[0]["sourceIpAddress"] if used else "never seen"
+    if found is not None:
+        key, account_name, user_name, _sealed, protected = found
+        status = "in recycle bin" if key.in_bin else key.status.value
+        rows = [
+            ("AccessKeyId", access_key_id),
+            ("Account", f"{account_name} ({key.account_id})"),
+            ("User", user_name or "(account root)"),
+            ("Status", status + (" (under leak protection)" if protected else "")),
+            ("Created", format_date(key.created_at)),
+            (
+                "Last used",
+                f"{format_date(key.last_used_at)} ({key.last_used_service})"
+                if key.last_used_at
+                else "never",
+            ),
+            ("Last used from", where),
+        ]
+    elif history:
+        account_id = history[0][0]
+        created = [e for _, e in history if e["eventName"] == "CreateAccessKey"]
+        purged = [e for _, e in history if e["eventName"] == "PurgeAccessKeyFromRecycleBin"]
+        owner = next((e["userIdentity"].get("userName") for e in used), None)
+        if created:
+            owner = created[-1]["requestParameters"].get("UserPrincipalName") or created[-1][
+                "requestParameters"
+            ].get("UserName", owner)
+        rows = [
+            ("AccessKeyId", access_key_id),
+            ("Account", f"{names.get(account_id, '(deleted account)')} ({account_id})"),
+            ("User", owner or "(unknown)"),
+            ("Status", "purged" + (f" at {purged[0]['eventTime']}" if purged else "")),
+            ("Created", created[-1]["eventTime"] if created else "(before the trail)"),
+            ("Last used", used[0]["eventTime"] if used else "never (in the trail)"),
+            ("Last used from", where),
+        ]
+    else:
+        _fail(EXIT_DOMAIN, f"{access_key_id} is unknown to this store and its audit trail")
+        return
+    width = max(len(k) for k, _ in rows)
+    for label, value in rows:
+        click.echo(f"{label.ljust(width)}  {value}")
+
+
+def _signed_by(event: dict[str, Any], access_key_id: str) -> bool:
+    return bool(event.get("userIdentity", {}).get("accessKeyId") == access_key_id)
+
+
+@main.group()
+def audit() -> None:
+    """Check and export the audit trail."""
+
+
+@audit.command("verify")
+@click.option("--account", "account_name", default=None, help="Only this account's trail.")
+@database_option
+def audit_verify(account_name: str | None, database_url: str | None) -> None:
+    """Check every account's hash chain; name the first edited, missing or inserted event."""
+    with _services(_settings(database_url=database_url)) as services:
+        services.audit.flush()
+        names = {a.account_id: a.name for a in services.accounts.all()}
+        account_id = None
+        if account_name is not None:
+            ids_ = [i for i, n in names.items() if n == account_name]
+            if not ids_:
+                _fail(EXIT_DOMAIN, f"no account named {account_name}")
+            account_id = ids_[0]
+        breaks = services.trail.verify(account_id)
+    if not breaks:
+        click.echo("The audit trail is intact.")
+        return
+    for b in breaks:
+        who = names.get(b.account_id, "(no account)") if b.account_id else "(unknown keys)"
+        click.echo(
+            f"BROKEN: account {who} ({b.account_id or '-'}): event {b.seq}"
+            f"{' ' + b.event_id if b.event_id else ''}: {b.reason}",
+            err=True,
+        )
+    sys.exit(1)
+
+
+@audit.command("export")
+@click.option(
+    "--since", callback=_as_of, required=True, help="UTC time, e.g. 2026-11-01T00:00:00Z."
+)
+@click.option("--until", callback=_as_of, default=None, help="UTC time (exclusive).")
+@database_option
+def audit_export(since: datetime, until: datetime | None, database_url: str | None) -> None:
+    """Write events as JSON lines (one event per line, every account)."""
+    with _services(_settings(database_url=database_url)) as services:
+        services.audit.flush()
+        for body in services.trail.export(since, until):
+            click.echo(body)
+
+
+@main.group()
+def acl() -> None:
+    """Network access policies."""
+
+
+@acl.command("simulate")
+@click.argument("access_key_id")
+@click.option(
+    "--policy", "policy_file", required=True, type=click.Path(exists=True, dir_okay=False)
+)
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 400))
+@database_option
+def acl_simulate(access_key_id: str, policy_file: str, days: int, database_url: str | None) -> None:
+    """Replay a proposed network access policy against the key's recent requests."""
+    document = Path(policy_file).read_text()
+    with _services(_settings(database_url=database_url)) as services:
+        services.audit.flush()
+        refused = services.trail.simulate(access_key_id, document, days)
+    if not refused:
+        click.echo(f"None of the last {days} days' requests with {access_key_id} would be refused.")
+        return
+    click.echo(f"{len(refused)} of the last {days} days' requests would have been refused:")
+    _table(
+        ("TIME", "SOURCE", "ACTION"),
+        [(e["eventTime"], e["sourceIpAddress"], e["eventName"]) for e in refused],
+    )
 
 
 @main.group()
@@ -325,15 +503,6 @@ def store_copy(target_url: str, database_url: str | None) -> None:
             target.dispose()
         for table, rows in copied.items():
             click.echo(f"{table}: {rows} rows")
-
-
-def _as_of(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_date(value)
-    except ValueError as exc:
-        raise click.BadParameter("expected a UTC time such as 2026-12-31T00:00:00Z") from exc
 
 
 @main.command()

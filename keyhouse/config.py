@@ -38,6 +38,11 @@ class Settings:
     # Proxies (addresses or CIDR blocks, comma-separated) whose X-Forwarded-For,
     # X-Forwarded-Proto and X-Keyhouse-Vpc-Id headers are believed.
     trusted_proxies: str = ""
+    # Audit events kept (days), and how many read/refusal events may wait in memory.
+    audit_retention_days: int = 400
+    audit_buffer: int = 10_000
+    # For measuring what the trail costs (bench/): "off" records nothing. Keep it on.
+    audit: bool = True
 
     def __repr__(self) -> str:
         shown = []
@@ -102,6 +107,9 @@ _ENV = {
     "worker_threads": "KEYHOUSE_WORKER_THREADS",
     "log_level": "KEYHOUSE_LOG_LEVEL",
     "trusted_proxies": "KEYHOUSE_TRUSTED_PROXIES",
+    "audit_retention_days": "KEYHOUSE_AUDIT_RETENTION_DAYS",
+    "audit_buffer": "KEYHOUSE_AUDIT_BUFFER",
+    "audit": "KEYHOUSE_AUDIT",
 }
 
 
@@ -155,7 +163,14 @@ def _validate(s: Settings) -> None:
     for name in ("sweep_interval", "sweep_lease", "last_used_flush_interval"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{_ENV[name]}: must be positive")
-    for name in ("timestamp_tolerance", "nonce_window", "max_body_bytes", "worker_threads"):
+    for name in (
+        "timestamp_tolerance",
+        "nonce_window",
+        "max_body_bytes",
+        "worker_threads",
+        "audit_retention_days",
+        "audit_buffer",
+    ):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{_ENV[name]}: must be positive")
     try:

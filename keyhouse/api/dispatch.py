@@ -15,6 +15,8 @@ from keyhouse.api.wire import OriginResolver, WireRequest, signed_request
 from keyhouse.crypto import MasterKeyError
 from keyhouse.domain.errors import DomainError, PermissionDenied
 from keyhouse.domain.model import Principal
+from keyhouse.services.audit import EventDraft
+from keyhouse.services.authn import AuthenticationFailed, Origin
 from keyhouse.services.permissions import PERMISSIONS, Level
 from keyhouse.services.registry import Services
 
@@ -56,10 +58,20 @@ class Dispatcher:
             raise ValueError(f"routed actions without a permission entry: {unmapped}")
 
     def handle(self, req: WireRequest) -> tuple[int, dict[str, Any]]:
-        """Answer one request; log one line about it (never its parameters)."""
+        """Answer one request; leave one audit event and one log line (never its parameters)."""
         started = time.perf_counter()
         outcome = _Outcome()
-        status, body = self._answer(req, outcome)
+        request_id = ids.request_id()
+        origin = self.origins.resolve(req)
+        trail = self.services.audit
+        draft, token = trail.begin(
+            request_id, origin.address, req.header("user-agent") or "", req.params()
+        )
+        try:
+            status, body = self._answer(req, outcome, request_id, origin, draft)
+        finally:
+            trail.end(token)
+        trail.finish(draft, status, body)
         log.info(
             "%s %s status=%s code=%s key=%s ms=%.1f",
             body["RequestId"],
@@ -71,11 +83,18 @@ class Dispatcher:
         )
         return status, body
 
-    def _answer(self, req: WireRequest, outcome: _Outcome) -> tuple[int, dict[str, Any]]:
-        request_id = ids.request_id()
+    def _answer(
+        self,
+        req: WireRequest,
+        outcome: _Outcome,
+        request_id: str,
+        origin: Origin,
+        draft: EventDraft,
+    ) -> tuple[int, dict[str, Any]]:
         try:
             action, version = req.action_version()
             outcome.action = action
+            draft.action, draft.version = action or "", version or ""
             entry = self.routes.get((version or "", action or ""))
             if entry is None:
                 raise WireError(
@@ -84,9 +103,21 @@ class Dispatcher:
                     f"Specified api {action or '(none)'} is not found for version "
                     f"{version or '(none)'}.",
                 )
-            outcome.principal = self.services.authenticator.authenticate(
-                signed_request(req), entry.service, self.origins.resolve(req)
-            )
+            draft.service = entry.service.capitalize()
+            if PERMISSIONS[entry.action].level is Level.WRITE:
+                draft.rw = "Write"
+            signed = signed_request(req)
+            draft.access_key_id = signed.access_key_id[:32]
+            try:
+                outcome.principal = self.services.authenticator.authenticate(
+                    signed, entry.service, origin
+                )
+            except AuthenticationFailed as failure:
+                draft.account_id = failure.data.get("account_id", "")
+                draft.user_id = failure.data.get("user_id")
+                draft.user_name = failure.data.get("user_name")
+                raise
+            draft.principal = outcome.principal
             if outcome.principal.protected and PERMISSIONS[entry.action].level is Level.WRITE:
                 raise KeyProtected(_LEAKAGE)
             params = parse_all(entry.params, req.params())

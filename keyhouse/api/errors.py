@@ -32,6 +32,7 @@ _TABLE: dict[str, tuple[str, int]] = {
     "auth.access_policy_denied": ("AccessKeyId.AccessPolicyDenied", 400),
     "auth.leakage_risk": ("AccessKeyId.LeakageRisk", 403),
     "not_found.policy": ("EntityNotExist.Policy", 404),
+    "not_found.credential_report": ("EntityNotExist.CredentialReport", 404),
     "not_found.policy.version": ("EntityNotExist.Policy.Version", 404),
     "not_found.group": ("EntityNotExist.Group", 404),
     "not_found.user.policy": ("EntityNotExist.User.Policy", 404),

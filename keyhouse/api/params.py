@@ -32,7 +32,7 @@ def invalid(name: str, why: str) -> WireError:
 @dataclass(frozen=True)
 class Param:
     name: str
-    kind: str = "str"  # "str" | "int" | "bool" | "tags"
+    kind: str = "str"  # "str" | "int" | "bool" | "tags" | "pairs"
     required: bool = False
     max_length: int | None = None
     minimum: int | None = None
@@ -42,6 +42,8 @@ class Param:
     def parse(self, raw: Mapping[str, str]) -> Any:
         if self.kind == "tags":
             return _tags(raw, self.name)
+        if self.kind == "pairs":
+            return _pairs(raw, self.name)
         value = raw.get(self.name)
         if value is None:
             if self.required:
@@ -102,6 +104,25 @@ def _tags(raw: Mapping[str, str], name: str) -> list[tuple[str, str]]:
             raise invalid(name, "a tag key may not start with acs: or aliyun or contain a URL.")
         tags.append((key, value))
     return tags
+
+
+def _pairs(raw: Mapping[str, str], name: str) -> list[tuple[str, str]]:
+    """``<name>.N.Key``/``<name>.N.Value`` pairs in N order (at most 10)."""
+    pattern = re.compile(rf"^{re.escape(name)}\.(\d+)\.(Key|Value)$")
+    found: dict[int, dict[str, str]] = {}
+    for key, value in raw.items():
+        m = pattern.match(key)
+        if m:
+            found.setdefault(int(m.group(1)), {})[m.group(2)] = value
+    if len(found) > 10:
+        raise invalid(name, "at most 10 are allowed.")
+    pairs = []
+    for n in sorted(found):
+        key, value = found[n].get("Key") or "", found[n].get("Value") or ""
+        if not key or _CONTROL.search(key + value) or len(value) > 256:
+            raise invalid(name, "each needs a Key and a Value of at most 256 characters.")
+        pairs.append((key, value))
+    return pairs
 
 
 def parse_all(params: tuple[Param, ...], raw: Mapping[str, str]) -> dict[str, Any]:

@@ -46,6 +46,6 @@ def table(*modules: ModuleType) -> dict[tuple[str, str], Route]:
 
 
 def default_table() -> dict[tuple[str, str], Route]:
-    from keyhouse.api import access, ims, ram, sts
+    from keyhouse.api import access, ims, ram, sts, trail
 
-    return table(ims, ram, sts, access)
+    return table(ims, ram, sts, access, trail)

@@ -14,6 +14,7 @@ from keyhouse.domain import netpolicy
 from keyhouse.domain.errors import DomainError
 from keyhouse.domain.model import KeyStatus, Principal
 from keyhouse.services.last_used import LastUsedRecorder
+from keyhouse.store.hot import Credential
 from keyhouse.store.sql import SqlStore
 
 # Printable ASCII, as long as the column: anything else cannot be a stored AccessKey ID.
@@ -74,16 +75,43 @@ class Authenticator:
         """The verified caller. ``origin`` is checked against the key's network policy."""
         origin = origin or Origin("")
         now = self.clock.now()
+        if not _ACCESS_KEY_ID.match(request.access_key_id):
+            raise AuthenticationFailed("key_not_found", "Specified access key is not found.")
+        hot = self.store.hot
+        credential = hot.credential(request.access_key_id)
+        if credential is None:
+            raise AuthenticationFailed("key_not_found", "Specified access key is not found.")
+        try:
+            self._verify(request, credential, origin, now)
+        except AuthenticationFailed as failure:
+            # The key is known: its refusal belongs to its account's trail.
+            failure.data.update(account_id=credential.account_id)
+            if credential.user_id:
+                failure.data.update(
+                    user_id=credential.user_id, user_name=credential.user_name or ""
+                )
+            raise
+        self.recorder.note(request.access_key_id, now, service)
+        return Principal(
+            "root" if credential.user_id is None else "user",
+            credential.account_id,
+            user_id=credential.user_id,
+            user_name=credential.user_name,
+            access_key_id=request.access_key_id,
+            source_ip=origin.address,
+            secure_transport=origin.secure,
+            protected=credential.protected,
+        )
+
+    def _verify(
+        self, request: SignedRequest, credential: Credential, origin: Origin, now: datetime
+    ) -> None:
         if abs(now - request.timestamp) > self.tolerance:
             raise AuthenticationFailed(
                 "timestamp_expired",
                 "Specified time stamp or date value is expired (more than 15 minutes off).",
             )
-        if not _ACCESS_KEY_ID.match(request.access_key_id):
-            raise AuthenticationFailed("key_not_found", "Specified access key is not found.")
-        hot = self.store.hot
-        credential = hot.credential(request.access_key_id)
-        if credential is None or credential.in_bin:
+        if credential.in_bin:
             raise AuthenticationFailed("key_not_found", "Specified access key is not found.")
         if credential.status != KeyStatus.ACTIVE.value:
             raise AuthenticationFailed("key_inactive", "Specified access key is disabled.")
@@ -101,16 +129,7 @@ class Authenticator:
                 "access_policy_denied", "Specified access key denied due to access policy."
             )
         # Only a verified request may spend a nonce, or anyone could burn other clients' nonces.
-        if not hot.claim_nonce(request.access_key_id, request.nonce, now, now + self.nonce_window):
+        if not self.store.hot.claim_nonce(
+            request.access_key_id, request.nonce, now, now + self.nonce_window
+        ):
             raise AuthenticationFailed("nonce_used", "Specified signature nonce was used already.")
-        self.recorder.note(request.access_key_id, now, service)
-        return Principal(
-            "root" if credential.user_id is None else "user",
-            credential.account_id,
-            user_id=credential.user_id,
-            user_name=credential.user_name,
-            access_key_id=request.access_key_id,
-            source_ip=origin.address,
-            secure_transport=origin.secure,
-            protected=credential.protected,
-        )

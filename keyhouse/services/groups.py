@@ -9,6 +9,7 @@ from keyhouse import ids
 from keyhouse.domain import rules
 from keyhouse.domain.errors import Conflict, InvalidValue, LimitExceeded, NotFound
 from keyhouse.domain.model import Account, Group, Principal, User
+from keyhouse.services import audit
 from keyhouse.services.base import UseCases, UserRef
 from keyhouse.services.permissions import group_resource
 from keyhouse.store.sql import Tx
@@ -43,6 +44,7 @@ class Groups(UseCases):
             self._authorize(tx, principal, account, "ram:CreateGroup", resource)
             group = Group(ids.group_id(), account.account_id, name, comments, now, now)
             tx.insert_group(group)
+            audit.annotate(GroupId=group.group_id, GroupName=group.name)
             return group
 
     def get(self, principal: Principal, name: str) -> Group:

@@ -16,6 +16,7 @@ from keyhouse.domain.model import (
     Principal,
     User,
 )
+from keyhouse.services import audit
 from keyhouse.services.base import UseCases, UserRef, key_not_found, user_not_found
 from keyhouse.services.permissions import account_resource, root_resource, user_resource
 from keyhouse.store.sql import Tx
@@ -67,6 +68,7 @@ class Keys(UseCases):
             )
             secret = ids.access_key_secret()
             tx.insert_key(key, self.box.seal(key.access_key_id, secret))
+            audit.annotate(AccessKeyId=key.access_key_id, Status=key.status.value)
             return NewSecret(key, secret)
 
     def set_status(

@@ -102,6 +102,11 @@ PERMISSIONS: dict[str, Permission] = dict(
         _p("AttachPolicyToGroup", W, G),
         _p("DetachPolicyFromGroup", W, G),
         _p("ListPoliciesForGroup", L, G),
+        # credential report
+        _p("GenerateCredentialReport", W, A),
+        _p("GetCredentialReport", R, A),
+        # ActionTrail
+        _p("LookupEvents", R, A, "actiontrail"),
         # STS: asking who you are needs no permission
         _p("GetCallerIdentity", R, Scope.NONE, "sts"),
     ]

@@ -6,12 +6,14 @@ from dataclasses import dataclass
 
 from keyhouse.clock import Clock
 from keyhouse.services.accounts import Accounts
+from keyhouse.services.audit import AuditWriter, Trail
 from keyhouse.services.authn import Authenticator
 from keyhouse.services.groups import Groups
 from keyhouse.services.keys import Keys
 from keyhouse.services.last_used import LastUsedRecorder
 from keyhouse.services.leaks import LeakScanner
 from keyhouse.services.policies import Policies
+from keyhouse.services.reports import Reports
 from keyhouse.services.sweep import Sweeper
 from keyhouse.services.users import Users
 from keyhouse.store.sql import SqlStore
@@ -27,6 +29,9 @@ class Services:
     policies: Policies
     groups: Groups
     leaks: LeakScanner
+    audit: AuditWriter
+    trail: Trail
+    reports: Reports
     authenticator: Authenticator
     recorder: LastUsedRecorder
     sweeper: Sweeper

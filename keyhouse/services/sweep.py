@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from keyhouse.clock import Clock, format_date
+from keyhouse.services.audit import system_row
 from keyhouse.store.sql import Purged, SqlStore, Tx
 
 LEASE = "retention-sweep"
@@ -27,11 +29,13 @@ class Sweeper:
         *,
         holder: str,
         lease: timedelta = timedelta(seconds=60),
+        audit_retention: timedelta = timedelta(days=400),
     ) -> None:
         self.store = store
         self.clock = clock
         self.holder = holder
         self.lease = lease
+        self.audit_retention = audit_retention
 
     def _hold(self) -> bool:
         now = self.clock.now()
@@ -51,6 +55,7 @@ class Sweeper:
                 while True:
                     with self.store.transaction(write=True) as tx:
                         batch = step(tx, when)
+                        _record(tx, batch, when)
                     purged.extend(batch)
                     if not batch:
                         break
@@ -62,6 +67,10 @@ class Sweeper:
                         )
                         return purged
             self.purge_nonces()
+            with self.store.transaction(write=True) as tx:
+                pruned = tx.prune_events(when - self.audit_retention)
+            if pruned:
+                log.info("audit retention dropped %d events", pruned)
         finally:
             with self.store.transaction(write=True) as tx:
                 tx.release_lease(LEASE, self.holder)
@@ -98,3 +107,24 @@ class Sweeper:
                 return result
             pause(0.5)
             waited += 0.5
+
+
+def _record(tx: Tx, batch: list[Purged], when: datetime) -> None:
+    """Each purge leaves an event in its account's trail, in the purge's own transaction, so
+    that `keyhouse whois` can still say whose a purged key was."""
+    by_account: dict[str, list[dict[str, Any]]] = {}
+    for item in batch:
+        if item.kind == "user":
+            row = system_row(
+                item.account_id, "PurgeUserFromRecycleBin", when, {"UserId": item.ident}
+            )
+        else:
+            row = system_row(
+                item.account_id,
+                "PurgeAccessKeyFromRecycleBin",
+                when,
+                {"UserAccessKeyId": item.ident},
+            )
+        by_account.setdefault(item.account_id, []).append(row)
+    for account_id, rows in by_account.items():
+        tx.append_events(account_id, rows)

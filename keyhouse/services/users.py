@@ -14,6 +14,7 @@ from keyhouse.clock import parse_date
 from keyhouse.domain import rules
 from keyhouse.domain.errors import AlreadyExists, Conflict, InvalidValue, LimitExceeded, NotFound
 from keyhouse.domain.model import Account, KeyDeletion, KeyStatus, Principal, User
+from keyhouse.services import audit
 from keyhouse.services.base import UseCases, UserRef, user_not_found
 from keyhouse.store.sql import Tx
 
@@ -86,6 +87,7 @@ class Users(UseCases):
                 tags=tuple(tags),
             )
             tx.insert_user(user)
+            audit.annotate(UserId=user.user_id, UserName=user.name)
             return user, account.default_domain
 
     @staticmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -203,4 +204,50 @@ attachments = Table(
     Column("account_id", String(16), ForeignKey("accounts.account_id"), nullable=False),
     Column("attached_at", UTCDateTime(), nullable=False),
     Index(None, "account_id", "policy_type", "policy_name"),
+)
+
+# The audit trail: one row per event, chained by hash per account (keyhouse.domain.audit).
+# ``account_id`` is "" for requests whose AccessKey ID no account knows. ``body`` is the whole
+# event; the other columns repeat parts of it for lookups, and verification checks they agree.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("account_id", String(16), primary_key=True),
+    Column("seq", BigInteger(), primary_key=True, autoincrement=False),
+    Column("event_id", String(40), nullable=False),
+    Column("event_time", UTCDateTime(), nullable=False),
+    Column("event_name", String(64), nullable=False),
+    Column("event_rw", String(8), nullable=False),
+    Column("service_name", String(32), nullable=False),
+    Column("access_key_id", String(32), nullable=True),
+    Column("user_name", String(64), nullable=True),
+    Column("source_ip", String(64), nullable=False),
+    Column("error_code", String(128), nullable=True),
+    Column("resources", Text(), nullable=False),
+    Column("body", Text(), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("event_id"),
+    Index(None, "account_id", "event_time"),
+    Index(None, "access_key_id", "event_time"),
+)
+
+audit_heads = Table(
+    "audit_heads",
+    metadata,
+    Column("account_id", String(16), primary_key=True),
+    Column("seq", BigInteger(), nullable=False),
+    Column("hash", String(64), nullable=False),
+    # Events up to pruned_seq were removed by retention; pruned_hash is the last one's hash.
+    Column("pruned_seq", BigInteger(), nullable=False),
+    Column("pruned_hash", String(64), nullable=False),
+)
+
+# The latest credential report of each account (IMS GenerateCredentialReport).
+credential_reports = Table(
+    "credential_reports",
+    metadata,
+    Column("account_id", String(16), ForeignKey("accounts.account_id"), primary_key=True),
+    Column("generated_at", UTCDateTime(), nullable=False),
+    Column("content", Text(), nullable=False),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +33,7 @@ from keyhouse.store.schema import (
     user_tags,
     users,
 )
+from keyhouse.store.trail import TrailTx
 
 _PURGE_BATCH = 500
 
@@ -169,7 +170,7 @@ _ROOT_LIVE_KEYS = _live_keys(access_keys.c.user_id.is_(None))
 _USER_LIVE_KEYS = _live_keys(access_keys.c.user_id == bindparam("user_id"))
 
 
-class Tx(AccessControlTx):
+class Tx(AccessControlTx, TrailTx):
     """One open transaction. Methods return domain objects; ``None`` means "no such row"."""
 
     def __init__(self, conn: Connection) -> None:
@@ -578,6 +579,9 @@ class SqlStore:
         self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
             threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
         )
+        # Called inside every write transaction just before it commits (the audit trail
+        # writes the event of the change there, so both commit or neither does).
+        self.before_commit: Callable[[Tx], None] | None = None
         # The credential read and the nonce claim of every signed request, off SQLAlchemy.
         self.hot = HotPath(self.relaxed, _claim_nonce(engine.dialect.name), self._write_lock)
 
@@ -595,7 +599,10 @@ class SqlStore:
         with self._write_lock, engine.connect() as conn:
             conn = conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
-                yield Tx(conn)
+                tx = Tx(conn)
+                yield tx
+                if self.before_commit is not None and not relaxed:
+                    self.before_commit(tx)
 
     @contextmanager
     def single(self, *, write: bool = False, relaxed: bool = False) -> Iterator[Tx]:

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 FLAVOURS = ("v3", "v2", "legacy")
-VERSIONS = {"ims": "2019-08-15", "ram": "2015-05-01", "sts": "2015-04-01"}
+VERSIONS = {
+    "ims": "2019-08-15",
+    "ram": "2015-05-01",
+    "sts": "2015-04-01",
+    "actiontrail": "2020-07-06",
+}
 
 
 @dataclass
@@ -49,6 +54,9 @@ class Api:
     def sts(self, action: str, **params: Any) -> dict[str, Any]:
         return self.call("sts", action, params)
 
+    def trail(self, action: str, **params: Any) -> dict[str, Any]:
+        return self.call("actiontrail", action, params)
+
     def call(self, product: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
         if self.flavour == "legacy":
             return self._legacy(product, action, params)
@@ -78,6 +86,11 @@ class Api:
             elif product == "ram":
                 from alibabacloud_ram20150501 import models  # type: ignore[no-redef]
                 from alibabacloud_ram20150501.client import Client  # type: ignore[no-redef]
+            elif product == "actiontrail":
+                from alibabacloud_actiontrail20200706 import models  # type: ignore[no-redef]
+                from alibabacloud_actiontrail20200706.client import (  # type: ignore[no-redef]
+                    Client,
+                )
             else:
                 from alibabacloud_sts20150401 import models  # type: ignore[no-redef]
                 from alibabacloud_sts20150401.client import Client  # type: ignore[no-redef]

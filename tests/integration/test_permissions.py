@@ -91,6 +91,10 @@ def _my_key(p: Persona, w: World) -> str:
 CALLS: list[Call] = [
     # STS
     ("sts", "GetCallerIdentity", lambda p, w: {}, "none"),
+    # ActionTrail and the credential report
+    ("actiontrail", "LookupEvents", lambda p, w: {"MaxResults": 1}, "account"),
+    ("ims", "GenerateCredentialReport", lambda p, w: {}, "account"),
+    ("ims", "GetCredentialReport", lambda p, w: {}, "account"),
     # IMS account settings
     ("ims", "GetDefaultDomain", lambda p, w: {}, "account"),
     ("ims", "SetDefaultDomain", lambda p, w: {"DefaultDomainName": w.domain}, "account"),
@@ -314,7 +318,12 @@ CALLS: list[Call] = [
     ("ram", "ListPoliciesForGroup", lambda p, w: {"GroupName": "team"}, "group"),
 ]
 
-VERSIONS = {"ims": "2019-08-15", "ram": "2015-05-01", "sts": "2015-04-01"}
+VERSIONS = {
+    "ims": "2019-08-15",
+    "ram": "2015-05-01",
+    "sts": "2015-04-01",
+    "actiontrail": "2020-07-06",
+}
 
 
 def test_the_matrix_covers_every_routed_action() -> None:

@@ -1,0 +1,166 @@
+"""Audit events: their shape, what is kept out of them, and the per-account hash chain.
+
+An event is a JSON object in ActionTrail's shape (camelCase: ``eventId``, ``eventTime``,
+``eventName``, ``eventRW``, ``serviceName``, ``userIdentity`` ...). Events of one account form a
+chain: event ``n`` stores ``hash_n = sha256(account \\n n \\n hash_{n-1} \\n body_n)``, and the
+account's head row holds the last ``n`` and hash. Editing, deleting, inserting or reordering
+events breaks the chain at the first event touched; cutting the tail no longer matches the head.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+GENESIS = "0" * 64
+
+# Parameters every signed request carries: they say nothing about the action, and the
+# signature must never be kept.
+_COMMON = frozenset(
+    {
+        "Action",
+        "Version",
+        "Format",
+        "AccessKeyId",
+        "Signature",
+        "SignatureMethod",
+        "SignatureVersion",
+        "SignatureNonce",
+        "SignatureType",
+        "Timestamp",
+        "SecurityToken",
+        "RegionId",
+    }
+)
+_SECRET_WORDS = ("secret", "password", "signature", "authorization", "token")
+
+
+def _is_secret(name: str) -> bool:
+    lowered = name.lower()
+    return any(word in lowered for word in _SECRET_WORDS)
+
+
+def request_parameters(params: Mapping[str, str]) -> dict[str, str]:
+    """What the caller asked for, without signing parameters or anything secret-like."""
+    return {
+        k: v[:8192] for k, v in sorted(params.items()) if k not in _COMMON and not _is_secret(k)
+    }
+
+
+def scrub(value: Any) -> Any:
+    """A response (or part of one) with every secret-like field removed, recursively."""
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items() if not _is_secret(k) and k != "RequestId"}
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    return value
+
+
+def canonical(event: Mapping[str, Any]) -> str:
+    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(account_id: str, seq: int, previous: str, body: str) -> str:
+    return hashlib.sha256(f"{account_id}\n{seq}\n{previous}\n{body}".encode()).hexdigest()
+
+
+# Which resources an event concerns, for LookupEvents' ResourceName.
+_RESOURCE_PARAMETERS = (
+    "UserName",
+    "UserPrincipalName",
+    "NewUserName",
+    "UserId",
+    "UserAccessKeyId",
+    "PolicyName",
+    "GroupName",
+    "NewGroupName",
+)
+
+
+def resources(params: Mapping[str, str], response: Mapping[str, Any] | None) -> list[str]:
+    found = []
+    for name in _RESOURCE_PARAMETERS:
+        value = params.get(name)
+        if value:
+            found.append(value.split("@", 1)[0] if name.endswith("PrincipalName") else value)
+    for value in (response or {}).values():
+        if isinstance(value, str) and value:
+            found.append(value)
+    return sorted(set(found))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One row of the trail as stored: what verification reads back."""
+
+    account_id: str
+    seq: int
+    event_id: str
+    event_name: str
+    access_key_id: str | None
+    body: str
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    account_id: str
+    seq: int
+    hash: str
+    pruned_seq: int = 0
+    pruned_hash: str = GENESIS
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    """The first event where the chain does not hold, and why."""
+
+    account_id: str
+    seq: int
+    event_id: str
+    reason: str
+
+
+def verify(head: Head, events: Iterable[StoredEvent]) -> Break | None:
+    """Walk one account's events in ``seq`` order from the retention cut; None if intact."""
+    expected_seq = head.pruned_seq + 1
+    previous = head.pruned_hash
+    for event in events:
+        if event.seq != expected_seq:
+            what = "missing" if event.seq > expected_seq else "out of order"
+            return Break(
+                head.account_id,
+                event.seq,
+                event.event_id,
+                f"event {expected_seq} is {what} before this one",
+            )
+        if event.prev_hash != previous:
+            return Break(
+                head.account_id, event.seq, event.event_id, "does not follow the event before it"
+            )
+        if chain_hash(event.account_id, event.seq, previous, event.body) != event.hash:
+            return Break(head.account_id, event.seq, event.event_id, "its content was changed")
+        body = json.loads(event.body)
+        identity = body.get("userIdentity") or {}
+        if (
+            body.get("eventId") != event.event_id
+            or body.get("eventName") != event.event_name
+            or identity.get("accessKeyId") != event.access_key_id
+        ):
+            return Break(
+                head.account_id, event.seq, event.event_id, "its indexed columns were changed"
+            )
+        previous = event.hash
+        expected_seq += 1
+    if expected_seq - 1 != head.seq or previous != head.hash:
+        return Break(
+            head.account_id,
+            expected_seq,
+            "",
+            f"the trail ends at event {expected_seq - 1}, the head says {head.seq}",
+        )
+    return None

@@ -1,0 +1,199 @@
+"""Store methods for the audit trail and credential reports. Mixed into ``Tx``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+
+from keyhouse.domain.audit import GENESIS, Head, StoredEvent, chain_hash
+from keyhouse.store.schema import audit_events, audit_heads, credential_reports
+
+# Lookup attribute -> column (LookupEvents' LookupAttribute keys).
+LOOKUP_COLUMNS = {
+    "EventAccessKeyId": audit_events.c.access_key_id,
+    "EventName": audit_events.c.event_name,
+    "User": audit_events.c.user_name,
+    "EventRW": audit_events.c.event_rw,
+    "EventId": audit_events.c.event_id,
+    "ServiceName": audit_events.c.service_name,
+}
+
+
+def _head(row: Any) -> Head:
+    return Head(row.account_id, row.seq, row.hash, row.pruned_seq, row.pruned_hash)
+
+
+class TrailTx:
+    _c: Connection
+
+    def _lock_head(self, account_id: str) -> Head:
+        """The account's chain head, created if new, held until commit."""
+        insert_ = sqlite_insert if self._c.dialect.name == "sqlite" else postgresql_insert
+        self._c.execute(
+            insert_(audit_heads)
+            .values(account_id=account_id, seq=0, hash=GENESIS, pruned_seq=0, pruned_hash=GENESIS)
+            .on_conflict_do_nothing(index_elements=["account_id"])
+        )
+        q = select(audit_heads).where(audit_heads.c.account_id == account_id).with_for_update()
+        return _head(self._c.execute(q).one())
+
+    def append_events(self, account_id: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Chain and insert events (each: the audit_events columns but seq and hashes)."""
+        if not rows:
+            return
+        head = self._lock_head(account_id)
+        seq, previous = head.seq, head.hash
+        values = []
+        for row in rows:
+            seq += 1
+            digest = chain_hash(account_id, seq, previous, row["body"])
+            values.append(
+                {**row, "account_id": account_id, "seq": seq, "prev_hash": previous, "hash": digest}
+            )
+            previous = digest
+        self._c.execute(insert(audit_events), values)
+        self._c.execute(
+            update(audit_heads)
+            .where(audit_heads.c.account_id == account_id)
+            .values(seq=seq, hash=previous)
+        )
+
+    def audit_heads(self, account_ids: Sequence[str] | None = None) -> list[Head]:
+        q = select(audit_heads).order_by(audit_heads.c.account_id)
+        if account_ids is not None:
+            q = q.where(audit_heads.c.account_id.in_(account_ids))
+        return [_head(r) for r in self._c.execute(q)]
+
+    def chain(self, account_id: str) -> Iterator[StoredEvent]:
+        """One account's events in chain order, streamed."""
+        q = (
+            select(
+                audit_events.c.account_id,
+                audit_events.c.seq,
+                audit_events.c.event_id,
+                audit_events.c.event_name,
+                audit_events.c.access_key_id,
+                audit_events.c.body,
+                audit_events.c.prev_hash,
+                audit_events.c.hash,
+            )
+            .where(audit_events.c.account_id == account_id)
+            .order_by(audit_events.c.seq)
+        )
+        for row in self._c.execution_options(yield_per=1000).execute(q):
+            yield StoredEvent(*row)
+
+    def lookup_events(
+        self,
+        account_id: str,
+        start: datetime,
+        end: datetime,
+        filters: Mapping[str, str],
+        resource: str | None,
+        after: tuple[datetime, int] | None,
+        forward: bool,
+        limit: int,
+    ) -> list[tuple[datetime, int, str]]:
+        """(event time, seq, body) of matching events, oldest first when ``forward``."""
+        t, s = audit_events.c.event_time, audit_events.c.seq
+        q = select(t, s, audit_events.c.body).where(
+            audit_events.c.account_id == account_id, t >= start, t <= end
+        )
+        for key, value in filters.items():
+            q = q.where(LOOKUP_COLUMNS[key] == value)
+        if resource:
+            q = q.where(audit_events.c.resources.contains(f" {resource} ", autoescape=True))
+        if after is not None:
+            at, seq = after
+            if forward:
+                q = q.where(or_(t > at, and_(t == at, s > seq)))
+            else:
+                q = q.where(or_(t < at, and_(t == at, s < seq)))
+        q = q.order_by(t, s) if forward else q.order_by(t.desc(), s.desc())
+        return [(r.event_time, r.seq, r.body) for r in self._c.execute(q.limit(limit))]
+
+    def events_between(self, since: datetime, until: datetime | None) -> Iterator[str]:
+        """Every account's event bodies in the window, by account then chain order."""
+        q = select(audit_events.c.body).where(audit_events.c.event_time >= since)
+        if until is not None:
+            q = q.where(audit_events.c.event_time < until)
+        q = q.order_by(audit_events.c.account_id, audit_events.c.seq)
+        for row in self._c.execution_options(yield_per=1000).execute(q):
+            yield row.body
+
+    def events_of_key(
+        self,
+        access_key_id: str,
+        *,
+        since: datetime | None = None,
+        errors: Sequence[str] | None = None,
+        mentioned: bool = False,
+        limit: int = 1000,
+    ) -> list[tuple[str, str]]:
+        """(account id, body) of events signed with the key (or, with ``mentioned``, also
+        naming it as a resource), newest first; ``errors`` keeps only those refusals."""
+        by_key = audit_events.c.access_key_id == access_key_id
+        if mentioned:
+            by_key = or_(
+                by_key, audit_events.c.resources.contains(f" {access_key_id} ", autoescape=True)
+            )
+        q = select(audit_events.c.account_id, audit_events.c.body).where(by_key)
+        if since is not None:
+            q = q.where(audit_events.c.event_time >= since)
+        if errors is not None:
+            q = q.where(audit_events.c.error_code.in_(errors))
+        q = q.order_by(audit_events.c.event_time.desc(), audit_events.c.seq.desc()).limit(limit)
+        return [(r.account_id, r.body) for r in self._c.execute(q)]
+
+    def prune_events(self, before: datetime) -> int:
+        """Drop events older than ``before``, recording where each chain now starts."""
+        dropped = 0
+        for head in self.audit_heads():
+            cut = self._c.scalar(
+                select(func.max(audit_events.c.seq)).where(
+                    audit_events.c.account_id == head.account_id,
+                    audit_events.c.event_time < before,
+                )
+            )
+            if cut is None:
+                continue
+            last_hash = self._c.scalar(
+                select(audit_events.c.hash).where(
+                    audit_events.c.account_id == head.account_id, audit_events.c.seq == cut
+                )
+            )
+            result = self._c.execute(
+                delete(audit_events)
+                .where(audit_events.c.account_id == head.account_id, audit_events.c.seq <= cut)
+                .returning(audit_events.c.seq)
+            )
+            dropped += len(result.fetchall())
+            self._c.execute(
+                update(audit_heads)
+                .where(audit_heads.c.account_id == head.account_id)
+                .values(pruned_seq=cut, pruned_hash=last_hash)
+            )
+        return dropped
+
+    # -- credential reports -------------------------------------------------------------------
+    def save_report(self, account_id: str, at: datetime, content: str) -> None:
+        self._c.execute(
+            delete(credential_reports).where(credential_reports.c.account_id == account_id)
+        )
+        self._c.execute(
+            insert(credential_reports).values(
+                account_id=account_id, generated_at=at, content=content
+            )
+        )
+
+    def get_report(self, account_id: str) -> tuple[datetime, str] | None:
+        row = self._c.execute(
+            select(credential_reports).where(credential_reports.c.account_id == account_id)
+        ).first()
+        return (row.generated_at, row.content) if row else None
