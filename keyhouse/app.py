@@ -16,11 +16,13 @@ from keyhouse.api.routes import default_table
 from keyhouse.api.wire import OriginResolver
 from keyhouse.clock import Clock, SystemClock
 from keyhouse.config import Settings
+from keyhouse.console.app import ConsoleApp
 from keyhouse.keyring import open_keyring
 from keyhouse.services.accounts import Accounts
 from keyhouse.services.audit import AuditWriter, Trail
 from keyhouse.services.authn import Authenticator
 from keyhouse.services.authz import Authorizer
+from keyhouse.services.console import Console
 from keyhouse.services.groups import Groups
 from keyhouse.services.keys import Keys
 from keyhouse.services.last_used import LastUsedRecorder
@@ -68,6 +70,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         audit=writer,
         trail=Trail(store, clock, authorizer, box),
         reports=Reports(store, clock, authorizer, box),
+        console=Console(store, clock, authorizer, box),
         authenticator=Authenticator(
             store,
             box,
@@ -135,8 +138,10 @@ def build_app(settings: Settings, services: Services) -> WireApp:
         services.recorder.flush()
         services.store.dispose()
 
+    origins = OriginResolver(settings.proxy_networks())
     return WireApp(
-        Dispatcher(services, default_table(), OriginResolver(settings.proxy_networks())),
+        Dispatcher(services, default_table(), origins),
+        console=ConsoleApp(services, origins),
         ping=services.store.ping,
         threads=settings.worker_threads,
         max_body=settings.max_body_bytes,

@@ -479,6 +479,23 @@ def acl_simulate(access_key_id: str, policy_file: str, days: int, database_url: 
     )
 
 
+@account.command("set-password")
+@click.option("--name", required=True, help="The account whose owner signs in with it.")
+@database_option
+def account_set_password(name: str, database_url: str | None) -> None:
+    """Set the account owner's console password (asked for; or one line on stdin)."""
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    with _services(_settings(database_url=database_url)) as services:
+        try:
+            services.console.set_account_password(name, password)
+        except DomainError as exc:
+            _fail(EXIT_DOMAIN, exc.message)
+    click.echo(f"The owner of {name} can now sign in to the console.")
+
+
 @main.group()
 def store() -> None:
     """Operate on the store itself."""

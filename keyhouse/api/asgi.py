@@ -40,7 +40,9 @@ class WireApp:
         max_body: int,
         on_startup: Callable[[], None] = lambda: None,
         on_shutdown: Callable[[], None] = lambda: None,
+        console: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None,
     ) -> None:
+        self.console = console
         self.dispatcher = dispatcher
         self.ping = ping
         self.max_body = max_body
@@ -56,6 +58,9 @@ class WireApp:
             return
         loop = asyncio.get_running_loop()
         path = scope["path"]
+        if self.console is not None and (path == "/console" or path.startswith("/console/")):
+            await self.console(scope, receive, send)
+            return
         if path == "/healthz":
             healthy = await loop.run_in_executor(self.executor, self.ping)
             status = 200 if healthy else 503

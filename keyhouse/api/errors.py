@@ -32,6 +32,8 @@ _TABLE: dict[str, tuple[str, int]] = {
     "auth.access_policy_denied": ("AccessKeyId.AccessPolicyDenied", 400),
     "auth.leakage_risk": ("AccessKeyId.LeakageRisk", 403),
     "not_found.policy": ("EntityNotExist.Policy", 404),
+    "not_found.user.login_profile": ("EntityNotExist.User.LoginProfile", 404),
+    "already_exists.user.login_profile": ("EntityAlreadyExists.User.LoginProfile", 409),
     "not_found.credential_report": ("EntityNotExist.CredentialReport", 404),
     "not_found.policy.version": ("EntityNotExist.Policy.Version", 404),
     "not_found.group": ("EntityNotExist.Group", 404),

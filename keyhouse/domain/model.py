@@ -169,3 +169,27 @@ class Attachment:
     policy_type: str  # "System" | "Custom"
     policy_name: str
     attached_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LoginProfile:
+    """A RAM user's console sign-in. The password itself is never kept, only its hash."""
+
+    user_id: str
+    password_hash: str = dataclasses.field(repr=False)
+    status: str  # "Active" | "Inactive"
+    password_reset_required: bool
+    mfa_bind_required: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSession:
+    token_hash: str
+    account_id: str
+    user_id: str | None  # None: the account owner
+    csrf: str
+    must_change_password: bool
+    created_at: datetime
+    expires_at: datetime

@@ -59,6 +59,7 @@ class EventDraft:
     access_key_id: str | None = None
     annotations: dict[str, Any] = field(default_factory=dict)
     written: bool = False
+    event_type: str = "ApiCall"  # "ConsoleOperation", "ConsoleSignin"
 
 
 def annotate(**fields: Any) -> None:
@@ -97,7 +98,7 @@ def build_row(
     event = {
         "eventId": d.event_id,
         "eventVersion": "1",
-        "eventType": "ApiCall",
+        "eventType": d.event_type,
         "eventTime": format_date(d.at),
         "eventName": d.action,
         "eventRW": d.rw,

@@ -70,6 +70,11 @@ PERMISSIONS: dict[str, Permission] = dict(
         _p("GetAccessKeyLastUsed", R, U),
         _p("GetAccessKeyPolicy", R, U),
         _p("SetAccessKeyPolicy", W, U),
+        # console sign-in
+        _p("CreateLoginProfile", W, U),
+        _p("GetLoginProfile", R, U),
+        _p("UpdateLoginProfile", W, U),
+        _p("DeleteLoginProfile", W, U),
         # "a list-level action on all resources" (seed: ram:ListAccessKeysInRecycleBin)
         _p("ListAccessKeysInRecycleBin", L, A),
         _p("GetAccessKeyInfoInRecycleBin", R, U),

@@ -8,6 +8,7 @@ from keyhouse.clock import Clock
 from keyhouse.services.accounts import Accounts
 from keyhouse.services.audit import AuditWriter, Trail
 from keyhouse.services.authn import Authenticator
+from keyhouse.services.console import Console
 from keyhouse.services.groups import Groups
 from keyhouse.services.keys import Keys
 from keyhouse.services.last_used import LastUsedRecorder
@@ -32,6 +33,7 @@ class Services:
     audit: AuditWriter
     trail: Trail
     reports: Reports
+    console: Console
     authenticator: Authenticator
     recorder: LastUsedRecorder
     sweeper: Sweeper

@@ -251,3 +251,49 @@ credential_reports = Table(
     Column("generated_at", UTCDateTime(), nullable=False),
     Column("content", Text(), nullable=False),
 )
+
+# -- the web console ---------------------------------------------------------------------------
+# A RAM user's console password (IMS login profile). Hashes only (argon2id).
+login_profiles = Table(
+    "login_profiles",
+    metadata,
+    Column("user_id", String(16), ForeignKey("users.user_id"), primary_key=True),
+    Column("password_hash", String(256), nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("password_reset_required", Boolean(), nullable=False),
+    Column("mfa_bind_required", Boolean(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# The account owner's console password (set with `keyhouse account set-password`).
+account_passwords = Table(
+    "account_passwords",
+    metadata,
+    Column("account_id", String(16), ForeignKey("accounts.account_id"), primary_key=True),
+    Column("password_hash", String(256), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Signed-in browsers. The cookie holds a random token; only its SHA-256 is stored.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", String(16), ForeignKey("accounts.account_id"), nullable=False),
+    Column("user_id", String(16), nullable=True),
+    Column("csrf", String(64), nullable=False),
+    Column("must_change_password", Boolean(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index(None, "expires_at"),
+)
+
+# Failed sign-ins per source address and per user, in a sliding window (the throttle).
+signin_failures = Table(
+    "signin_failures",
+    metadata,
+    Column("subject", String(200), primary_key=True),
+    Column("failures", Integer(), nullable=False),
+    Column("window_start", UTCDateTime(), nullable=False),
+)

@@ -21,6 +21,7 @@ from keyhouse.crypto import Sealed
 from keyhouse.domain.errors import AlreadyExists
 from keyhouse.domain.model import AccessKey, Account, KeyDeletion, KeyStatus, User
 from keyhouse.store.access import AccessControlTx
+from keyhouse.store.console import ConsoleTx
 from keyhouse.store.engine import SINGLE_OPTION, WRITE_OPTION
 from keyhouse.store.hot import HotPath
 from keyhouse.store.schema import (
@@ -29,6 +30,7 @@ from keyhouse.store.schema import (
     attachments,
     group_members,
     leases,
+    login_profiles,
     nonces,
     user_tags,
     users,
@@ -170,7 +172,7 @@ _ROOT_LIVE_KEYS = _live_keys(access_keys.c.user_id.is_(None))
 _USER_LIVE_KEYS = _live_keys(access_keys.c.user_id == bindparam("user_id"))
 
 
-class Tx(AccessControlTx, TrailTx):
+class Tx(AccessControlTx, TrailTx, ConsoleTx):
     """One open transaction. Methods return domain objects; ``None`` means "no such row"."""
 
     def __init__(self, conn: Connection) -> None:
@@ -387,6 +389,7 @@ class Tx(AccessControlTx, TrailTx):
         )
         self._c.execute(delete(access_keys).where(access_keys.c.user_id == user_id))
         self._c.execute(delete(user_tags).where(user_tags.c.user_id == user_id))
+        self._c.execute(delete(login_profiles).where(login_profiles.c.user_id == user_id))
         self._c.execute(delete(group_members).where(group_members.c.user_id == user_id))
         self._c.execute(
             delete(attachments).where(

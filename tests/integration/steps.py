@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -53,3 +54,13 @@ def outcome(call: Callable[[], object], success: str = "ok") -> str:
     except ApiError as exc:
         return exc.code
     return success
+
+
+def eventually(probe: Callable[[], Any], seconds: float = 5.0) -> Any:
+    """Read events are buffered (written within a second): poll until ``probe`` is truthy."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = probe()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)

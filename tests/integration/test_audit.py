@@ -9,7 +9,7 @@ import io
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from tests.integration.conftest import expect_error, upn
 from tests.integration.raw import call_rpc
 from tests.integration.sdk import Api
 from tests.integration.server import Server
-from tests.integration.steps import bin_key, disable, make_key, make_user
+from tests.integration.steps import bin_key, disable, eventually, make_key, make_user
 
 IMS = "2019-08-15"
 
@@ -37,16 +37,6 @@ def events(root: Api, **attributes: str) -> list[dict[str, Any]]:
         if not page.get("NextToken"):
             return found
         params["NextToken"] = page["NextToken"]
-
-
-def eventually(probe: Callable[[], Any], seconds: float = 5.0) -> Any:
-    """Read events are buffered (written within a second): poll until ``probe`` is truthy."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = probe()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
 
 
 def test_every_request_leaves_one_event(server: Server, root: Api, account: dict[str, Any]) -> None:

@@ -174,6 +174,21 @@ CALLS: list[Call] = [
         "self",
     ),
     ("ims", "ListAccessKeysInRecycleBin", lambda p, w: {"UserId": p.user_id or ""}, "self"),
+    # IMS login profiles (a weak password, or no profile: nothing changes)
+    (
+        "ims",
+        "CreateLoginProfile",
+        lambda p, w: {"UserPrincipalName": _me_upn(p, w), "Password": "weak"},
+        "self",
+    ),
+    ("ims", "GetLoginProfile", lambda p, w: {"UserPrincipalName": _me_upn(p, w)}, "self"),
+    (
+        "ims",
+        "UpdateLoginProfile",
+        lambda p, w: {"UserPrincipalName": _me_upn(p, w), "PasswordResetRequired": True},
+        "self",
+    ),
+    ("ims", "DeleteLoginProfile", lambda p, w: {"UserPrincipalName": _me_upn(p, w)}, "self"),
     (
         "ims",
         "GetAccessKeyInfoInRecycleBin",

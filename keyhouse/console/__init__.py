@@ -1,0 +1,1 @@
+"""The web console, served under /console by the same process as the API."""
