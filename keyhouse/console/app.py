@@ -27,6 +27,7 @@ from keyhouse.api.wire import OriginResolver, WireRequest
 from keyhouse.clock import format_date
 from keyhouse.domain.errors import DomainError, PermissionDenied
 from keyhouse.domain.model import ConsoleSession, KeyDeletion, KeyStatus, Principal
+from keyhouse.services.audit import parse_time
 from keyhouse.services.base import UserRef
 from keyhouse.services.console import SignInRefused
 from keyhouse.services.permissions import PERMISSIONS, Level
@@ -75,6 +76,7 @@ class ConsoleApp:
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.globals["format_date"] = format_date
         post = ["POST"]
+        both = ["GET", "POST"]
         self.app = Starlette(
             routes=[
                 Route("/console", self.home),
@@ -98,6 +100,12 @@ class ConsoleApp:
                     self.restore_binned_users_key,
                     methods=post,
                 ),
+                Route("/console/users/{name}/keys/{key}/policy", self.key_policy, methods=both),
+                Route("/console/network-policy", self.account_policy, methods=both),
+                Route("/console/audit", self.audit),
+                Route("/console/report", self.report, methods=both),
+                Route("/console/report.csv", self.report_csv),
+                Route("/console/settings", self.settings, methods=both),
                 Mount(
                     "/console/static", StaticFiles(directory=str(HERE / "static")), name="static"
                 ),
@@ -438,8 +446,7 @@ class ConsoleApp:
                 view[label] = self._run(request, principal, action, {"UserName": name}, call)
             except Refused:
                 view[label] = None
-        account = view["account"]
-        view["immediate"] = bool(account and account.key_deletion is KeyDeletion.IMMEDIATE)
+        view["immediate"] = self._immediate(principal)
         return view
 
     async def user(
@@ -547,8 +554,10 @@ class ConsoleApp:
         name, key = request.path_params["name"], request.path_params["key"]
 
         def call(principal: Principal, form: dict[str, str]) -> Any:
-            typed = form.get("confirm", "").strip()
-            if typed != key and form.get("understood") != "yes":
+            if self._immediate(principal):
+                if form.get("understood") != "yes":
+                    raise Refused("Confirm that you understand this cannot be undone.")
+            elif form.get("confirm", "").strip() != key:
                 raise Refused(f"Type the AccessKey ID {key} to confirm the deletion.", "confirm")
             return self.services.keys.delete(principal, UserRef.name(name), key)
 
@@ -560,6 +569,12 @@ class ConsoleApp:
             key,
             done=f"AccessKey {key} was deleted.",
         )
+
+    def _immediate(self, principal: Principal) -> bool:
+        """Which confirmation the delete dialog asks for (the account's own setting)."""
+        with self.services.store.transaction() as tx:
+            account = tx.get_account(principal.account_id)
+        return account is not None and account.key_deletion is KeyDeletion.IMMEDIATE
 
     async def restore_key(self, request: Request) -> Response:
         key = request.path_params["key"]
@@ -717,6 +732,295 @@ class ConsoleApp:
 
         return await self._bin_act(
             request, "DeleteUserInRecycleBin", call, "The user was deleted permanently."
+        )
+
+    # -- network access policies -------------------------------------------------------------
+    async def _policy_page(
+        self,
+        request: Request,
+        *,
+        title: str,
+        read: Callable[[Principal], str],
+        write: Callable[[Principal, str], str],
+        simulate: Callable[[Principal, str], list[dict[str, Any]]],
+        actions: tuple[str, str],
+        params: dict[str, str],
+        back: str,
+    ) -> Response:
+        gate = self._gate(request)
+        if isinstance(gate, Response):
+            return gate
+        session, principal = gate
+        error, notice, refused = "", "", None
+        if request.method == "POST":
+            try:
+                form = await self._form(request, session)
+            except _CsrfRefused:
+                return _csrf_page(self, request)
+            document = form.get("policy", "")
+            try:
+                if form.get("do") == "simulate":
+                    refused = await _in_thread(
+                        self._run,
+                        request,
+                        principal,
+                        "LookupEvents",
+                        params,
+                        lambda: simulate(principal, document),
+                    )
+                else:
+                    await _in_thread(
+                        self._run,
+                        request,
+                        principal,
+                        actions[1],
+                        params,
+                        lambda: write(principal, document),
+                    )
+                    notice = "The policy was saved. It applies from the next request."
+            except Refused as exc:
+                error = exc.message
+        else:
+            try:
+                document = await _in_thread(
+                    self._run, request, principal, actions[0], params, lambda: read(principal)
+                )
+            except Refused as exc:
+                return self._page(
+                    request,
+                    "problem.html",
+                    status=403,
+                    session=session,
+                    who=principal,
+                    title=title,
+                    message=exc.message,
+                )
+        return self._page(
+            request,
+            "policy.html",
+            status=400 if error else 200,
+            session=session,
+            who=principal,
+            title=title,
+            document=document,
+            error=error,
+            notice=notice,
+            refused=refused,
+            back=back,
+        )
+
+    async def key_policy(self, request: Request) -> Response:
+        name, key = request.path_params["name"], request.path_params["key"]
+        ref = UserRef.name(name)
+        keys, trail = self.services.keys, self.services.trail
+
+        def simulate(principal: Principal, document: str) -> list[dict[str, Any]]:
+            keys.network_policy(principal, ref, key)  # may the caller look at this key at all?
+            return trail.simulate(key, document, 30)
+
+        return await self._policy_page(
+            request,
+            title=f"Network access policy of AccessKey {key}",
+            read=lambda p: keys.network_policy(p, ref, key),
+            write=lambda p, d: keys.set_network_policy(p, ref, key, d),
+            simulate=simulate,
+            actions=("GetAccessKeyPolicy", "SetAccessKeyPolicy"),
+            params={"UserName": name, "UserAccessKeyId": key},
+            back=f"/console/users/{quote(name)}",
+        )
+
+    async def account_policy(self, request: Request) -> Response:
+        accounts, trail = self.services.accounts, self.services.trail
+        return await self._policy_page(
+            request,
+            title="Network access policy of the account",
+            read=accounts.network_policy,
+            write=accounts.set_network_policy,
+            simulate=lambda p, d: trail.simulate_account(p, d, 30),
+            actions=("GetAccessKeyPolicyForAccount", "SetAccessKeyPolicyForAccount"),
+            params={},
+            back="/console/settings",
+        )
+
+    # -- the audit trail, the credential report, settings -------------------------------------
+    async def audit(self, request: Request) -> Response:
+        gate = self._gate(request)
+        if isinstance(gate, Response):
+            return gate
+        session, principal = gate
+        q = request.query_params
+        filters = {
+            "EventAccessKeyId": q.get("key", "").strip(),
+            "EventName": q.get("event", "").strip(),
+            "User": q.get("user", "").strip(),
+        }
+        attributes = [(k, v) for k, v in filters.items() if v]
+        error, events, token = "", [], ""
+        try:
+            start = parse_time(q["start"], "start") if q.get("start") else None
+            end = parse_time(q["end"], "end") if q.get("end") else None
+            page = await _in_thread(
+                self._run,
+                request,
+                principal,
+                "LookupEvents",
+                dict(attributes),
+                lambda: self.services.trail.lookup(
+                    principal, attributes, start, end, 50, q.get("next") or None, False
+                ),
+            )
+            events, token = page.events, page.next_token
+        except (Refused, DomainError) as exc:
+            error = exc.message
+        return self._page(
+            request,
+            "audit.html",
+            status=400 if error else 200,
+            session=session,
+            who=principal,
+            events=events,
+            token=token,
+            q=q,
+            error=error,
+        )
+
+    async def report(self, request: Request) -> Response:
+        gate = self._gate(request)
+        if isinstance(gate, Response):
+            return gate
+        session, principal = gate
+        error, state = "", ""
+        if request.method == "POST":
+            try:
+                await self._form(request, session)
+            except _CsrfRefused:
+                return _csrf_page(self, request)
+            try:
+                state = await _in_thread(
+                    self._run,
+                    request,
+                    principal,
+                    "GenerateCredentialReport",
+                    {},
+                    lambda: self.services.reports.generate(principal),
+                )
+            except Refused as exc:
+                error = exc.message
+        generated = ""
+        try:
+            found = await _in_thread(self.services.reports.get, principal, 1, None)
+            generated = format_date(found.generated_at)
+        except DomainError:
+            pass
+        return self._page(
+            request,
+            "report.html",
+            status=400 if error else 200,
+            session=session,
+            who=principal,
+            error=error,
+            state=state,
+            generated=generated,
+        )
+
+    async def report_csv(self, request: Request) -> Response:
+        gate = self._gate(request)
+        if isinstance(gate, Response):
+            return gate
+        _, principal = gate
+        try:
+            found = await _in_thread(
+                self._run,
+                request,
+                principal,
+                "GetCredentialReport",
+                {},
+                lambda: self.services.reports.get(principal, 100_000, None),
+            )
+        except Refused as exc:
+            return Response(exc.message, status_code=404, media_type="text/plain")
+        return Response(
+            found.content,
+            media_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="credential-report.csv"'},
+        )
+
+    async def settings(self, request: Request) -> Response:
+        gate = self._gate(request)
+        if isinstance(gate, Response):
+            return gate
+        session, principal = gate
+        error, notice, where = "", "", ""
+        svc = self.services
+        if request.method == "POST":
+            try:
+                form = await self._form(request, session)
+            except _CsrfRefused:
+                return _csrf_page(self, request)
+            where = form.get("section", "")
+            try:
+                if where == "domain":
+                    domain = form.get("domain", "").strip()
+                    await _in_thread(
+                        self._run,
+                        request,
+                        principal,
+                        "SetDefaultDomain",
+                        {"DefaultDomainName": domain},
+                        lambda: svc.accounts.set_default_domain(principal, domain),
+                    )
+                elif where == "deletion":
+                    mode = KeyDeletion(form.get("mode", "recycle-bin"))
+                    await _in_thread(
+                        self._run,
+                        request,
+                        principal,
+                        "SetSecurityPreference",
+                        {},
+                        lambda: svc.accounts.set_key_deletion_mode(principal, mode),
+                    )
+                elif where == "preference":
+                    allow = form.get("allow_keys") == "on"
+                    await _in_thread(
+                        self._run,
+                        request,
+                        principal,
+                        "SetSecurityPreference",
+                        {"AllowUserToManageAccessKeys": str(allow)},
+                        lambda: svc.accounts.set_security_preference(principal, allow),
+                    )
+                notice = "Saved."
+            except (Refused, ValueError) as exc:
+                error = getattr(exc, "message", "Choose one of the listed values.")
+        try:
+            account = await _in_thread(
+                self._run,
+                request,
+                principal,
+                "GetSecurityPreference",
+                {},
+                lambda: svc.accounts.security_preference(principal),
+            )
+        except Refused as exc:
+            return self._page(
+                request,
+                "problem.html",
+                status=403,
+                session=session,
+                who=principal,
+                title="Settings",
+                message=exc.message,
+            )
+        return self._page(
+            request,
+            "settings.html",
+            status=400 if error else 200,
+            session=session,
+            who=principal,
+            account=account,
+            error=error,
+            notice=notice,
+            where=where,
         )
 
 

@@ -56,6 +56,15 @@ class Accounts(UseCases):
             tx.update_account(account)
             return account
 
+    def set_key_deletion_mode(self, principal: Principal, mode: KeyDeletion) -> Account:
+        """The account's own choice (console settings), authorized like its security
+        preference, which it belongs with."""
+        with self.store.transaction(write=True) as tx:
+            account = self._account(tx, principal, "ram:SetSecurityPreference", lock=True)
+            account = dataclasses.replace(account, key_deletion=mode)
+            tx.update_account(account)
+            return account
+
     def default_domain(self, principal: Principal) -> str:
         with self.store.transaction() as tx:
             return self._account(tx, principal, "ram:GetDefaultDomain").default_domain

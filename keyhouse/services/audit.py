@@ -19,7 +19,7 @@ import queue
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -375,14 +375,32 @@ class Trail(UseCases):
         since = self.clock.now() - timedelta(days=days)
         with self.store.transaction() as tx:
             found = tx.events_of_key(access_key_id, since=since, limit=100_000)
-        refused = []
-        for _, body in found:
-            event = json.loads(body)
-            if event.get("errorCode"):
-                continue
-            if not proposed.allows(event.get("sourceIpAddress", "")):
-                refused.append(event)
-        return refused
+        return _refused_by(proposed, (body for _, body in found))
+
+    def simulate_account(
+        self, principal: Principal, document: str, days: int
+    ) -> list[dict[str, Any]]:
+        """The same for every key of the caller's account (an account-level policy), as far
+        as the caller may read the trail."""
+        proposed = netpolicy.parse(document)
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            account = self._account(tx, principal, "actiontrail:LookupEvents")
+            rows = tx.lookup_events(
+                account.account_id, now - timedelta(days=days), now, {}, None, None, False, 100_000
+            )
+        return _refused_by(proposed, (body for _, _, body in rows))
+
+
+def _refused_by(proposed: netpolicy.NetworkPolicy, bodies: Iterable[str]) -> list[dict[str, Any]]:
+    refused = []
+    for body in bodies:
+        event = json.loads(body)
+        if event.get("errorCode") or event.get("eventType") != "ApiCall":
+            continue  # refused anyway, or not signed with an AccessKey
+        if not proposed.allows(event.get("sourceIpAddress", "")):
+            refused.append(event)
+    return refused
 
 
 def parse_time(text: str, parameter: str) -> datetime:

@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.integration.conftest import upn
+from tests.integration.raw import call_rpc
 from tests.integration.sdk import Api
 from tests.integration.server import Server
 from tests.integration.steps import eventually
@@ -133,6 +134,11 @@ def test_owner_manages_a_users_keys_end_to_end(
     expect(page.locator(f"#key-{key_id}")).to_contain_text("Active")
     api = Api("v3", console.endpoint, key_id, secret)
     assert api.sts("GetCallerIdentity")["IdentityType"] == "RAMUser"
+    row = page.locator(f"#key-{key_id}")
+    row.get_by_role("button", name="Disable").click()
+    expect(page.locator(f"#key-{key_id}")).to_contain_text("Inactive")
+    page.locator(f"#key-{key_id}").get_by_role("button", name="Enable").click()
+    expect(page.locator(f"#key-{key_id}")).to_contain_text("Active")
 
 
 def test_server_refuses_a_wrong_typed_id_and_an_active_keys_user(
@@ -155,9 +161,33 @@ def test_server_refuses_a_wrong_typed_id_and_an_active_keys_user(
     expect(
         page.get_by_text(f"Type the AccessKey ID {key['AccessKeyId']} to confirm")
     ).to_be_visible()
-    assert root.ims("ListAccessKeys", UserPrincipalName=upn(owner, "bob"))["AccessKeys"][
-        "AccessKey"
-    ]
+    kept = root.ims("ListAccessKeys", UserPrincipalName=upn(owner, "bob"))["AccessKeys"]
+    assert [k["AccessKeyId"] for k in kept["AccessKey"]] == [key["AccessKeyId"]]
+    # Who still uses the disabled pair is shown next to it.
+    call_rpc(console.endpoint, key, "ListUsers", "2019-08-15", source="127.0.0.2")
+
+    def shown() -> bool:
+        page.goto(url(console, "/console/users/bob"))
+        return "Still used while disabled" in page.content()
+
+    assert eventually(shown)
+    expect(page.locator("tr.attempts")).to_contain_text("127.0.0.2: ListUsers")
+    # Delete it properly, then permanently from the key recycle bin (typed ID again).
+    key_id = key["AccessKeyId"]
+    row = page.locator(f"#key-{key_id}")
+    row.get_by_text("Delete", exact=True).click()
+    row.get_by_label("Type the AccessKey ID to confirm").fill(key_id)
+    row.get_by_role("button", name="Delete AccessKey").click()
+    binned = page.locator(f"#binned-{key_id}")
+    binned.locator("summary", has_text="Delete permanently").click()
+    binned.get_by_label("Type the AccessKey ID to confirm").fill(key_id)
+    binned.get_by_role("button", name="Delete permanently").click()
+    expect(page.get_by_text(f"AccessKey {key_id} was deleted permanently.")).to_be_visible()
+    expect(page.locator(f"#binned-{key_id}")).to_have_count(0)
+    assert (
+        root.ims("ListAccessKeys", UserPrincipalName=upn(owner, "bob"))["AccessKeys"]["AccessKey"]
+        == []
+    )
 
 
 def test_a_key_of_a_binned_user_cannot_be_restored_before_the_user(
@@ -182,6 +212,17 @@ def test_a_key_of_a_binned_user_cannot_be_restored_before_the_user(
     page.goto(url(console, "/console/users/carol"))
     page.locator(f"#binned-{key}").get_by_role("button", name="Restore").click()
     expect(page.locator(f"#key-{key}")).to_contain_text("Active")
+    # Deleting a binned user for good takes its typed ID.
+    other = root.ims("CreateUser", UserPrincipalName=upn(owner, "gone"), DisplayName="gone")
+    gone_id = other["User"]["UserId"]
+    root.ims("DeleteUser", UserPrincipalName=upn(owner, "gone"))
+    page.goto(url(console, "/console/recycle-bin"))
+    row = page.locator(f"#binned-user-{gone_id}")
+    row.locator("summary", has_text="Delete permanently").click()
+    row.get_by_label("Type the user ID to confirm").fill(gone_id)
+    row.get_by_role("button", name="Delete permanently").click()
+    expect(page.get_by_text("The user was deleted permanently.")).to_be_visible()
+    expect(page.locator(f"#binned-user-{gone_id}")).to_have_count(0)
 
 
 def test_search_by_name_and_by_accesskey_id(
@@ -288,3 +329,111 @@ def test_sign_in_throttle_csrf_cookies_headers_and_audit(
     mine = eventually(lambda: root.trail("LookupEvents", LookupAttribute=signins)["Events"])
     assert [e["errorCode"] for e in mine] == [None]
     assert other["AccessKeySecret"] not in json.dumps(mine)
+
+
+def test_network_policy_editor_simulates_before_saving(
+    console: Server, owner: dict[str, Any], page: Any
+) -> None:
+    root = Api("v3", console.endpoint, owner["AccessKeyId"], owner["AccessKeySecret"])
+    principal = upn(owner, "gina")
+    root.ims("CreateUser", UserPrincipalName=principal, DisplayName="gina")
+    key = root.ims("CreateAccessKey", UserPrincipalName=principal)["AccessKey"]
+    for source in ("127.0.0.1", "127.0.0.2", "127.0.0.2"):
+        call_rpc(console.endpoint, key, "GetCallerIdentity", "2015-04-01", source=source)
+    sign_in(page, console, owner["AccountName"], PASSWORD)
+    page.goto(url(console, f"/console/users/gina/keys/{key['AccessKeyId']}/policy"))
+    editor = page.get_by_label("Policy document")
+    expect(editor).to_contain_text('"Status":"Inactive"')
+    proposed = json.dumps(
+        {
+            "Version": 1,
+            "Status": "Active",
+            "Statements": [{"Type": "ClassicWhiteList", "IPList": ["127.0.0.1"]}],
+        }
+    )
+    editor.fill("{not json")
+    page.get_by_role("button", name="Save policy").click()
+    expect(page.get_by_text("The policy is not JSON")).to_be_visible()
+
+    def simulated() -> bool:
+        page.get_by_label("Policy document").fill(proposed)
+        page.get_by_role("button", name="Check against recent requests").click()
+        return "2 request(s)" in page.content()
+
+    assert eventually(simulated)  # the uses are buffered events: written within a second
+    expect(page.locator("tbody tr")).to_have_count(2)
+    expect(page.locator("tbody")).to_contain_text("127.0.0.2")
+    shot(page, "network-policy")
+    page.get_by_role("button", name="Save policy").click()
+    expect(page.get_by_text("The policy was saved.")).to_be_visible()
+    got = root.ims(
+        "GetAccessKeyPolicy", UserPrincipalName=principal, UserAccessKeyId=key["AccessKeyId"]
+    )
+    assert json.loads(got["AccessKeyPolicy"]) == json.loads(proposed)
+    status, _ = call_rpc(
+        console.endpoint, key, "GetCallerIdentity", "2015-04-01", source="127.0.0.2"
+    )
+    assert status == 400
+
+
+def test_audit_trail_report_and_settings_pages(
+    console: Server, owner: dict[str, Any], page: Any
+) -> None:
+    root = Api("v3", console.endpoint, owner["AccessKeyId"], owner["AccessKeySecret"])
+    principal = upn(owner, "hank")
+    root.ims("CreateUser", UserPrincipalName=principal, DisplayName="hank")
+    key = root.ims("CreateAccessKey", UserPrincipalName=principal)["AccessKey"]["AccessKeyId"]
+    sign_in(page, console, owner["AccountName"], PASSWORD)
+    # The audit trail, filtered by event.
+    page.goto(url(console, "/console/audit"))
+    page.get_by_label("Event (action)").fill("CreateAccessKey")
+    page.get_by_role("button", name="Filter").click()
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text("CreateAccessKey")
+    shot(page, "audit-trail")
+    page.get_by_label("From (UTC").fill("yesterday")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_text("Use a UTC time such as")).to_be_visible()
+    # The credential report: generate, then download.
+    page.goto(url(console, "/console/report"))
+    page.get_by_role("button", name="Generate report").click()
+    expect(page.get_by_text("A new report was generated.")).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download CSV").click()
+    report = Path(download.value.path()).read_text()
+    assert report.startswith("user,user_creation_time") and "\nhank," in report
+    # Settings: immediate deletion changes the delete dialog; the preference is saved.
+    page.goto(url(console, "/console/settings"))
+    page.get_by_label("it is deleted at once and for good").check()
+    page.locator("form", has=page.get_by_label("it is deleted at once")).get_by_role(
+        "button", name="Save"
+    ).click()
+    expect(page.get_by_text("Saved.")).to_be_visible()
+    page.get_by_label("RAM users may manage their own AccessKeys").check()
+    page.locator("form", has=page.get_by_label("RAM users may manage")).get_by_role(
+        "button", name="Save"
+    ).click()
+    preference = root.ims("GetSecurityPreference")["SecurityPreference"]["AccessKeyPreference"]
+    assert preference["AllowUserToManageAccessKeys"] is True
+    shot(page, "settings")
+    page.get_by_role("link", name="Network access policy of the account").click()
+    page.get_by_role("button", name="Check against recent requests").click()
+    none_refused = "None of the last 30 days' requests would have been refused"
+    expect(page.get_by_text(none_refused)).to_be_visible()
+    page.goto(url(console, "/console/users/hank"))
+    row = page.locator(f"#key-{key}")
+    row.get_by_role("button", name="Disable").click()
+    row = page.locator(f"#key-{key}")
+    row.get_by_text("Delete", exact=True).click()
+    expect(row.get_by_text("this cannot be undone", exact=True)).to_be_visible()
+    row.get_by_label("I understand that this cannot be undone").check()
+    row.get_by_role("button", name="Delete AccessKey").click()
+    expect(page.get_by_text(f"AccessKey {key} was deleted.")).to_be_visible()
+    assert (
+        root.ims(
+            "ListAccessKeysInRecycleBin",
+            UserId=root.ims("GetUser", UserPrincipalName=principal)["User"]["UserId"],
+        )["AccessKeys"]["AccessKey"]
+        == []
+    )
