@@ -147,6 +147,27 @@ class ConsoleApp:
     ) -> HTMLResponse:
         return self.templates.TemplateResponse(request, template, context, status_code=status)
 
+    def _show(
+        self,
+        request: Request,
+        template: str,
+        session: ConsoleSession,
+        principal: Principal,
+        *,
+        error: str = "",
+        **context: Any,
+    ) -> HTMLResponse:
+        """A signed-in page; 400 when it shows a refusal."""
+        return self._page(
+            request,
+            template,
+            status=400 if error else 200,
+            session=session,
+            who=principal,
+            error=error,
+            **context,
+        )
+
     def _gate(self, request: Request) -> tuple[ConsoleSession, Principal] | Response:
         found = self._session(request)
         if found is None:
@@ -191,6 +212,17 @@ class ConsoleApp:
             trail.end(token)
         trail.finish(draft, 200, {})
         return result
+
+    async def _call(
+        self,
+        request: Request,
+        principal: Principal,
+        action: str,
+        params: dict[str, str],
+        call: Callable[[], T],
+    ) -> T:
+        """:meth:`_run` on a worker thread (the use-cases block on the store)."""
+        return await _in_thread(self._run, request, principal, action, params, call)
 
     def _signin_event(
         self, request: Request, account_id: str, user: str, principal: Principal | None, ok: bool
@@ -316,8 +348,7 @@ class ConsoleApp:
                 return _csrf_page(self, request)
             name = form.get("name", "").strip()
             try:
-                await _in_thread(
-                    self._run,
+                await self._call(
                     request,
                     principal,
                     "CreateUser",
@@ -335,8 +366,7 @@ class ConsoleApp:
         q = request.query_params.get("q", "").strip()
         if q.startswith("LTAI") and request.method == "GET":
             try:
-                found, _ = await _in_thread(
-                    self._run,
+                found, _ = await self._call(
                     request,
                     principal,
                     "GetUser",
@@ -380,12 +410,11 @@ class ConsoleApp:
             ]
         offset = max(0, int(request.query_params.get("offset", "0") or 0))
         shown = everyone[offset : offset + PAGE]
-        return self._page(
+        return self._show(
             request,
             "users.html",
-            status=400 if error else 200,
-            session=session,
-            who=principal,
+            session,
+            principal,
             users=shown,
             q=q,
             error=error,
@@ -519,8 +548,7 @@ class ConsoleApp:
             return _csrf_page(self, request)
         name = request.path_params["name"]
         try:
-            created = await _in_thread(
-                self._run,
+            created = await self._call(
                 request,
                 principal,
                 "CreateAccessKey",
@@ -619,8 +647,7 @@ class ConsoleApp:
             return _csrf_page(self, request)
         name = request.path_params["name"]
         try:
-            await _in_thread(
-                self._run,
+            await self._call(
                 request,
                 principal,
                 "DeleteUser",
@@ -695,8 +722,7 @@ class ConsoleApp:
             return _csrf_page(self, request)
         user_id = request.path_params["user_id"]
         try:
-            await _in_thread(
-                self._run,
+            await self._call(
                 request,
                 principal,
                 action,
@@ -760,8 +786,7 @@ class ConsoleApp:
             document = form.get("policy", "")
             try:
                 if form.get("do") == "simulate":
-                    refused = await _in_thread(
-                        self._run,
+                    refused = await self._call(
                         request,
                         principal,
                         "LookupEvents",
@@ -769,8 +794,7 @@ class ConsoleApp:
                         lambda: simulate(principal, document),
                     )
                 else:
-                    await _in_thread(
-                        self._run,
+                    await self._call(
                         request,
                         principal,
                         actions[1],
@@ -795,12 +819,11 @@ class ConsoleApp:
                     title=title,
                     message=exc.message,
                 )
-        return self._page(
+        return self._show(
             request,
             "policy.html",
-            status=400 if error else 200,
-            session=session,
-            who=principal,
+            session,
+            principal,
             title=title,
             document=document,
             error=error,
@@ -859,8 +882,7 @@ class ConsoleApp:
         try:
             start = parse_time(q["start"], "start") if q.get("start") else None
             end = parse_time(q["end"], "end") if q.get("end") else None
-            page = await _in_thread(
-                self._run,
+            page = await self._call(
                 request,
                 principal,
                 "LookupEvents",
@@ -872,12 +894,11 @@ class ConsoleApp:
             events, token = page.events, page.next_token
         except (Refused, DomainError) as exc:
             error = exc.message
-        return self._page(
+        return self._show(
             request,
             "audit.html",
-            status=400 if error else 200,
-            session=session,
-            who=principal,
+            session,
+            principal,
             events=events,
             token=token,
             q=q,
@@ -896,8 +917,7 @@ class ConsoleApp:
             except _CsrfRefused:
                 return _csrf_page(self, request)
             try:
-                state = await _in_thread(
-                    self._run,
+                state = await self._call(
                     request,
                     principal,
                     "GenerateCredentialReport",
@@ -912,12 +932,11 @@ class ConsoleApp:
             generated = format_date(found.generated_at)
         except DomainError:
             pass
-        return self._page(
+        return self._show(
             request,
             "report.html",
-            status=400 if error else 200,
-            session=session,
-            who=principal,
+            session,
+            principal,
             error=error,
             state=state,
             generated=generated,
@@ -929,8 +948,7 @@ class ConsoleApp:
             return gate
         _, principal = gate
         try:
-            found = await _in_thread(
-                self._run,
+            found = await self._call(
                 request,
                 principal,
                 "GetCredentialReport",
@@ -961,8 +979,7 @@ class ConsoleApp:
             try:
                 if where == "domain":
                     domain = form.get("domain", "").strip()
-                    await _in_thread(
-                        self._run,
+                    await self._call(
                         request,
                         principal,
                         "SetDefaultDomain",
@@ -971,8 +988,7 @@ class ConsoleApp:
                     )
                 elif where == "deletion":
                     mode = KeyDeletion(form.get("mode", "recycle-bin"))
-                    await _in_thread(
-                        self._run,
+                    await self._call(
                         request,
                         principal,
                         "SetSecurityPreference",
@@ -981,8 +997,7 @@ class ConsoleApp:
                     )
                 elif where == "preference":
                     allow = form.get("allow_keys") == "on"
-                    await _in_thread(
-                        self._run,
+                    await self._call(
                         request,
                         principal,
                         "SetSecurityPreference",
@@ -993,8 +1008,7 @@ class ConsoleApp:
             except (Refused, ValueError) as exc:
                 error = getattr(exc, "message", "Choose one of the listed values.")
         try:
-            account = await _in_thread(
-                self._run,
+            account = await self._call(
                 request,
                 principal,
                 "GetSecurityPreference",
@@ -1011,12 +1025,11 @@ class ConsoleApp:
                 title="Settings",
                 message=exc.message,
             )
-        return self._page(
+        return self._show(
             request,
             "settings.html",
-            status=400 if error else 200,
-            session=session,
-            who=principal,
+            session,
+            principal,
             account=account,
             error=error,
             notice=notice,
