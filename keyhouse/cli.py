@@ -148,6 +148,9 @@ Its root AccessKey pair is shown this once and never again:
 An account's root AccessKey pair can do everything in the account, so it is not recommended for
 everyday use. Create a RAM user with its own AccessKey pair instead, for example with the RAM SDK:
 CreateUser(UserName='app'), then CreateAccessKey(UserName='app').
+
+The web console is at /console on this server; give the account owner a password first:
+keyhouse account set-password --name {account.name}
 """
     )
     sys.stdout.flush()
