@@ -383,7 +383,7 @@ def whois(access_key_id: str, database_url: str | None) -> None:
     elif history:
         account_id = history[0][0]
         created = [e for _, e in history if e["eventName"] == "CreateAccessKey"]
-        purged = [e for _, e in history if e["eventName"] == "PurgeAccessKeyFromRecycleBin"]
+        purged = [e for _, e in history if e["eventName"] == "PurgeAccessKeysFromRecycleBin"]
         owner = next((e["userIdentity"].get("userName") for e in used), None)
         if created:
             owner = created[-1]["requestParameters"].get("UserPrincipalName") or created[-1][

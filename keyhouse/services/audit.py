@@ -132,9 +132,10 @@ def build_row(
 
 
 def system_row(
-    account_id: str, name: str, at: datetime, parameters: dict[str, str]
+    account_id: str, name: str, at: datetime, parameters: dict[str, str], names: list[str]
 ) -> dict[str, Any]:
-    """An event Keyhouse itself caused (the retention sweep), for the account's trail."""
+    """An event Keyhouse itself caused (the retention sweep), for the account's trail;
+    ``names`` are the resources it concerns (what LookupEvents' ResourceName and whois find)."""
     draft = EventDraft(
         event_id=str(uuid.uuid4()),
         at=at,
@@ -152,6 +153,7 @@ def system_row(
     body = json.loads(row["body"])
     body["userIdentity"]["type"] = "system"
     row["body"] = audit.canonical(body)
+    row["resources"] = " " + " ".join(sorted(set(names))) + " " if names else ""
     return row
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from keyhouse.clock import Clock, format_date
 from keyhouse.services.audit import system_row
@@ -110,21 +109,17 @@ class Sweeper:
 
 
 def _record(tx: Tx, batch: list[Purged], when: datetime) -> None:
-    """Each purge leaves an event in its account's trail, in the purge's own transaction, so
-    that `keyhouse whois` can still say whose a purged key was."""
-    by_account: dict[str, list[dict[str, Any]]] = {}
+    """A purge batch leaves one event per account and kind in the account's trail, in the
+    purge's own transaction, naming every purged key or user, so that `keyhouse whois` can
+    still say whose a purged key was. (One event per key made a 100k purge four times
+    slower.)"""
+    grouped: dict[tuple[str, str], list[str]] = {}
     for item in batch:
-        if item.kind == "user":
-            row = system_row(
-                item.account_id, "PurgeUserFromRecycleBin", when, {"UserId": item.ident}
-            )
+        grouped.setdefault((item.account_id, item.kind), []).append(item.ident)
+    for (account_id, kind), idents in sorted(grouped.items()):
+        if kind == "user":
+            name, parameter = "PurgeUsersFromRecycleBin", "UserIds"
         else:
-            row = system_row(
-                item.account_id,
-                "PurgeAccessKeyFromRecycleBin",
-                when,
-                {"UserAccessKeyId": item.ident},
-            )
-        by_account.setdefault(item.account_id, []).append(row)
-    for account_id, rows in by_account.items():
-        tx.append_events(account_id, rows)
+            name, parameter = "PurgeAccessKeysFromRecycleBin", "UserAccessKeyIds"
+        row = system_row(account_id, name, when, {parameter: " ".join(idents)}, idents)
+        tx.append_events(account_id, [row])
