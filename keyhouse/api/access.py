@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from keyhouse.api.ims import KEY_ID, UPN, _owner
 from keyhouse.api.params import Param
 from keyhouse.api.routes import route
 from keyhouse.clock import format_date
@@ -360,12 +361,6 @@ def set_security_preference(svc: Services, who: Principal, p: P) -> P:
 
 # -- IMS: network access policies ---------------------------------------------------------
 ACCESS_KEY_POLICY = Param("AccessKeyPolicy", required=True, max_length=8192)
-KEY_ID = Param("UserAccessKeyId", required=True, max_length=64)
-UPN = Param("UserPrincipalName", max_length=128)
-
-
-def _owner(p: P) -> UserRef | None:
-    return UserRef.upn(p["UserPrincipalName"]) if p.get("UserPrincipalName") else None
 
 
 @route(IMS, "GetAccessKeyPolicy", "ims", KEY_ID, UPN)

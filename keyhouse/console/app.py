@@ -465,11 +465,6 @@ class ConsoleApp:
         for label, action, call in (
             ("groups", "ListGroupsForUser", lambda: svc.groups.for_user(principal, ref)),
             ("policies", "ListPoliciesForUser", lambda: svc.policies.for_user(principal, ref)),
-            (
-                "account",
-                "GetSecurityPreference",
-                lambda: svc.accounts.security_preference(principal),
-            ),
         ):
             try:
                 view[label] = self._run(request, principal, action, {"UserName": name}, call)

@@ -175,7 +175,7 @@ class Console(UseCases):
         now = self.clock.now()
         who = f"user:{account_name}/{user_name or ''}"[:200]
         where = f"address:{address}"[:200]
-        with self.store.transaction(write=True) as tx:
+        with self.store.transaction() as tx:
             for subject, limit in ((who, MAX_FAILURES_PER_USER), (where, MAX_FAILURES_PER_ADDRESS)):
                 seen = tx.failures(subject)
                 if seen and seen[0] >= limit and now - seen[1] < THROTTLE_WINDOW:
@@ -200,10 +200,7 @@ class Console(UseCases):
         if not _verify(stored, password) or account is None:
             with self.store.transaction(write=True) as tx:
                 for subject in (who, where):
-                    seen = tx.failures(subject)
-                    tx.record_failure(
-                        subject, now, restart=seen is not None and now - seen[1] >= THROTTLE_WINDOW
-                    )
+                    tx.record_failure(subject, now, THROTTLE_WINDOW)
             raise SignInRefused(
                 "The account name, user name or password is wrong.",
                 account_id=account.account_id if account else "",

@@ -134,13 +134,6 @@ SELF_SERVICE_KEY_ACTIONS = frozenset(
     )
 )
 
-_LEVELS = {p.action: p.level for p in PERMISSIONS.values()}
-
-
-def level_of(action: str) -> Level:
-    """The access level of a ``service:Action`` name (Write when unknown: the safe side)."""
-    return _LEVELS.get(action, Level.WRITE)
-
 
 def account_resource(account_id: str) -> str:
     return f"acs:ram:*:{account_id}:*"

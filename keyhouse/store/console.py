@@ -3,7 +3,7 @@ throttle. Mixed into ``Tx``."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
@@ -132,8 +132,10 @@ class ConsoleTx:
         ).first()
         return (row.failures, row.window_start) if row else None
 
-    def record_failure(self, subject: str, now: datetime, restart: bool) -> None:
+    def record_failure(self, subject: str, now: datetime, window: timedelta) -> None:
+        """Count a failure; a window older than ``window`` starts again at this one."""
         current = self.failures(subject)
+        restart = current is not None and now - current[1] >= window
         if current is None:
             self._c.execute(
                 insert(signin_failures).values(subject=subject, failures=1, window_start=now)

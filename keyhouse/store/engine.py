@@ -10,8 +10,6 @@ from sqlalchemy.engine import make_url
 # Connections tagged with this execution option begin with BEGIN IMMEDIATE on SQLite, so that
 # a check-then-write (key quotas, bin caps) is serialised against other writers.
 WRITE_OPTION = "keyhouse_write"
-# Connections tagged with this run one statement in its own implicit transaction: no BEGIN.
-SINGLE_OPTION = "keyhouse_single"
 
 
 def make_engine(url: str, pool_size: int = 16, *, relaxed: bool = False) -> Engine:
@@ -55,6 +53,4 @@ def _sqlite_recipe(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
         options = conn.get_execution_options()
-        if options.get(SINGLE_OPTION):
-            return  # one statement, its own implicit transaction
         conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION) else "BEGIN")

@@ -22,7 +22,7 @@ from keyhouse.domain.errors import AlreadyExists
 from keyhouse.domain.model import AccessKey, Account, KeyDeletion, KeyStatus, User
 from keyhouse.store.access import AccessControlTx
 from keyhouse.store.console import ConsoleTx
-from keyhouse.store.engine import SINGLE_OPTION, WRITE_OPTION
+from keyhouse.store.engine import WRITE_OPTION
 from keyhouse.store.hot import HotPath
 from keyhouse.store.schema import (
     access_keys,
@@ -606,21 +606,6 @@ class SqlStore:
                 yield tx
                 if self.before_commit is not None and not relaxed:
                     self.before_commit(tx)
-
-    @contextmanager
-    def single(self, *, write: bool = False, relaxed: bool = False) -> Iterator[Tx]:
-        """For exactly one statement: autocommit, no BEGIN/COMMIT round trips around it."""
-        engine = self.relaxed if relaxed else self.engine
-        with contextlib.ExitStack() as stack:
-            if write:
-                stack.enter_context(self._write_lock)
-            conn = stack.enter_context(engine.connect())
-            if conn.dialect.name == "sqlite":
-                # pysqlite already leaves the transaction to us (see engine.py): skip BEGIN.
-                # SQLAlchemy's AUTOCOMMIT would issue PRAGMAs on every checkout instead.
-                yield Tx(conn.execution_options(**{SINGLE_OPTION: True}))
-            else:
-                yield Tx(conn.execution_options(isolation_level="AUTOCOMMIT"))
 
     def ping(self) -> bool:
         """True when the database answers a trivial query."""
