@@ -397,7 +397,10 @@ def test_retention_drops_old_events_and_the_chain_still_verifies(tmp_path: Path)
         before = len(events(root))
         later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 401 * 86400))
         srv.cli("purge", "--as-of", later)
-        assert events(root) == [e for e in events(root) if e["eventName"] == "LookupEvents"]
+        # Only the lookups themselves remain (buffered, some written after the sweep). One
+        # snapshot: two successive lookups differ by the first one's own event.
+        remaining = events(root)
+        assert all(e["eventName"] == "LookupEvents" for e in remaining), remaining
         assert before >= 2
         out = srv.cli("audit", "verify", "--account", account["AccountName"]).stdout
         assert "intact" in out
