@@ -143,6 +143,7 @@ def build_app(settings: Settings, services: Services) -> WireApp:
         Dispatcher(services, default_table(), origins),
         console=ConsoleApp(services, origins),
         ping=services.store.ping,
+        trail_health=services.audit.health,
         threads=settings.worker_threads,
         max_body=settings.max_body_bytes,
         on_startup=startup,

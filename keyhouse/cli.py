@@ -22,6 +22,7 @@ from keyhouse.config import ConfigError, Settings, env_name, load_settings
 from keyhouse.crypto import MasterKeyError
 from keyhouse.domain.errors import AlreadyExists, DomainError
 from keyhouse.domain.model import KeyDeletion
+from keyhouse.services.accounts import OPERATOR
 from keyhouse.services.registry import Services
 from keyhouse.store.migrate import StoreUnavailable
 
@@ -104,6 +105,8 @@ def serve(host: str | None, port: int | None, workers: int, database_url: str | 
     """Migrate the store and serve the API (creating a default account on an empty store)."""
     import uvicorn
 
+    from keyhouse.api.protocol import BoundedHttpToolsProtocol
+
     settings = _settings(host=host, port=port, database_url=database_url)
     services = _build(settings)
     _bootstrap(services)
@@ -114,6 +117,11 @@ def serve(host: str | None, port: int | None, workers: int, database_url: str | 
         "access_log": False,
         "lifespan": "on",
         "server_header": False,
+        # The client's address and scheme are the TCP peer's: uvicorn would otherwise take
+        # them from X-Forwarded-For / X-Forwarded-Proto of any request from 127.0.0.1. Only
+        # KEYHOUSE_TRUSTED_PROXIES are believed, by keyhouse.api.wire.OriginResolver.
+        "proxy_headers": False,
+        "http": BoundedHttpToolsProtocol,
         # Longer than clients and proxies keep idle connections (nginx: 60 s), so the server
         # never closes one that a client is about to reuse (the client sees a reset).
         "timeout_keep_alive": 75,
@@ -474,7 +482,7 @@ def acl_simulate(access_key_id: str, policy_file: str, days: int, database_url: 
     document = Path(policy_file).read_text()
     with _services(_settings(database_url=database_url)) as services:
         services.audit.flush()
-        refused = services.trail.simulate(access_key_id, document, days)
+        refused = services.trail.simulate(OPERATOR, access_key_id, document, days)
     if not refused:
         click.echo(f"None of the last {days} days' requests with {access_key_id} would be refused.")
         return

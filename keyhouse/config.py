@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -43,6 +43,8 @@ class Settings:
     audit_buffer: int = 10_000
     # For measuring what the trail costs (bench/): "off" records nothing. Keep it on.
     audit: bool = True
+    # Seconds an audit event that the store refuses is retried before it is set aside.
+    audit_set_aside_after: float = 30.0
 
     def __repr__(self) -> str:
         shown = []
@@ -92,25 +94,10 @@ def _hide_password(url: str) -> str:
     return url.replace(f":{parts.password}@", ":***@", 1)
 
 
-_ENV = {
-    "database_url": "KEYHOUSE_DATABASE_URL",
-    "host": "KEYHOUSE_HOST",
-    "port": "KEYHOUSE_PORT",
-    "master_key": "KEYHOUSE_MASTER_KEY",
-    "master_key_file": "KEYHOUSE_MASTER_KEY_FILE",
-    "sweep_interval": "KEYHOUSE_SWEEP_INTERVAL",
-    "sweep_lease": "KEYHOUSE_SWEEP_LEASE",
-    "last_used_flush_interval": "KEYHOUSE_LAST_USED_FLUSH_INTERVAL",
-    "timestamp_tolerance": "KEYHOUSE_TIMESTAMP_TOLERANCE",
-    "nonce_window": "KEYHOUSE_NONCE_WINDOW",
-    "max_body_bytes": "KEYHOUSE_MAX_BODY_BYTES",
-    "worker_threads": "KEYHOUSE_WORKER_THREADS",
-    "log_level": "KEYHOUSE_LOG_LEVEL",
-    "trusted_proxies": "KEYHOUSE_TRUSTED_PROXIES",
-    "audit_retention_days": "KEYHOUSE_AUDIT_RETENTION_DAYS",
-    "audit_buffer": "KEYHOUSE_AUDIT_BUFFER",
-    "audit": "KEYHOUSE_AUDIT",
-}
+# Every setting's environment variable: KEYHOUSE_ and the field's name in capitals.
+_ENV = {f.name: f"KEYHOUSE_{f.name.upper()}" for f in fields(Settings)}
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
 
 
 def env_name(setting: str) -> str:
@@ -121,14 +108,19 @@ def load_settings(
     overrides: Mapping[str, object | None] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Build settings from flags (``overrides``, None meaning unset), the environment, defaults."""
+    """Build settings from flags (``overrides``, None meaning unset), the environment, defaults.
+    A value that cannot be read is a ConfigError naming where it came from (the flag, or the
+    environment variable), never a default silently taken instead."""
     env = os.environ if environ is None else environ
     raw: dict[str, object] = {}
+    source: dict[str, str] = {}
     for name, var in _ENV.items():
         if overrides and overrides.get(name) is not None:
             raw[name] = overrides[name]
+            source[name] = "--" + name.replace("_", "-")
         elif env.get(var):
             raw[name] = env[var]
+            source[name] = var
     defaults = Settings()
     values: dict[str, object] = {}
     for f in fields(Settings):
@@ -136,11 +128,15 @@ def load_settings(
             continue
         value = raw[f.name]
         default = getattr(defaults, f.name)
-        var = _ENV[f.name]
+        where = source[f.name]
+        if isinstance(default, bool):
+            lowered = str(value).strip().lower()
+            if lowered not in _TRUE | _FALSE:
+                raise ConfigError(f"{where}: {value!r} is not a boolean (use true or false)")
+            values[f.name] = lowered in _TRUE
+            continue
         try:
-            if isinstance(default, bool):
-                values[f.name] = str(value).lower() in {"1", "true", "yes", "on"}
-            elif isinstance(default, int):
+            if isinstance(default, int):
                 values[f.name] = int(str(value))
             elif isinstance(default, float):
                 values[f.name] = float(str(value))
@@ -149,34 +145,61 @@ def load_settings(
             else:
                 values[f.name] = str(value)
         except ValueError as exc:
-            raise ConfigError(f"{var}: {value!r} is not a valid number") from exc
+            raise ConfigError(f"{where}: {value!r} is not a valid number") from exc
     settings = Settings(**values)  # type: ignore[arg-type]
-    _validate(settings)
+    _validate(settings, lambda name: source.get(name, _ENV[name]))
     return settings
 
 
-def _validate(s: Settings) -> None:
-    if s.backend not in {"sqlite", "postgresql"}:
-        raise ConfigError("KEYHOUSE_DATABASE_URL: only sqlite:/// and postgresql+psycopg:// work")
+def _validate(s: Settings, where: Callable[[str], str]) -> None:
+    _validate_database_url(s.database_url, where("database_url"))
     if not 0 < s.port < 65536:
-        raise ConfigError("KEYHOUSE_PORT: must be 1 to 65535")
-    for name in ("sweep_interval", "sweep_lease", "last_used_flush_interval"):
-        if getattr(s, name) <= 0:
-            raise ConfigError(f"{_ENV[name]}: must be positive")
+        raise ConfigError(f"{where('port')}: must be 1 to 65535")
     for name in (
+        "sweep_interval",
+        "sweep_lease",
+        "last_used_flush_interval",
         "timestamp_tolerance",
         "nonce_window",
         "max_body_bytes",
         "worker_threads",
         "audit_retention_days",
         "audit_buffer",
+        "audit_set_aside_after",
     ):
         if getattr(s, name) <= 0:
-            raise ConfigError(f"{_ENV[name]}: must be positive")
+            raise ConfigError(f"{where(name)}: must be positive")
     try:
         s.proxy_networks()
     except ValueError as exc:
-        raise ConfigError(f"KEYHOUSE_TRUSTED_PROXIES: {exc}") from exc
+        raise ConfigError(f"{where('trusted_proxies')}: {exc}") from exc
     if s.nonce_window < 2 * s.timestamp_tolerance:
         # A nonce must be remembered for as long as its timestamp could still be accepted.
-        raise ConfigError("KEYHOUSE_NONCE_WINDOW: must be at least twice the timestamp tolerance")
+        raise ConfigError(
+            f"{where('nonce_window')}: must be at least twice the timestamp tolerance"
+        )
+
+
+def _validate_database_url(url: str, where: str) -> None:
+    """Only URLs Keyhouse can open for good: a SQLite file by path, or PostgreSQL."""
+    backend = _backend(url)
+    if backend == "postgresql":
+        if not url.startswith(("postgresql://", "postgresql+psycopg://")):
+            raise ConfigError(f"{where}: use postgresql+psycopg://user@host:port/database")
+        return
+    if backend != "sqlite":
+        raise ConfigError(
+            f"{where}: {_hide_password(url)!r} is not supported; use sqlite:///path/to/file.db "
+            "or postgresql+psycopg://user@host:port/database"
+        )
+    if not url.startswith("sqlite:///"):
+        raise ConfigError(
+            f"{where}: a SQLite URL is sqlite:/// and a path (sqlite:///keyhouse.db is "
+            "relative to the working directory, sqlite:////var/lib/keyhouse.db absolute)"
+        )
+    path = unquote(url[len("sqlite:///") :].split("?", 1)[0])
+    if not path or path == ":memory:" or path.startswith("file:"):
+        raise ConfigError(
+            f"{where}: Keyhouse keeps keys in a file; an in-memory SQLite database would lose "
+            "them (give a path such as sqlite:///keyhouse.db)"
+        )

@@ -26,6 +26,12 @@ log = logging.getLogger("keyhouse.http")
 _JSON_HEADERS = [(b"content-type", b"application/json;charset=utf-8")]
 
 
+# How long a client may take to send its body once its headers are in.
+BODY_TIMEOUT = 30.0
+# Query and form parameters one request may carry (the largest action needs a few dozen).
+MAX_PARAMETERS = 256
+
+
 class BodyTooLarge(Exception):
     pass
 
@@ -37,6 +43,7 @@ class WireApp:
         *,
         ping: Callable[[], bool],
         threads: int,
+        trail_health: Callable[[], Any] | None = None,
         max_body: int,
         on_startup: Callable[[], None] = lambda: None,
         on_shutdown: Callable[[], None] = lambda: None,
@@ -45,6 +52,7 @@ class WireApp:
         self.console = console
         self.dispatcher = dispatcher
         self.ping = ping
+        self.trail_health = trail_health
         self.max_body = max_body
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="keyhouse")
         self.on_startup = on_startup
@@ -62,9 +70,7 @@ class WireApp:
             await self.console(scope, receive, send)
             return
         if path == "/healthz":
-            healthy = await loop.run_in_executor(self.executor, self.ping)
-            status = 200 if healthy else 503
-            await _reply(send, status, {"status": "ok" if healthy else "store unreachable"})
+            await _reply(send, *await self._health(loop))
             return
         if path != "/":
             await _reply(send, 404, _error(scope, "InvalidAction.NotFound", f"No API at {path}."))
@@ -74,6 +80,9 @@ class WireApp:
             return
         try:
             body = await self._read_body(receive)
+        except TimeoutError:
+            await _reply(send, 408, _error(scope, "RequestTimeout", "The body came too slowly."))
+            return
         except BodyTooLarge:
             await _reply(
                 send,
@@ -81,11 +90,16 @@ class WireApp:
                 _error(scope, "RequestEntityTooLarge", f"The body exceeds {self.max_body} bytes."),
             )
             return
+        query_string = scope.get("query_string", b"")
+        if query_string.count(b"&") + body.count(b"&") + 2 > MAX_PARAMETERS:
+            message = f"A request may carry at most {MAX_PARAMETERS} parameters."
+            await _reply(send, 400, _error(scope, "InvalidParameter.Count", message))
+            return
         client = scope.get("client") or ("", 0)
         request = WireRequest.build(
             scope["method"],
             path,
-            scope.get("query_string", b""),
+            query_string,
             scope["headers"],
             body,
             client[0],
@@ -94,7 +108,30 @@ class WireApp:
         status, payload = await loop.run_in_executor(self.executor, self.dispatcher.handle, request)
         await _reply(send, status, payload)
 
+    async def _health(self, loop: asyncio.AbstractEventLoop) -> tuple[int, dict[str, Any]]:
+        """200 while the store answers and the trail can write; 503 otherwise, saying which."""
+        reachable = await loop.run_in_executor(self.executor, self.ping)
+        body: dict[str, Any] = {"status": "ok" if reachable else "store unreachable"}
+        healthy = reachable
+        if self.trail_health is not None:
+            trail = self.trail_health()
+            body["trail"] = {
+                "writable": trail.writable,
+                "queued": trail.queued,
+                "setAside": trail.set_aside,
+                "summarized": trail.summarized,
+            }
+            if not trail.writable:
+                healthy = False
+                if reachable:
+                    body["status"] = "audit trail cannot write"
+        return (200 if healthy else 503), body
+
     async def _read_body(self, receive: Receive) -> bytes:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            return await self._read_body_now(receive)
+
+    async def _read_body_now(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []
         size = 0
         while True:

@@ -71,7 +71,8 @@ class Dispatcher:
             status, body = self._answer(req, outcome, request_id, origin, draft)
         finally:
             trail.end(token)
-        trail.finish(draft, status, body)
+        if not trail.finish(draft, status, body):
+            status, body = 503, self._envelope(req, request_id, "ServiceUnavailable", _BUSY)
         log.info(
             "%s %s status=%s code=%s key=%s ms=%.1f",
             body["RequestId"],
@@ -151,4 +152,5 @@ class Dispatcher:
         }
 
 
+_BUSY = "The request cannot be recorded in the audit trail now; try again later."
 _INTERNAL = "The request processing has failed due to some unknown error."

@@ -58,6 +58,7 @@ _TABLE: dict[str, tuple[str, int]] = {
     "conflict.policy.version.default": ("DeleteConflict.Policy.Version.Default", 409),
     "conflict.group.user": ("DeleteConflict.Group.User", 409),
     "conflict.group.policy": ("DeleteConflict.Group.Policy", 409),
+    "console.busy": ("ServiceUnavailable", 503),
 }
 
 _RECOMMEND: dict[str, str] = {

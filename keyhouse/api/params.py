@@ -52,7 +52,7 @@ class Param:
         if _CONTROL.search(value):
             raise invalid(self.name, "control characters are not allowed.")
         if self.kind == "int":
-            if not re.fullmatch(r"-?\d{1,9}", value.strip()):
+            if not re.fullmatch(r"-?[0-9]{1,9}", value.strip()):
                 raise invalid(self.name, "expected a whole number.")
             number = int(value)
             if (self.minimum is not None and number < self.minimum) or (
@@ -78,7 +78,7 @@ class Param:
 # of them belongs in a name, a comment or an identifier.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
-_TAG = re.compile(r"^Tag\.(\d+)\.(Key|Value)$")
+_TAG = re.compile(r"^Tag\.(\d+)\.(Key|Value)\Z", re.ASCII)
 
 
 def _tags(raw: Mapping[str, str], name: str) -> list[tuple[str, str]]:
@@ -108,7 +108,7 @@ def _tags(raw: Mapping[str, str], name: str) -> list[tuple[str, str]]:
 
 def _pairs(raw: Mapping[str, str], name: str) -> list[tuple[str, str]]:
     """``<name>.N.Key``/``<name>.N.Value`` pairs in N order (at most 10)."""
-    pattern = re.compile(rf"^{re.escape(name)}\.(\d+)\.(Key|Value)$")
+    pattern = re.compile(rf"^{re.escape(name)}\.(\d+)\.(Key|Value)\Z", re.ASCII)
     found: dict[int, dict[str, str]] = {}
     for key, value in raw.items():
         m = pattern.match(key)

@@ -14,8 +14,8 @@ from keyhouse.services.authn import AuthenticationFailed, Origin, SignedRequest
 from keyhouse.signing import acs3, rpc
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
-_NONCE = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z\Z", re.ASCII)
+_NONCE = re.compile(r"^[A-Za-z0-9._~-]{1,64}\Z", re.ASCII)
 # Headers that a V3 signature must cover: without them a signature could be replayed elsewhere.
 _MUST_SIGN = frozenset(
     {
@@ -115,11 +115,34 @@ class OriginResolver:
         ]
         address = req.client
         for hop in reversed(hops):
-            address = hop
-            if not self._is_trusted(hop):
+            address = forwarded_address(hop)
+            if not self._is_trusted(address):
                 break
         proto = (req.header("x-forwarded-proto") or req.scheme).strip().lower()
         return Origin(address, req.header(VPC_HEADER) or None, proto == "https")
+
+
+UNKNOWN_ADDRESS = "unknown"
+
+
+def forwarded_address(hop: str) -> str:
+    """One X-Forwarded-For entry as an address: ``ip``, ``ip:port``, ``[v6]`` and
+    ``[v6]:port`` are understood; anything else (``unknown``, an obfuscated name) is
+    ``unknown``, which no network policy allows and every source-dependent Deny refuses."""
+    text = hop.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest and not (rest.startswith(":") and rest[1:].isdigit()):
+            return UNKNOWN_ADDRESS
+        text = host
+    elif text.count(":") == 1:
+        text, port = text.split(":", 1)
+        if not port.isdigit():
+            return UNKNOWN_ADDRESS
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return UNKNOWN_ADDRESS
 
 
 def _incomplete(why: str) -> AuthenticationFailed:

@@ -29,7 +29,7 @@ from keyhouse.domain.errors import DomainError, PermissionDenied
 from keyhouse.domain.model import ConsoleSession, KeyDeletion, KeyStatus, Principal
 from keyhouse.services.audit import parse_time
 from keyhouse.services.base import UserRef
-from keyhouse.services.console import SignInRefused
+from keyhouse.services.console import ConsoleBusy, SignInRefused
 from keyhouse.services.permissions import PERMISSIONS, Level
 from keyhouse.services.registry import Services
 
@@ -88,6 +88,7 @@ class ConsoleApp:
                 Route("/console/users/{name}", self.user),
                 Route("/console/users/{name}/delete", self.delete_user, methods=post),
                 Route("/console/users/{name}/keys", self.create_key, methods=post),
+                Route("/console/users/{name}/new-key", self.new_key),
                 Route("/console/users/{name}/keys/{key}/status", self.key_status, methods=post),
                 Route("/console/users/{name}/keys/{key}/delete", self.delete_key, methods=post),
                 Route("/console/users/{name}/bin/{key}/restore", self.restore_key, methods=post),
@@ -225,8 +226,14 @@ class ConsoleApp:
         return await _in_thread(self._run, request, principal, action, params, call)
 
     def _signin_event(
-        self, request: Request, account_id: str, user: str, principal: Principal | None, ok: bool
+        self,
+        request: Request,
+        account_id: str,
+        user: str,
+        principal: Principal | None,
+        refused_with: str,
     ) -> None:
+        """A ConsoleSignin event: a success, or a refusal with its code (failed, throttled)."""
         trail = self.services.audit
         origin = self._origin(request)
         draft, token = trail.begin(
@@ -237,8 +244,8 @@ class ConsoleApp:
         draft.version = "console"
         draft.principal = principal
         draft.account_id, draft.user_name = account_id, user or None
-        body = {} if ok else {"Code": "ConsoleSignin.Failed", "Message": "Sign-in refused."}
-        trail.finish(draft, 200 if ok else 401, body)
+        body = {"Code": refused_with, "Message": "Sign-in refused."} if refused_with else {}
+        trail.finish(draft, 401 if refused_with else 200, body)
 
     # -- sign-in -------------------------------------------------------------------------------
     async def home(self, request: Request) -> Response:
@@ -264,9 +271,19 @@ class ConsoleApp:
                 form.get("password", ""),
                 origin.address,
             )
+        except ConsoleBusy as exc:
+            return self._page(
+                request,
+                "signin.html",
+                status=503,
+                csrf=expected,
+                error=exc.message,
+                form={"account": account, "user": user},
+            )
         except SignInRefused as exc:
-            if not exc.throttled:
-                self._signin_event(request, exc.data.get("account_id", ""), user, None, False)
+            code = "ConsoleSignin.Throttled" if exc.throttled else "ConsoleSignin.Failed"
+            account_id = exc.data.get("account_id", "")
+            await _in_thread(self._signin_event, request, account_id, user, None, code)
             page = self._page(
                 request,
                 "signin.html",
@@ -276,7 +293,9 @@ class ConsoleApp:
                 form={"account": account, "user": user},
             )
             return page
-        self._signin_event(request, signed.session.account_id, user, signed.principal, True)
+        await _in_thread(
+            self._signin_event, request, signed.session.account_id, user, signed.principal, ""
+        )
         target = "/console/password" if signed.session.must_change_password else "/console/users"
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
@@ -408,7 +427,12 @@ class ConsoleApp:
             everyone = [
                 u for u in everyone if needle in u.name.lower() or needle in u.display_name.lower()
             ]
-        offset = max(0, int(request.query_params.get("offset", "0") or 0))
+        raw_offset = request.query_params.get("offset", "") or "0"
+        offset = 0
+        if raw_offset.isascii() and raw_offset.isdigit() and len(raw_offset) <= 9:
+            offset = int(raw_offset)
+        else:
+            error = error or "The page offset must be a whole number."
         shown = everyone[offset : offset + PAGE]
         return self._show(
             request,
@@ -481,6 +505,7 @@ class ConsoleApp:
             return gate
         session, principal = gate
         name = request.path_params["name"]
+        flash = await _in_thread(self.services.console.take_flash, session)
         try:
             view = await _in_thread(self._user_view, request, principal, name)
         except Refused as exc:
@@ -501,6 +526,7 @@ class ConsoleApp:
             who=principal,
             error=error,
             where=where,
+            notice=flash.message if flash and not flash.secret else "",
             **view,
             **extra,
         )
@@ -529,8 +555,9 @@ class ConsoleApp:
         except Refused as exc:
             return await self.user(request, error=exc.message, where=where, status=400)
         name = request.path_params["name"]
-        suffix = f"?done={quote(done)}" if done else ""
-        return RedirectResponse(f"/console/users/{quote(name)}{suffix}", status_code=303)
+        if done:
+            await _in_thread(self.services.console.flash, session, done)
+        return RedirectResponse(f"/console/users/{quote(name)}", status_code=303)
 
     async def create_key(self, request: Request) -> Response:
         gate = self._gate(request)
@@ -552,14 +579,29 @@ class ConsoleApp:
             )
         except Refused as exc:
             return await self.user(request, error=exc.message, where="create", status=400)
+        # Post/redirect/get: the secret waits, sealed, for the next page only, so that a
+        # reload shows nothing again and creates nothing.
+        message = f"AccessKey {created.key.access_key_id} was created."
+        await _in_thread(self.services.console.flash, session, message, created)
+        return RedirectResponse(f"/console/users/{quote(name)}/new-key", status_code=303)
+
+    async def new_key(self, request: Request) -> Response:
+        gate = self._gate(request)
+        if isinstance(gate, Response):
+            return gate
+        session, principal = gate
+        name = request.path_params["name"]
+        flash = await _in_thread(self.services.console.take_flash, session)
+        if flash is None or flash.secret is None:
+            return RedirectResponse(f"/console/users/{quote(name)}", status_code=303)
         return self._page(
             request,
             "new_key.html",
             session=session,
             who=principal,
             name=name,
-            key=created.key,
-            secret=created.secret,
+            key_id=flash.access_key_id,
+            secret=flash.secret,
         )
 
     async def key_status(self, request: Request) -> Response:
@@ -651,10 +693,9 @@ class ConsoleApp:
             )
         except Refused as exc:
             return await self.user(request, error=exc.message, where="delete-user", status=400)
-        return RedirectResponse(
-            f"/console/recycle-bin?done={quote(f'User {name} was moved to the recycle bin.')}",
-            status_code=303,
-        )
+        message = f"User {name} was moved to the recycle bin."
+        await _in_thread(self.services.console.flash, session, message)
+        return RedirectResponse("/console/recycle-bin", status_code=303)
 
     # -- the users' recycle bin ------------------------------------------------------------
     async def user_bin(self, request: Request, error: str = "", status: int = 200) -> Response:
@@ -662,6 +703,7 @@ class ConsoleApp:
         if isinstance(gate, Response):
             return gate
         session, principal = gate
+        flash = await _in_thread(self.services.console.take_flash, session)
         try:
             users, domain, keys = await _in_thread(self._bin_view, request, principal)
         except Refused as exc:
@@ -676,7 +718,7 @@ class ConsoleApp:
             domain=domain,
             keys=keys,
             error=error,
-            done=request.query_params.get("done", ""),
+            done=flash.message if flash and not flash.secret else "",
         )
 
     def _bin_view(self, request: Request, principal: Principal) -> tuple[Any, str, dict[str, Any]]:
@@ -726,7 +768,8 @@ class ConsoleApp:
             )
         except Refused as exc:
             return await self.user_bin(request, error=exc.message, status=400)
-        return RedirectResponse(f"/console/recycle-bin?done={quote(done)}", status_code=303)
+        await _in_thread(self.services.console.flash, session, done)
+        return RedirectResponse("/console/recycle-bin", status_code=303)
 
     async def restore_user(self, request: Request) -> Response:
         return await self._bin_act(
@@ -834,7 +877,7 @@ class ConsoleApp:
 
         def simulate(principal: Principal, document: str) -> list[dict[str, Any]]:
             keys.network_policy(principal, ref, key)  # may the caller look at this key at all?
-            return trail.simulate(key, document, 30)
+            return trail.simulate(principal, key, document, 30)
 
         return await self._policy_page(
             request,

@@ -43,11 +43,44 @@ def _is_secret(name: str) -> bool:
     return any(word in lowered for word in _SECRET_WORDS)
 
 
-def request_parameters(params: Mapping[str, str]) -> dict[str, str]:
-    """What the caller asked for, without signing parameters or anything secret-like."""
-    return {
-        k: v[:8192] for k, v in sorted(params.items()) if k not in _COMMON and not _is_secret(k)
-    }
+# What one event may keep of a request's parameters: an event is stored for 400 days, also for
+# requests that failed before anyone was authenticated, so its size is bounded here.
+MAX_PARAMETERS = 64
+MAX_VALUE_LENGTH = 6144  # the longest legitimate value: a policy document
+MAX_PARAMETER_BYTES = 16 * 1024
+
+
+def request_parameters(params: Mapping[str, str]) -> tuple[dict[str, str], bool]:
+    """What the caller asked for, without signing parameters or anything secret-like, cut to
+    the bounds above; and whether anything was cut."""
+    kept: dict[str, str] = {}
+    size = 0
+    cut = False
+    for name, value in sorted(params.items()):
+        if name in _COMMON or _is_secret(name):
+            continue
+        if len(kept) >= MAX_PARAMETERS:
+            cut = True
+            break
+        short_name, short_value = name[:128], value[:MAX_VALUE_LENGTH]
+        if len(short_name) + len(short_value) + size > MAX_PARAMETER_BYTES:
+            cut = True
+            break
+        cut = cut or (short_name, short_value) != (name, value)
+        kept[short_name] = short_value
+        size += len(short_name) + len(short_value)
+    return kept, cut
+
+
+def storable(text: str, length: int | None = None) -> str:
+    """``text`` as every store can keep it: PostgreSQL refuses NUL characters in text and
+    unpaired surrogates in UTF-8, so NUL becomes U+FFFD and a surrogate ``?``; cut to the
+    column's ``length``."""
+    if "\0" in text:
+        text = text.replace("\0", "\ufffd")
+    if not text.isascii():
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text if length is None else text[:length]
 
 
 def scrub(value: Any) -> Any:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from keyhouse.domain import jsondoc
 from keyhouse.domain.errors import InvalidValue
 
 MAX_LENGTH = 8192
@@ -114,9 +114,9 @@ def parse(document: str) -> NetworkPolicy:
     if not document or len(document) > MAX_LENGTH:
         raise NetworkPolicyError(f"The policy must be 1 to {MAX_LENGTH} characters of JSON.")
     try:
-        raw = json.loads(document)
-    except json.JSONDecodeError as exc:
-        raise NetworkPolicyError(f"The policy is not JSON: {exc.msg}.") from exc
+        raw = jsondoc.load(document)
+    except jsondoc.DocumentError as exc:
+        raise NetworkPolicyError(f"The policy is not JSON: {exc}.") from exc
     if not isinstance(raw, dict):
         raise NetworkPolicyError("The policy must be a JSON object.")
     unknown = set(raw) - {"Version", "Status", "Statements"}

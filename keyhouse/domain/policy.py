@@ -21,7 +21,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from keyhouse.domain import jsondoc
 from keyhouse.domain.errors import InvalidValue
+from keyhouse.domain.wildcard import Wildcard, compile_wildcard
 
 MAX_DOCUMENT_LENGTH = 6144
 
@@ -113,8 +115,8 @@ class _Operator:
     negated: bool = False
 
 
-def _like(pattern: str) -> re.Pattern[str]:
-    return _wildcard(pattern, ignore_case=False)
+def _like(pattern: str) -> Wildcard:
+    return compile_wildcard(pattern)
 
 
 def _ip_in(value: Any, network: IpNetwork) -> bool:
@@ -128,10 +130,8 @@ _OPERATORS: dict[str, _Operator] = {
     "StringNotEqualsIgnoreCase": _Operator(
         "string", str.lower, lambda v, p: _as_text(v).lower() == p, negated=True
     ),
-    "StringLike": _Operator("string", _like, lambda v, p: bool(p.fullmatch(_as_text(v)))),
-    "StringNotLike": _Operator(
-        "string", _like, lambda v, p: bool(p.fullmatch(_as_text(v))), negated=True
-    ),
+    "StringLike": _Operator("string", _like, lambda v, p: p.matches(_as_text(v))),
+    "StringNotLike": _Operator("string", _like, lambda v, p: p.matches(_as_text(v)), negated=True),
     "IpAddress": _Operator("ip", _parse_ip, _ip_in),
     "NotIpAddress": _Operator("ip", _parse_ip, _ip_in, negated=True),
     "DateEquals": _Operator("date", _parse_date, lambda v, p: v == p),
@@ -153,42 +153,34 @@ class _Condition:
     key: _Key
     values: tuple[Any, ...]
 
-    def holds(self, ctx: RequestContext) -> bool:
+    def holds(self, ctx: RequestContext, *, in_deny: bool) -> bool:
         value = self.key.read(ctx)
         if value is None:
-            return False  # a key the request does not carry matches nothing, negated or not
+            # A key the request does not carry (a source address no one could tell): fail
+            # closed. It grants nothing in an Allow, and a Deny that depends on it applies.
+            return in_deny
         matched = any(self.operator.test(value, p) for p in self.values)
         return not matched if self.operator.negated else matched
 
 
-# -- wildcards ----------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=4096)
-def _wildcard(pattern: str, *, ignore_case: bool) -> re.Pattern[str]:
-    """``*`` is any run of characters (none included), ``?`` exactly one."""
-    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
-
-
 # -- statements and documents -------------------------------------------------------------
 
-_ACTION = re.compile(r"^(\*|[A-Za-z0-9*?-]+:[A-Za-z0-9*?]+)$")
+_ACTION = re.compile(r"^(\*|[A-Za-z0-9*?-]+:[A-Za-z0-9*?]+)\Z", re.ASCII)
 _STATEMENT_ELEMENTS = frozenset({"Effect", "Action", "Resource", "Condition", "Sid"})
 
 
 @dataclass(frozen=True, slots=True)
 class Statement:
     effect: Effect
-    actions: tuple[re.Pattern[str], ...]
-    resources: tuple[re.Pattern[str], ...]
+    actions: tuple[Wildcard, ...]
+    resources: tuple[Wildcard, ...]
     conditions: tuple[_Condition, ...]
 
     def applies(self, ctx: RequestContext) -> bool:
         return (
-            any(p.fullmatch(ctx.action) for p in self.actions)
-            and any(p.fullmatch(ctx.resource) for p in self.resources)
-            and all(c.holds(ctx) for c in self.conditions)
+            any(p.matches(ctx.action) for p in self.actions)
+            and any(p.matches(ctx.resource) for p in self.resources)
+            and all(c.holds(ctx, in_deny=self.effect is Effect.DENY) for c in self.conditions)
         )
 
 
@@ -282,8 +274,8 @@ def _statement(raw: Any) -> Statement:
     resources = _strings(raw["Resource"], "Resource")
     return Statement(
         effect,
-        tuple(_wildcard(a, ignore_case=True) for a in actions),
-        tuple(_wildcard(r, ignore_case=False) for r in resources),
+        tuple(compile_wildcard(a, ignore_case=True) for a in actions),
+        tuple(compile_wildcard(r) for r in resources),
         _conditions(raw["Condition"]) if "Condition" in raw else (),
     )
 
@@ -296,9 +288,9 @@ def parse(document: str) -> Policy:
             "PolicyDocument.Length",
         )
     try:
-        raw = json.loads(document)
-    except json.JSONDecodeError as exc:
-        raise PolicyError(f"The policy document is not JSON: {exc.msg}.") from exc
+        raw = jsondoc.load(document)
+    except jsondoc.DocumentError as exc:
+        raise PolicyError(f"The policy document is not JSON: {exc}.") from exc
     return from_object(raw)
 
 

@@ -19,8 +19,8 @@ BIN_RETENTION = timedelta(days=30)
 
 _Binned = TypeVar("_Binned", AccessKey, User)
 
-_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_DOMAIN_PREFIX = re.compile(r"^[a-z0-9]([a-z0-9-]{0,48}[a-z0-9])?$")
+_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}\Z", re.ASCII)
+_DOMAIN_PREFIX = re.compile(r"^[a-z0-9]([a-z0-9-]{0,48}[a-z0-9])?\Z", re.ASCII)
 DOMAIN_SUFFIX = ".onaliyun.com"
 
 
@@ -129,8 +129,8 @@ POLICY_VERSION_LIMIT = 5
 SYSTEM_POLICIES_PER_PRINCIPAL = 20
 CUSTOM_POLICIES_PER_PRINCIPAL = 10
 GROUPS_PER_USER = 5
-_POLICY_NAME = re.compile(r"^[A-Za-z0-9-]{1,128}$")
-_VERSION_ID = re.compile(r"^v[1-9][0-9]{0,8}$")
+_POLICY_NAME = re.compile(r"^[A-Za-z0-9-]{1,128}\Z", re.ASCII)
+_VERSION_ID = re.compile(r"^v[1-9][0-9]{0,8}\Z", re.ASCII)
 
 
 def validate_policy_name(name: str, parameter: str = "PolicyName") -> str:

@@ -6,7 +6,7 @@ import dataclasses
 
 from keyhouse import ids
 from keyhouse.domain import netpolicy, rules
-from keyhouse.domain.errors import NotFound
+from keyhouse.domain.errors import AlreadyExists, NotFound
 from keyhouse.domain.model import AccessKey, Account, KeyDeletion, KeyStatus, NewSecret, Principal
 from keyhouse.services.base import UseCases
 
@@ -19,6 +19,17 @@ class Accounts(UseCases):
         rules.validate_account_name(name)
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
+            if tx.get_account_by_name(name) is not None:
+                raise AlreadyExists("account", f"An account named {name} already exists.")
+            domain = rules.default_domain_for(name)
+            holder = tx.get_account_by_domain(domain)
+            if holder is not None:
+                raise AlreadyExists(
+                    "account",
+                    f"The name {name} cannot be used: its default domain {domain} was taken "
+                    f"by the account {holder.name} (SetDefaultDomain) before this account "
+                    "existed. Choose another name, or have that account change its domain.",
+                )
             account = Account(
                 account_id=ids.account_id(),
                 name=name,
@@ -73,6 +84,12 @@ class Accounts(UseCases):
         rules.validate_default_domain(domain)
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal, "ram:SetDefaultDomain", lock=True)
+            named = tx.get_account_by_name(domain.removesuffix(rules.DOMAIN_SUFFIX))
+            if named is not None and named.account_id != account.account_id:
+                # <AccountName>.onaliyun.com belongs to the account of that name.
+                raise AlreadyExists(
+                    "domain", f"{domain} is reserved for the account named {named.name}."
+                )
             tx.update_account(dataclasses.replace(account, default_domain=domain))
             return domain
 

@@ -4,8 +4,14 @@
   calls :meth:`AuditWriter.before_commit` just before a write transaction commits): if it
   cannot be written, the change rolls back and the caller gets an error.
 - Events of reads and refusals go to a bounded in-memory queue that a background thread
-  writes at least every half second. When the queue is full, callers wait: events are never
-  dropped to keep up.
+  writes at least every half second. When the queue is full, a caller waits a bounded time
+  and is then refused (503): no request is answered without its event, and none waits forever.
+- A batch that cannot be written is retried event by event; an event that still cannot be
+  stored (not because the store is away, but because of what it holds) is set aside: counted,
+  logged with its ID, reported by ``/healthz``. One bad event never stops the writer.
+- Requests refused before anyone was authenticated cost the store a bounded amount: each
+  source address has a budget of events per minute; beyond it, its refusals are counted and
+  recorded as one summary event per source and minute.
 - Each account's events form a hash chain (keyhouse.domain.audit); ``verify`` walks it.
 """
 
@@ -17,6 +23,7 @@ import json
 import logging
 import queue
 import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
@@ -60,6 +67,7 @@ class EventDraft:
     annotations: dict[str, Any] = field(default_factory=dict)
     written: bool = False
     event_type: str = "ApiCall"  # "ConsoleOperation", "ConsoleSignin"
+    truncated: bool = False  # some request parameters were left out of the event
 
 
 def annotate(**fields: Any) -> None:
@@ -93,14 +101,17 @@ def build_row(
 ) -> tuple[str, dict[str, Any]]:
     """(account id, audit_events columns) of the finished event."""
     identity = _identity(d)
+    identity["accessKeyId"] = _column(identity["accessKeyId"], 32)
+    identity["userName"] = audit.storable(identity["userName"] or "", 64)
     account_id = identity["accountId"] or ""
     response = audit.scrub(response) if response else None
-    event = {
+    action = audit.storable(d.action, 64)
+    event: dict[str, Any] = {
         "eventId": d.event_id,
         "eventVersion": "1",
         "eventType": d.event_type,
         "eventTime": format_date(d.at),
-        "eventName": d.action,
+        "eventName": action,
         "eventRW": d.rw,
         "serviceName": d.service,
         "apiVersion": d.version,
@@ -111,24 +122,31 @@ def build_row(
         "userIdentity": identity,
         "requestParameters": d.parameters,
         "responseElements": response,
-        "errorCode": error_code,
+        "errorCode": _column(error_code, 128),
         "errorMessage": error_message,
         "recipientAccountId": account_id,
     }
+    if d.truncated:
+        event["additionalEventData"] = {"requestParametersTruncated": True}
     names = audit.resources(d.parameters, response if isinstance(response, dict) else None)
+    resources = " ".join(audit.storable(n, 256) for n in names)[: audit.MAX_PARAMETER_BYTES]
     return account_id, {
         "event_id": d.event_id,
         "event_time": d.at,
-        "event_name": d.action[:64],
+        "event_name": action,
         "event_rw": d.rw,
-        "service_name": d.service[:32],
+        "service_name": audit.storable(d.service, 32),
         "access_key_id": identity["accessKeyId"],
-        "user_name": (identity["userName"] or None),
-        "source_ip": d.source_ip[:64],
-        "error_code": error_code[:128] if error_code else None,
-        "resources": " " + " ".join(names) + " " if names else "",
-        "body": audit.canonical(event),
+        "user_name": identity["userName"] or None,
+        "source_ip": audit.storable(d.source_ip, 64),
+        "error_code": event["errorCode"],
+        "resources": f" {resources} " if resources else "",
+        "body": audit.storable(audit.canonical(event)),
     }
+
+
+def _column(value: str | None, length: int) -> str | None:
+    return audit.storable(value, length) if value else value
 
 
 def system_row(
@@ -157,8 +175,36 @@ def system_row(
     return row
 
 
+@dataclass
+class _SourceBudget:
+    """One source's refusals before authentication in the current minute."""
+
+    window: datetime
+    stored: int = 0
+    over: int = 0  # refused beyond the budget: counted, not stored one by one
+    codes: dict[str, int] = field(default_factory=dict)
+    actions: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TrailHealth:
+    writable: bool  # the last write attempt succeeded (or none was needed)
+    queued: int
+    set_aside: int  # events that could not be stored at all, since start
+    summarized: int  # refusals counted in summary events instead of stored one by one
+
+
 class AuditWriter:
     """Records events: in the change's transaction, or through the buffer."""
+
+    # Refusals before authentication that one source may have stored per minute.
+    SOURCE_BUDGET = 60
+    # Sources tracked at once; beyond that, new sources share one budget ("*").
+    MAX_SOURCES = 10_000
+    # How long a request may wait for room in a full queue before it is refused.
+    QUEUE_WAIT = 5.0
+    # How long an event that cannot be stored is retried before it is set aside.
+    SET_ASIDE_AFTER = 30.0
 
     def __init__(
         self,
@@ -177,6 +223,12 @@ class AuditWriter:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._flushing = threading.Lock()
+        self._budgets: dict[str, _SourceBudget] = {}
+        self._budget_lock = threading.Lock()
+        self._writable = True
+        self._set_aside = 0
+        self._summarized = 0
+        self._failing: dict[str, float] = {}  # event ID -> when it first failed (monotonic)
 
     # -- one request ------------------------------------------------------------------------
     def begin(
@@ -185,13 +237,15 @@ class AuditWriter:
         if not self.enabled:
             draft = EventDraft("", self.clock.now(), request_id, source_ip, "", {}, written=True)
             return draft, _current.set(None)
+        parameters, truncated = audit.request_parameters(params)
         draft = EventDraft(
             event_id=str(uuid.uuid4()),
             at=self.clock.now(),
             request_id=request_id,
             source_ip=source_ip,
             user_agent=user_agent[:256],
-            parameters=audit.request_parameters(params),
+            parameters=parameters,
+            truncated=truncated,
         )
         return draft, _current.set(draft)
 
@@ -208,15 +262,90 @@ class AuditWriter:
         tx.append_events(account_id, [row])
         draft.written = True
 
-    def finish(self, draft: EventDraft, status: int, body: Mapping[str, Any]) -> None:
-        """After the reply is known: queue the event unless the change already wrote it."""
+    def finish(self, draft: EventDraft, status: int, body: Mapping[str, Any]) -> bool:
+        """After the reply is known: queue the event unless the change already wrote it.
+        False when the event could not be queued in time (the caller must not send the
+        reply it had: it answers 503 instead)."""
         if draft.written or not self.enabled:
-            return
+            return True
         if status >= 400:
-            row = build_row(draft, str(body.get("Code")), str(body.get("Message")), None)
+            code = str(body.get("Code"))
+            if draft.principal is None and not self._within_budget(draft, code):
+                return True  # counted in its source's summary event
+            row = build_row(draft, code, str(body.get("Message")), None)
         else:
             row = build_row(draft, None, None, draft.annotations or None)
-        self._queue.put(row)  # blocks when full: callers slow down, nothing is dropped
+        try:
+            self._queue.put(row, timeout=self.QUEUE_WAIT)
+        except queue.Full:
+            log.error("the audit queue stayed full for %.0f s; refusing a request", self.QUEUE_WAIT)
+            return False
+        return True
+
+    def _within_budget(self, draft: EventDraft, code: str) -> bool:
+        """Count a refusal before authentication against its source's budget for the minute;
+        True while it may still be stored as an event of its own."""
+        window = draft.at.replace(second=0, microsecond=0)
+        with self._budget_lock:
+            source = draft.source_ip
+            if source not in self._budgets and len(self._budgets) >= self.MAX_SOURCES:
+                source = "*"
+            budget = self._budgets.get(source)
+            if budget is None or budget.window != window:
+                if budget is not None:
+                    self._summarize(source, budget)
+                budget = self._budgets[source] = _SourceBudget(window)
+            if budget.stored < self.SOURCE_BUDGET:
+                budget.stored += 1
+                return True
+            budget.over += 1
+            self._summarized += 1
+            for counts, name in ((budget.codes, code), (budget.actions, draft.action)):
+                name = audit.storable(name, 64)
+                if name in counts or len(counts) < 20:
+                    counts[name] = counts.get(name, 0) + 1
+            return False
+
+    def _summarize(self, source: str, budget: _SourceBudget) -> None:
+        """Queue the summary event of a finished minute (called with the budget lock held)."""
+        if not budget.over:
+            return
+        draft = EventDraft(
+            event_id=str(uuid.uuid4()),
+            at=budget.window + timedelta(minutes=1),
+            request_id="",
+            source_ip=source,
+            user_agent="keyhouse",
+            parameters={
+                "Refused": str(budget.over),
+                "WindowStart": format_date(budget.window),
+                "ErrorCodes": json.dumps(budget.codes, sort_keys=True),
+                "Actions": json.dumps(budget.actions, sort_keys=True),
+            },
+            action="UnauthenticatedRequestsSummarized",
+            service="Keyhouse",
+        )
+        try:
+            self._queue.put_nowait(build_row(draft, "RequestsSummarized", None, None))
+        except queue.Full:
+            log.error("the audit queue is full; a summary of %d refusals is lost", budget.over)
+
+    def _close_windows(self) -> None:
+        """Summarize the budgets of minutes that are over."""
+        window = self.clock.now().replace(second=0, microsecond=0)
+        with self._budget_lock:
+            for source, budget in list(self._budgets.items()):
+                if budget.window < window:
+                    self._summarize(source, budget)
+                    del self._budgets[source]
+
+    def health(self) -> TrailHealth:
+        return TrailHealth(
+            self._writable or not self.enabled,
+            self._queue.qsize(),
+            self._set_aside,
+            self._summarized,
+        )
 
     # -- the buffer ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -229,18 +358,22 @@ class AuditWriter:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=15)
+        self._close_windows()
         self.flush()
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
+                self._close_windows()
                 self.flush()
             except Exception:
                 log.exception("writing audit events failed; they stay queued and are retried")
 
     def flush(self) -> int:
-        """Write everything queued now, one transaction; on failure the events are re-queued
-        ahead of newer ones' turn (order within an account is kept)."""
+        """Write everything queued now, one transaction per batch. A batch that fails is
+        halved until the events that cannot be written are alone: the rest are written. If
+        the store itself is away, everything is queued again (order within an account kept)
+        and the error is raised."""
         with self._flushing:
             batch: list[tuple[str, dict[str, Any]]] = []
             with contextlib.suppress(queue.Empty):
@@ -248,17 +381,72 @@ class AuditWriter:
                     batch.append(self._queue.get_nowait())
             if not batch:
                 return 0
-            by_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
-            for account_id, row in batch:
-                by_account[account_id].append(row)
+            failed: list[tuple[str, dict[str, Any]]] = []
             try:
-                with self.store.transaction(write=True) as tx:
-                    for account_id in sorted(by_account):
-                        tx.append_events(account_id, by_account[account_id])
+                written = self._write_halving(batch, failed)
             except Exception:
+                self._writable = False
                 self._requeue(batch)
                 raise
-            return len(batch)
+            self._writable = True
+            self._retry_later(failed)
+            return written
+
+    def _write_halving(
+        self, batch: list[tuple[str, dict[str, Any]]], failed: list[tuple[str, dict[str, Any]]]
+    ) -> int:
+        """Write ``batch``; on failure, each half. Single events that fail go to ``failed``.
+        Raises (having written nothing of what it raises for) when the store is away."""
+        try:
+            self._write(batch)
+        except Exception as exc:
+            if self.store.unavailable(exc):
+                raise
+            if len(batch) == 1:
+                failed.append(batch[0])
+                log.warning(
+                    "audit event %s (%s) cannot be stored: %s",
+                    batch[0][1]["event_id"],
+                    batch[0][1]["event_name"],
+                    type(exc).__name__,
+                )
+                return 0
+            middle = len(batch) // 2
+            return self._write_halving(batch[:middle], failed) + self._write_halving(
+                batch[middle:], failed
+            )
+        if self._failing:
+            for _, row in batch:
+                self._failing.pop(row["event_id"], None)
+        return len(batch)
+
+    def _retry_later(self, failed: list[tuple[str, dict[str, Any]]]) -> None:
+        """Queue events that could not be written for another try; one that has kept failing
+        for SET_ASIDE_AFTER seconds is set aside, so that it never holds up the trail."""
+        now = time.monotonic()
+        for item in failed:
+            event_id = item[1]["event_id"]
+            first = self._failing.setdefault(event_id, now)
+            if now - first < self.SET_ASIDE_AFTER:
+                with contextlib.suppress(queue.Full):
+                    self._queue.put_nowait(item)
+                    continue
+            del self._failing[event_id]
+            self._set_aside += 1
+            log.error(
+                "audit event %s (%s, account %s) is set aside: it could not be stored",
+                event_id,
+                item[1]["event_name"],
+                item[0] or "-",
+            )
+
+    def _write(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
+        by_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for account_id, row in batch:
+            by_account[account_id].append(row)
+        with self.store.transaction(write=True) as tx:
+            for account_id in sorted(by_account):
+                tx.append_events(account_id, by_account[account_id])
 
     def _requeue(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
         rest: list[tuple[str, dict[str, Any]]] = []
@@ -266,7 +454,18 @@ class AuditWriter:
             while True:
                 rest.append(self._queue.get_nowait())
         for item in [*batch, *rest]:
-            self._queue.put(item)
+            try:
+                self._queue.put_nowait(item)
+            except queue.Full:
+                # Requests queued meanwhile took the room: wait a bounded time, then set the
+                # event aside rather than block the writer for good.
+                try:
+                    self._queue.put(item, timeout=self.QUEUE_WAIT)
+                except queue.Full:
+                    self._set_aside += 1
+                    log.error(
+                        "audit event %s is set aside: the queue stayed full", item[1]["event_id"]
+                    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,11 +494,17 @@ def _token(at: datetime, seq: int) -> str:
 
 
 def _untoken(token: str) -> tuple[datetime, int]:
+    refused = InvalidValue("NextToken", "The token is not one this service returned.")
+    if len(token) > 200:
+        raise refused
     try:
         at, seq = base64.urlsafe_b64decode(token.encode()).decode().split("|")
-        return datetime.fromisoformat(at), int(seq)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidValue("NextToken", "The token is not one this service returned.") from exc
+        when, number = datetime.fromisoformat(at), int(seq)
+    except (ValueError, UnicodeError) as exc:
+        raise refused from exc
+    if when.tzinfo is None or not 0 <= number < 2**63:
+        raise refused
+    return when, number
 
 
 class Trail(UseCases):
@@ -370,13 +575,20 @@ class Trail(UseCases):
             found = tx.events_of_key(access_key_id, mentioned=True, limit=limit)
         return [(account, json.loads(body)) for account, body in found]
 
-    def simulate(self, access_key_id: str, document: str, days: int) -> list[dict[str, Any]]:
+    def simulate(
+        self, principal: Principal, access_key_id: str, document: str, days: int
+    ) -> list[dict[str, Any]]:
         """Recent successful uses of the key that ``document`` (a network access policy)
-        would have refused, newest first."""
+        would have refused, newest first. They come from the trail, so the caller must be
+        allowed to read it (``actiontrail:LookupEvents``); only its own account's uses."""
         proposed = netpolicy.parse(document)
         since = self.clock.now() - timedelta(days=days)
         with self.store.transaction() as tx:
+            if not principal.is_operator:
+                account = self._account(tx, principal, "actiontrail:LookupEvents")
             found = tx.events_of_key(access_key_id, since=since, limit=100_000)
+        if not principal.is_operator:
+            found = [(a, body) for a, body in found if a == account.account_id]
         return _refused_by(proposed, (body for _, body in found))
 
     def simulate_account(

@@ -18,7 +18,7 @@ from keyhouse.store.hot import Credential
 from keyhouse.store.sql import SqlStore
 
 # Printable ASCII, as long as the column: anything else cannot be a stored AccessKey ID.
-_ACCESS_KEY_ID = re.compile(r"^[\x21-\x7e]{1,32}$")
+_ACCESS_KEY_ID = re.compile(r"^[\x21-\x7e]{1,32}\Z", re.ASCII)
 
 
 class AuthenticationFailed(DomainError):

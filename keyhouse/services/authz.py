@@ -94,7 +94,7 @@ class Authorizer:
         account_id: str,
         resource: str = "*",
         grants: Callable[[], Grants] | None = None,
-        target_user: str | None = None,
+        target_user_id: str | None = None,
     ) -> Decision:
         """``grants`` is called only when policies matter (a RAM user, a non-free action)."""
         if principal.account_id != account_id and not principal.is_operator:
@@ -121,8 +121,8 @@ class Authorizer:
         if (
             held.manage_own_keys
             and action in SELF_SERVICE_KEY_ACTIONS
-            and target_user is not None
-            and target_user == principal.user_name
+            and target_user_id is not None
+            and target_user_id == principal.user_id
         ):
             return Decision(Effect.ALLOW, "users may manage their own AccessKeys (preference)")
         return Decision(Effect.IMPLICIT_DENY, "no policy allows this action")
@@ -134,10 +134,10 @@ class Authorizer:
         account_id: str,
         resource: str = "*",
         grants: Callable[[], Grants] | None = None,
-        target_user: str | None = None,
+        target_user_id: str | None = None,
     ) -> Decision:
         """Return the Allow decision, or raise PermissionDenied carrying the reason."""
-        decision = self.decide(principal, action, account_id, resource, grants, target_user)
+        decision = self.decide(principal, action, account_id, resource, grants, target_user_id)
         if not decision.allowed:
             raise PermissionDenied(
                 "You are not authorized to do this action.",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NoReturn
 
 from keyhouse.clock import Clock
 from keyhouse.crypto import SecretBox
@@ -11,7 +11,7 @@ from keyhouse.domain import policy, rules
 from keyhouse.domain.errors import NotFound
 from keyhouse.domain.model import AccessKey, Account, Principal, User
 from keyhouse.services.authz import Authorizer, Grants
-from keyhouse.services.permissions import account_resource, user_resource
+from keyhouse.services.permissions import ANY_USER, account_resource, user_resource
 from keyhouse.store.sql import SqlStore, Tx
 
 
@@ -78,24 +78,40 @@ class UseCases:
         account: Account,
         action: str,
         resource: str,
-        target_user: str | None = None,
+        target_user_id: str | None = None,
     ) -> None:
         """Raise PermissionDenied unless the caller may perform ``action`` on ``resource``.
-        ``target_user``: the name of the user whose keys are concerned (self-service)."""
+        ``target_user_id``: the ID of the user whose keys are concerned (self-service: a
+        user reusing a binned user's name is not that user)."""
         self.authorizer.require(
             principal,
             action,
             account.account_id,
             resource,
             grants=lambda: self._grants(tx, principal, account),
-            target_user=target_user,
+            target_user_id=target_user_id,
         )
 
     def _authorize_user(
-        self, tx: Tx, principal: Principal, account: Account, action: str, name: str
+        self,
+        tx: Tx,
+        principal: Principal,
+        account: Account,
+        action: str,
+        name: str,
+        user_id: str | None = None,
     ) -> None:
         resource = user_resource(account.account_id, name)
-        self._authorize(tx, principal, account, action, resource, target_user=name)
+        self._authorize(tx, principal, account, action, resource, target_user_id=user_id)
+
+    def _unknown_user(
+        self, tx: Tx, principal: Principal, account: Account, action: str, error: Exception
+    ) -> NoReturn:
+        """Raise ``error`` (the user or key named by ID does not exist) to a caller that may
+        perform ``action`` on every user; NoPermission to anyone else, as for an ID that
+        exists, so that IDs cannot be probed."""
+        self._authorize_user(tx, principal, account, action, ANY_USER)
+        raise error
 
     def _grants(self, tx: Tx, principal: Principal, account: Account) -> Grants:
         user_id = principal.user_id or ""
@@ -130,10 +146,15 @@ class UseCases:
             name = ref.value
             if ref.by == "upn":
                 name = rules.split_principal_name(ref.value, account.default_domain, ref.parameter)
-            self._authorize_user(tx, principal, account, action, name)
+            # Live names are unique and the caller is live: its own name means itself.
+            own = principal.user_id if name == principal.user_name else None
+            self._authorize_user(tx, principal, account, action, name, own)
             return self._user(tx, account, ref, lock=lock, tags=tags)
-        user = self._user(tx, account, ref, lock=lock, tags=tags)
-        self._authorize_user(tx, principal, account, action, user.name)
+        try:
+            user = self._user(tx, account, ref, lock=lock, tags=tags)
+        except NotFound as missing:
+            self._unknown_user(tx, principal, account, action, missing)
+        self._authorize_user(tx, principal, account, action, user.name, user.user_id)
         return user
 
     def _user(

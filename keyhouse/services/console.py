@@ -6,6 +6,9 @@ import dataclasses
 import hashlib
 import re
 import secrets
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -13,14 +16,19 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from keyhouse.domain.errors import AlreadyExists, DomainError, InvalidValue, NotFound
-from keyhouse.domain.model import ConsoleSession, LoginProfile, Principal, User
+from keyhouse.domain.model import ConsoleSession, LoginProfile, NewSecret, Principal, User
 from keyhouse.services.base import UseCases, UserRef
 from keyhouse.store.sql import Tx
 
 SESSION_LIFETIME = timedelta(hours=8)
+FLASH_LIFETIME = timedelta(minutes=10)
 THROTTLE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_USER = 5
+MAX_FAILURES_PER_PAIR = 5
 MAX_FAILURES_PER_ADDRESS = 20
+MAX_FAILURES_PER_USER = 100
+# argon2id takes 64 MiB a hash: at most this many run at once, whatever the load.
+MAX_CONCURRENT_HASHES = 2
+HASH_WAIT = 10.0
 
 _hasher = PasswordHasher()  # argon2id, 64 MiB, 3 passes: the library's (RFC 9106) defaults
 # Verified when the account or user does not exist, so that a wrong name costs as much time
@@ -44,11 +52,44 @@ def check_password_policy(password: str, parameter: str = "Password") -> str:
     return password
 
 
-def _verify(stored: str | None, password: str) -> bool:
+_hashing = threading.BoundedSemaphore(MAX_CONCURRENT_HASHES)
+
+
+class ConsoleBusy(DomainError):
+    code = "console.busy"
+
+
+@contextmanager
+def _hash_slot() -> Iterator[None]:
+    if not _hashing.acquire(timeout=HASH_WAIT):
+        raise ConsoleBusy("The console is busy; try again in a moment.")
     try:
-        return _hasher.verify(stored or _DUMMY, password) and stored is not None
-    except (VerificationError, InvalidHashError):
-        return False
+        yield
+    finally:
+        _hashing.release()
+
+
+def _verify(stored: str | None, password: str) -> bool:
+    with _hash_slot():
+        try:
+            return _hasher.verify(stored or _DUMMY, password) and stored is not None
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+def _hash(password: str) -> str:
+    with _hash_slot():
+        return _hasher.hash(password)
+
+
+def _backoff(limit: int) -> Callable[[int], timedelta]:
+    """How long a throttle window lasts once it holds ``attempts``: 15 minutes, doubled for
+    every attempt beyond the limit (up to 32 times)."""
+
+    def window(attempts: int) -> timedelta:
+        return THROTTLE_WINDOW * int(2 ** min(max(attempts - limit, 0), 5))
+
+    return window
 
 
 def _digest(token: str) -> str:
@@ -92,7 +133,7 @@ class Console(UseCases):
                 raise AlreadyExists("user.login_profile", "The user already has a login profile.")
             profile = LoginProfile(
                 user.user_id,
-                _hasher.hash(password),
+                _hash(password),
                 status,
                 reset_required,
                 mfa_required,
@@ -136,7 +177,7 @@ class Console(UseCases):
                 check_password_policy(password)
             changed = dataclasses.replace(
                 profile,
-                password_hash=_hasher.hash(password) if password else profile.password_hash,
+                password_hash=_hash(password) if password else profile.password_hash,
                 password_reset_required=(
                     profile.password_reset_required if reset_required is None else reset_required
                 ),
@@ -147,6 +188,8 @@ class Console(UseCases):
                 updated_at=now,
             )
             tx.save_login_profile(changed)
+            if password or changed.status != "Active":
+                tx.end_sessions(account.account_id, user.user_id)  # a reset signs the user out
             return user, changed, account.default_domain
 
     def delete_login_profile(self, principal: Principal, ref: UserRef) -> None:
@@ -164,32 +207,44 @@ class Console(UseCases):
             account = tx.get_account_by_name(account_name)
             if account is None:
                 raise NotFound("account", f"No account is named {account_name}.")
-            tx.set_account_password(account.account_id, _hasher.hash(password), now)
+            tx.set_account_password(account.account_id, _hash(password), now)
+            tx.end_sessions(account.account_id, None)  # a new password signs the owner out
 
     # -- signing in and out -------------------------------------------------------------------
     def sign_in(
         self, account_name: str, user_name: str | None, password: str, address: str
     ) -> SignedIn:
         """A session for the account owner (no user name) or a RAM user. Refusals never say
-        whether the account, the user or the password was wrong."""
+        whether the account, the user or the password was wrong.
+
+        Every attempt is counted before the password is checked, so concurrent guesses cannot
+        slip past the limits: 5 per user from one address (then locked for 15 minutes,
+        doubling with every further attempt), 20 per address, 100 per user from anywhere (so
+        that guessing from one address never locks the owner out elsewhere)."""
         now = self.clock.now()
-        who = f"user:{account_name}/{user_name or ''}"[:200]
-        where = f"address:{address}"[:200]
-        with self.store.transaction() as tx:
-            for subject, limit in ((who, MAX_FAILURES_PER_USER), (where, MAX_FAILURES_PER_ADDRESS)):
-                seen = tx.failures(subject)
-                if seen and seen[0] >= limit and now - seen[1] < THROTTLE_WINDOW:
-                    minutes = int((THROTTLE_WINDOW - (now - seen[1])).total_seconds() // 60) + 1
-                    raise SignInRefused(
-                        f"Too many failed sign-ins. Try again in {minutes} minutes.",
-                        throttled=True,
-                    )
-        account = None
+        who = f"{account_name}/{user_name or ''}"
+        subjects = (
+            (f"pair:{who}@{address}"[:200], MAX_FAILURES_PER_PAIR),
+            (f"address:{address}"[:200], MAX_FAILURES_PER_ADDRESS),
+            (f"user:{who}"[:200], MAX_FAILURES_PER_USER),
+        )
+        with self.store.transaction(write=True) as tx:
+            counted = [
+                (tx.count_attempt(subject, now, _backoff(limit)), limit)
+                for subject, limit in subjects
+            ]
+            account = tx.get_account_by_name(account_name)
+        if any(count > limit for count, limit in counted):
+            raise SignInRefused(
+                "Too many failed sign-ins. Try again later.",
+                throttled=True,
+                account_id=account.account_id if account else "",
+                user_name=user_name or "",
+            )
         user = None
         stored = None
         profile = None
         with self.store.transaction() as tx:
-            account = tx.get_account_by_name(account_name)
             if account is not None and not user_name:
                 stored = tx.account_password(account.account_id)
             elif account is not None and user_name:
@@ -198,9 +253,6 @@ class Console(UseCases):
                 if profile is not None and profile.status == "Active":
                     stored = profile.password_hash
         if not _verify(stored, password) or account is None:
-            with self.store.transaction(write=True) as tx:
-                for subject in (who, where):
-                    tx.record_failure(subject, now, THROTTLE_WINDOW)
             raise SignInRefused(
                 "The account name, user name or password is wrong.",
                 account_id=account.account_id if account else "",
@@ -217,7 +269,9 @@ class Console(UseCases):
             now + SESSION_LIFETIME,
         )
         with self.store.transaction(write=True) as tx:
-            tx.clear_failures(who)
+            tx.clear_failures(subjects[0][0])
+            for subject, _ in subjects[1:]:
+                tx.forgive_attempt(subject)
             tx.insert_session(session)
             tx.purge_sessions(now)
             if user is not None:
@@ -245,6 +299,29 @@ class Console(UseCases):
                     return None
         return found, self._principal(found, user)
 
+    # -- one-time notices (post/redirect/get) ----------------------------------------------
+    def flash(
+        self, session: ConsoleSession, message: str, created: NewSecret | None = None
+    ) -> None:
+        """Keep ``message`` (and the new pair's secret, sealed) for the session's next page."""
+        sealed = None
+        if created is not None:
+            sealed = self.box.seal(created.key.access_key_id, created.secret)
+        key_id = created.key.access_key_id if created else None
+        with self.store.transaction(write=True) as tx:
+            tx.put_flash(session.token_hash, message, self.clock.now(), key_id, sealed)
+
+    def take_flash(self, session: ConsoleSession) -> Flash | None:
+        """The session's notice, once; None when there is none (or it is over 10 minutes old)."""
+        since = self.clock.now() - FLASH_LIFETIME
+        with self.store.transaction(write=True) as tx:
+            found = tx.take_flash(session.token_hash, since)
+        if found is None:
+            return None
+        message, key_id, sealed = found
+        secret = self.box.open(key_id, sealed) if key_id and sealed else None
+        return Flash(message, key_id, secret)
+
     def sign_out(self, token: str) -> None:
         with self.store.transaction(write=True) as tx:
             tx.end_session(_digest(token))
@@ -266,16 +343,27 @@ class Console(UseCases):
             tx.save_login_profile(
                 dataclasses.replace(
                     profile,
-                    password_hash=_hasher.hash(new),
+                    password_hash=_hash(new),
                     password_reset_required=False,
                     updated_at=now,
                 )
             )
             tx.password_changed(session.token_hash)
+            # Every other session of this user ends: a stolen session dies with the old password.
+            tx.end_sessions(session.account_id, session.user_id, keep=session.token_hash)
+
+
+@dataclass(frozen=True, slots=True)
+class Flash:
+    """What the next page shows once: a notice, and a new pair with its secret."""
+
+    message: str
+    access_key_id: str | None = None
+    secret: str | None = dataclasses.field(default=None, repr=False)
 
 
 def password_status(profile: LoginProfile) -> str:
     return "InitialValid" if profile.password_reset_required else "NotInitial"
 
 
-__all__ = ["Console", "SignInRefused", "SignedIn", "check_password_policy"]
+__all__ = ["Console", "ConsoleBusy", "Flash", "SignInRefused", "SignedIn", "check_password_policy"]

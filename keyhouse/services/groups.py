@@ -98,7 +98,9 @@ class Groups(UseCases):
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
             group = self._named(tx, principal, account, "ram:AddUserToGroup", name, lock=True)
-            user = self._user(tx, account, ref, lock=True, tags=False)
+            user = self._target(
+                tx, principal, account, "ram:AddUserToGroup", ref, lock=True, tags=False
+            )
             if len(tx.groups_of(user.user_id)) >= rules.GROUPS_PER_USER:
                 raise LimitExceeded(
                     "user.group", f"A user can be in at most {rules.GROUPS_PER_USER} groups."
@@ -110,7 +112,7 @@ class Groups(UseCases):
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
             group = self._named(tx, principal, account, "ram:RemoveUserFromGroup", name, lock=True)
-            user = self._user(tx, account, ref, tags=False)
+            user = self._target(tx, principal, account, "ram:RemoveUserFromGroup", ref, tags=False)
             if not tx.remove_member(group.group_id, user.user_id):
                 raise NotFound("group.user", "The user is not in the group.")
             tx.bump_grants(account.account_id)

@@ -38,7 +38,8 @@ class Keys(UseCases):
         if ref is not None:
             return self._target(tx, principal, account, action, ref, tags=False).user_id
         if principal.kind == "user":
-            self._authorize_user(tx, principal, account, action, principal.user_name or "")
+            name = principal.user_name or ""
+            self._authorize_user(tx, principal, account, action, name, principal.user_id)
             return principal.user_id
         self._authorize(tx, principal, account, action, root_resource(account.account_id))
         return None
@@ -159,7 +160,9 @@ class Keys(UseCases):
         elif user_id != account.account_id:
             user = tx.get_user(account.account_id, user_id, tags=False)
             if user is None:
-                raise user_not_found(UserRef.id(user_id))
+                self._unknown_user(
+                    tx, principal, account, action, user_not_found(UserRef.id(user_id))
+                )
             owner, name = user.user_id, user.name
         if account_wide:
             resource = account_resource(account.account_id)
@@ -167,7 +170,7 @@ class Keys(UseCases):
             resource = root_resource(account.account_id)
         else:
             resource = user_resource(account.account_id, name)
-        self._authorize(tx, principal, account, action, resource, target_user=name)
+        self._authorize(tx, principal, account, action, resource, target_user_id=owner)
         return owner
 
     def _binned(
@@ -194,15 +197,18 @@ class Keys(UseCases):
     def get_in_bin(self, principal: Principal, access_key_id: str) -> BinnedKey:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            key = self._binned(tx, account, _ANY, access_key_id)
+            action = "ram:GetAccessKeyInfoInRecycleBin"
+            try:
+                key = self._binned(tx, account, _ANY, access_key_id)
+            except NotFound as missing:
+                self._unknown_user(tx, principal, account, action, missing)
             user = tx.get_user(account.account_id, key.user_id) if key.user_id else None
             resource = (
                 root_resource(account.account_id)
                 if user is None
                 else user_resource(account.account_id, user.name)
             )
-            action = "ram:GetAccessKeyInfoInRecycleBin"
-            self._authorize(tx, principal, account, action, resource, user.name if user else None)
+            self._authorize(tx, principal, account, action, resource, key.user_id)
             return BinnedKey(key, user, account.default_domain)
 
     def restore(self, principal: Principal, user_id: str | None, access_key_id: str) -> AccessKey:

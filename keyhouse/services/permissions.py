@@ -151,5 +151,13 @@ def group_resource(account_id: str, group_name: str) -> str:
     return f"acs:ram:*:{account_id}:group/{group_name}"
 
 
-def policy_resource(account_id: str, policy_name: str) -> str:
-    return f"acs:ram:*:{account_id}:policy/{policy_name}"
+def policy_resource(account_id: str, policy_name: str, policy_type: str = "Custom") -> str:
+    """A custom policy's ARN in its account; a system policy's is the vendor's
+    ``acs:ram:*:system:policy/<name>``, the same in every account."""
+    owner = "system" if policy_type == "System" else account_id
+    return f"acs:ram:*:{owner}:policy/{policy_name}"
+
+
+# A name no user can have: the resource a request is checked against when the user it names
+# by ID does not exist. Only a caller allowed on every user (``user/*``) then learns that.
+ANY_USER = "*"

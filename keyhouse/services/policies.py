@@ -87,9 +87,16 @@ class Policies(UseCases):
         )
 
     def _check_policy(
-        self, tx: Tx, principal: Principal, account: Account, action: str, name: str
+        self,
+        tx: Tx,
+        principal: Principal,
+        account: Account,
+        action: str,
+        name: str,
+        policy_type: str = "Custom",
     ) -> None:
-        self._authorize(tx, principal, account, action, policy_resource(account.account_id, name))
+        resource = policy_resource(account.account_id, name, policy_type)
+        self._authorize(tx, principal, account, action, resource)
 
     # -- custom policies --------------------------------------------------------------------
     def create(
@@ -115,7 +122,7 @@ class Policies(UseCases):
     def get(self, principal: Principal, policy_type: str, name: str) -> PolicyView:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            self._check_policy(tx, principal, account, "ram:GetPolicy", name)
+            self._check_policy(tx, principal, account, "ram:GetPolicy", name, policy_type)
             return self._view(tx, account, policy_type, name)
 
     def page(
@@ -228,7 +235,7 @@ class Policies(UseCases):
     ) -> PolicyVersion:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            self._check_policy(tx, principal, account, "ram:GetPolicyVersion", name)
+            self._check_policy(tx, principal, account, "ram:GetPolicyVersion", name, policy_type)
             rules.validate_policy_type(policy_type)
             if policy_type == "System":
                 view = self._view(tx, account, "System", name)
@@ -244,7 +251,7 @@ class Policies(UseCases):
     ) -> list[PolicyVersion]:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            self._check_policy(tx, principal, account, "ram:ListPolicyVersions", name)
+            self._check_policy(tx, principal, account, "ram:ListPolicyVersions", name, policy_type)
             rules.validate_policy_type(policy_type)
             if policy_type == "System":
                 view = self._view(tx, account, "System", name)
@@ -325,6 +332,7 @@ class Policies(UseCases):
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
             user = self._target(tx, principal, account, "ram:AttachPolicyToUser", ref, lock=True)
+            self._check_policy(tx, principal, account, "ram:AttachPolicyToUser", name, policy_type)
             self._attach(tx, account, "User", user.user_id, policy_type, name)
 
     def detach_from_user(
@@ -333,6 +341,9 @@ class Policies(UseCases):
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
             user = self._target(tx, principal, account, "ram:DetachPolicyFromUser", ref, lock=True)
+            self._check_policy(
+                tx, principal, account, "ram:DetachPolicyFromUser", name, policy_type
+            )
             self._detach(tx, account, "User", user.user_id, policy_type, name)
 
     def for_user(self, principal: Principal, ref: UserRef) -> list[Attached]:
@@ -362,7 +373,9 @@ class Policies(UseCases):
     def entities(self, principal: Principal, policy_type: str, name: str) -> Entities:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            self._check_policy(tx, principal, account, "ram:ListEntitiesForPolicy", name)
+            self._check_policy(
+                tx, principal, account, "ram:ListEntitiesForPolicy", name, policy_type
+            )
             self._attachable(tx, account, policy_type, name)
             users, groups = tx.entities_of(account.account_id, policy_type, name)
             return Entities(users, groups)
@@ -384,6 +397,7 @@ class Policies(UseCases):
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
             group = self._group(tx, principal, account, "ram:AttachPolicyToGroup", group_name)
+            self._check_policy(tx, principal, account, "ram:AttachPolicyToGroup", name, policy_type)
             self._attach(tx, account, "Group", group.group_id, policy_type, name)
 
     def detach_from_group(
@@ -392,6 +406,9 @@ class Policies(UseCases):
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
             group = self._group(tx, principal, account, "ram:DetachPolicyFromGroup", group_name)
+            self._check_policy(
+                tx, principal, account, "ram:DetachPolicyFromGroup", name, policy_type
+            )
             self._detach(tx, account, "Group", group.group_id, policy_type, name)
 
     def for_group(self, principal: Principal, group_name: str) -> list[Attached]:

@@ -207,8 +207,10 @@ class Users(UseCases):
     def get_in_bin(self, principal: Principal, ref: UserRef) -> tuple[User, str]:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            user = self._binned_user(tx, account, ref)
-            self._authorize_user(tx, principal, account, "ram:GetUserInRecycleBin", user.name)
+            user = self._binned_user(tx, principal, account, ref, "ram:GetUserInRecycleBin")
+            self._authorize_user(
+                tx, principal, account, "ram:GetUserInRecycleBin", user.name, user.user_id
+            )
             return user, account.default_domain
 
     def restore(self, principal: Principal, user_id: str) -> None:
@@ -216,8 +218,12 @@ class Users(UseCases):
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal, lock=True)
-            user = self._binned_user(tx, account, UserRef.id(user_id))
-            self._authorize_user(tx, principal, account, "ram:RestoreUserFromRecycleBin", user.name)
+            user = self._binned_user(
+                tx, principal, account, UserRef.id(user_id), "ram:RestoreUserFromRecycleBin"
+            )
+            self._authorize_user(
+                tx, principal, account, "ram:RestoreUserFromRecycleBin", user.name, user.user_id
+            )
             if tx.get_live_user_by_name(account.account_id, user.name) is not None:
                 raise AlreadyExists(
                     "user",
@@ -231,12 +237,17 @@ class Users(UseCases):
         """Delete a binned user for good, with every key it has; returns the key IDs."""
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal, lock=True)
-            user = self._binned_user(tx, account, UserRef.id(user_id))
-            self._authorize_user(tx, principal, account, "ram:DeleteUserInRecycleBin", user.name)
+            user = self._binned_user(
+                tx, principal, account, UserRef.id(user_id), "ram:DeleteUserInRecycleBin"
+            )
+            self._authorize_user(
+                tx, principal, account, "ram:DeleteUserInRecycleBin", user.name, user.user_id
+            )
             return tx.purge_user(user.user_id)
 
-    @staticmethod
-    def _binned_user(tx: Tx, account: Account, ref: UserRef) -> User:
+    def _binned_user(
+        self, tx: Tx, principal: Principal, account: Account, ref: UserRef, action: str
+    ) -> User:
         user = None
         if ref.by == "id":
             user = tx.get_user(account.account_id, ref.value)
@@ -245,7 +256,7 @@ class Users(UseCases):
             if key is not None and key.account_id == account.account_id and key.user_id:
                 user = tx.get_user(account.account_id, key.user_id)
         if user is None or not user.in_bin:
-            raise user_not_found(ref)
+            self._unknown_user(tx, principal, account, action, user_not_found(ref))
         return user
 
 

@@ -3,14 +3,19 @@ throttle. Mixed into ``Tx``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
+from keyhouse.crypto import Sealed
 from keyhouse.domain.model import ConsoleSession, LoginProfile
 from keyhouse.store.schema import (
     account_passwords,
+    console_flashes,
     console_sessions,
     login_profiles,
     signin_failures,
@@ -70,6 +75,14 @@ class ConsoleTx:
             )
         )
 
+    def account_password_changed(self, account_id: str) -> datetime | None:
+        """When the account owner's password was last set, or None if it never was."""
+        return self._c.scalar(
+            select(account_passwords.c.updated_at).where(
+                account_passwords.c.account_id == account_id
+            )
+        )
+
     def set_account_password(self, account_id: str, password_hash: str, at: datetime) -> None:
         self._c.execute(
             delete(account_passwords).where(account_passwords.c.account_id == account_id)
@@ -114,6 +127,63 @@ class ConsoleTx:
 
     def end_session(self, token_hash: str) -> None:
         self._c.execute(delete(console_sessions).where(console_sessions.c.token_hash == token_hash))
+        self._c.execute(delete(console_flashes).where(console_flashes.c.token_hash == token_hash))
+
+    # -- one-time notices ---------------------------------------------------------------------
+    def put_flash(
+        self,
+        token_hash: str,
+        message: str,
+        at: datetime,
+        access_key_id: str | None = None,
+        sealed: Sealed | None = None,
+    ) -> None:
+        """The session's next page shows ``message`` (and the new pair, if given) once."""
+        self._c.execute(delete(console_flashes).where(console_flashes.c.token_hash == token_hash))
+        self._c.execute(
+            insert(console_flashes).values(
+                token_hash=token_hash,
+                message=message,
+                access_key_id=access_key_id,
+                secret_key_id=sealed.key_id if sealed else None,
+                secret_sealed=sealed.blob if sealed else None,
+                created_at=at,
+            )
+        )
+
+    def take_flash(
+        self, token_hash: str, since: datetime
+    ) -> tuple[str, str | None, Sealed | None] | None:
+        """The session's notice (message, AccessKey ID, sealed secret), removed as it is
+        read; None if there is none newer than ``since``."""
+        row = self._c.execute(
+            delete(console_flashes)
+            .where(console_flashes.c.token_hash == token_hash)
+            .returning(
+                console_flashes.c.message,
+                console_flashes.c.access_key_id,
+                console_flashes.c.secret_key_id,
+                console_flashes.c.secret_sealed,
+                console_flashes.c.created_at,
+            )
+        ).first()
+        if row is None or row.created_at < since:
+            return None
+        sealed = Sealed(row.secret_key_id, row.secret_sealed) if row.secret_key_id else None
+        return row.message, row.access_key_id, sealed
+
+    def end_sessions(self, account_id: str, user_id: str | None, keep: str | None = None) -> None:
+        """Sign the account owner (``user_id`` None) or a user out everywhere, but for the
+        session ``keep`` (a token hash)."""
+        owner = (
+            console_sessions.c.user_id.is_(None)
+            if user_id is None
+            else console_sessions.c.user_id == user_id
+        )
+        q = delete(console_sessions).where(console_sessions.c.account_id == account_id, owner)
+        if keep is not None:
+            q = q.where(console_sessions.c.token_hash != keep)
+        self._c.execute(q)
 
     def password_changed(self, token_hash: str) -> None:
         self._c.execute(
@@ -124,6 +194,8 @@ class ConsoleTx:
 
     def purge_sessions(self, now: datetime) -> None:
         self._c.execute(delete(console_sessions).where(console_sessions.c.expires_at <= now))
+        stale = now - timedelta(minutes=10)
+        self._c.execute(delete(console_flashes).where(console_flashes.c.created_at < stale))
 
     # -- the sign-in throttle -----------------------------------------------------------------
     def failures(self, subject: str) -> tuple[int, datetime] | None:
@@ -132,26 +204,38 @@ class ConsoleTx:
         ).first()
         return (row.failures, row.window_start) if row else None
 
-    def record_failure(self, subject: str, now: datetime, window: timedelta) -> None:
-        """Count a failure; a window older than ``window`` starts again at this one."""
-        current = self.failures(subject)
-        restart = current is not None and now - current[1] >= window
-        if current is None:
-            self._c.execute(
-                insert(signin_failures).values(subject=subject, failures=1, window_start=now)
-            )
-        elif restart:
-            self._c.execute(
-                update(signin_failures)
-                .where(signin_failures.c.subject == subject)
-                .values(failures=1, window_start=now)
-            )
-        else:
-            self._c.execute(
-                update(signin_failures)
-                .where(signin_failures.c.subject == subject)
-                .values(failures=signin_failures.c.failures + 1)
-            )
+    def count_attempt(self, subject: str, now: datetime, window: Callable[[int], timedelta]) -> int:
+        """Count one sign-in attempt against ``subject`` and return the count in its window.
+        The window starts at the first attempt and lasts ``window(count so far)``; once it
+        has passed, counting starts again. The row is locked, so concurrent attempts are
+        counted one after another, never both as the first."""
+        insert_ = sqlite_insert if self._c.dialect.name == "sqlite" else postgresql_insert
+        self._c.execute(
+            insert_(signin_failures)
+            .values(subject=subject, failures=0, window_start=now)
+            .on_conflict_do_nothing(index_elements=["subject"])
+        )
+        row = self._c.execute(
+            select(signin_failures).where(signin_failures.c.subject == subject).with_for_update()
+        ).one()
+        failures, start = row.failures, row.window_start
+        if now - start >= window(failures):
+            failures, start = 0, now
+        failures += 1
+        self._c.execute(
+            update(signin_failures)
+            .where(signin_failures.c.subject == subject)
+            .values(failures=failures, window_start=start)
+        )
+        return int(failures)
+
+    def forgive_attempt(self, subject: str) -> None:
+        """Take back one counted attempt (it succeeded)."""
+        self._c.execute(
+            update(signin_failures)
+            .where(signin_failures.c.subject == subject, signin_failures.c.failures > 0)
+            .values(failures=signin_failures.c.failures - 1)
+        )
 
     def clear_failures(self, subject: str) -> None:
         self._c.execute(delete(signin_failures).where(signin_failures.c.subject == subject))

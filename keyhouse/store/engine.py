@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 # Connections tagged with this execution option begin with BEGIN IMMEDIATE on SQLite, so that
 # a check-then-write (key quotas, bin caps) is serialised against other writers.
@@ -17,6 +21,8 @@ def make_engine(url: str, pool_size: int = 16, *, relaxed: bool = False) -> Engi
     flush, for writes that may be lost in a crash (nonces, last-used times)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if parsed.database:
+            _create_private(Path(parsed.database))
         engine = create_engine(
             url,
             pool_size=pool_size,
@@ -35,6 +41,29 @@ def make_engine(url: str, pool_size: int = 16, *, relaxed: bool = False) -> Engi
         pool_recycle=3600,
         connect_args={"options": "-c synchronous_commit=off"} if relaxed else {},
     )
+
+
+def _create_private(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (it holds sealed secrets and the
+    trail); SQLite gives the -wal and -shm files it makes beside it the same mode."""
+    if path.exists():
+        return
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
+def store_exists(url: str) -> bool:
+    """Whether ``url`` names a store Keyhouse has already created (without creating one)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        return bool(database) and Path(str(database)).is_file()
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return inspect(conn).has_table("alembic_version")
+    finally:
+        engine.dispose()
 
 
 def _sqlite_recipe(engine: Engine) -> None:

@@ -289,6 +289,19 @@ console_sessions = Table(
     Index(None, "expires_at"),
 )
 
+# What the console shows once after a redirect (post/redirect/get): a notice, and for a new
+# AccessKey pair its secret, sealed with the master key like every stored secret.
+console_flashes = Table(
+    "console_flashes",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("message", Text(), nullable=False),
+    Column("access_key_id", String(32), nullable=True),
+    Column("secret_key_id", String(32), nullable=True),
+    Column("secret_sealed", LargeBinary, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
 # Failed sign-ins per source address and per user, in a sliding window (the throttle).
 signin_failures = Table(
     "signin_failures",

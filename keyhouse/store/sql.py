@@ -15,7 +15,8 @@ from sqlalchemy import Engine, Row, and_, bindparam, delete, func, insert, or_, 
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from keyhouse.crypto import Sealed
 from keyhouse.domain.errors import AlreadyExists
@@ -192,6 +193,11 @@ class Tx(AccessControlTx, TrailTx, ConsoleTx):
     def get_account_by_name(self, name: str) -> Account | None:
         """The account with this name, or None."""
         row = self._c.execute(select(accounts).where(accounts.c.name == name)).first()
+        return _account(row) if row else None
+
+    def get_account_by_domain(self, domain: str) -> Account | None:
+        """The account whose default domain this is, or None."""
+        row = self._c.execute(select(accounts).where(accounts.c.default_domain == domain)).first()
         return _account(row) if row else None
 
     def list_accounts(self) -> list[Account]:
@@ -606,6 +612,12 @@ class SqlStore:
                 yield tx
                 if self.before_commit is not None and not relaxed:
                     self.before_commit(tx)
+
+    @staticmethod
+    def unavailable(exc: BaseException) -> bool:
+        """Whether ``exc`` says the store could not be reached or was busy (try again later),
+        rather than that the statement itself cannot succeed."""
+        return isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout)
 
     def ping(self) -> bool:
         """True when the database answers a trivial query."""
