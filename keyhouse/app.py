@@ -55,7 +55,13 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         raise
     authorizer = Authorizer(clock)
     recorder = LastUsedRecorder(store)
-    writer = AuditWriter(store, clock, capacity=settings.audit_buffer, enabled=settings.audit)
+    writer = AuditWriter(
+        store,
+        clock,
+        capacity=settings.audit_buffer,
+        enabled=settings.audit,
+        set_aside_after=settings.audit_set_aside_after,
+    )
     if settings.audit:
         store.before_commit = writer.before_commit
     return Services(

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import os
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -18,13 +19,15 @@ import click
 
 from keyhouse.app import build_app, build_services
 from keyhouse.clock import format_date, parse_date
-from keyhouse.config import ConfigError, Settings, env_name, load_settings
+from keyhouse.config import ConfigError, Settings, env_name, hide_password, load_settings
 from keyhouse.crypto import MasterKeyError
 from keyhouse.domain.errors import AlreadyExists, DomainError
-from keyhouse.domain.model import KeyDeletion
+from keyhouse.domain.model import Account, KeyDeletion, Principal
 from keyhouse.services.accounts import OPERATOR
 from keyhouse.services.registry import Services
+from keyhouse.store.engine import store_exists
 from keyhouse.store.migrate import StoreUnavailable
+from keyhouse.store.sql import Purged
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,6 +35,7 @@ EXIT_DOMAIN = 1
 EXIT_CONFIG = 2
 EXIT_MASTER_KEY = 3
 EXIT_STORE = 4
+EXIT_PORT_IN_USE = 5
 
 
 def database_option(fn: F) -> F:
@@ -58,9 +62,26 @@ def _build(settings: Settings) -> Services:
     raise AssertionError("unreachable")
 
 
+def store_name(settings: Settings) -> str:
+    """The store a command uses, as a person can find it (absolute path, no password)."""
+    path = settings.sqlite_path()
+    if path is not None:
+        return f"sqlite:///{path.resolve()}"
+    return hide_password(settings.database_url)
+
+
 @contextmanager
-def _services(settings: Settings) -> Iterator[Services]:
-    """Build the services for one command, mapping start-up failures to exit codes."""
+def _services(settings: Settings, *, create: bool = False) -> Iterator[Services]:
+    """Build the services for one command, mapping start-up failures to exit codes. Only
+    ``create`` commands (serve, account create, store copy's source) may make a new store:
+    any other command in a directory without one says so instead of leaving an empty one."""
+    if not create:
+        try:
+            exists = store_exists(settings.database_url)
+        except Exception as exc:
+            _fail(EXIT_STORE, f"cannot reach the store: {_first_line(exc)}")
+        if not exists:
+            _fail(EXIT_CONFIG, f"no store at {store_name(settings)}")
     services = _build(settings)
     try:
         yield services
@@ -68,6 +89,11 @@ def _services(settings: Settings) -> Iterator[Services]:
         _fail(EXIT_DOMAIN, exc.message)
     finally:
         services.store.dispose()
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    return (str(orig or exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _settings(**overrides: object) -> Settings:
@@ -81,6 +107,8 @@ def _settings(**overrides: object) -> Settings:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
+    # Migrations say what they do at INFO; an operator's terminal needs only their failures.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     return settings
 
 
@@ -108,8 +136,9 @@ def serve(host: str | None, port: int | None, workers: int, database_url: str | 
     from keyhouse.api.protocol import BoundedHttpToolsProtocol
 
     settings = _settings(host=host, port=port, database_url=database_url)
+    _check_port(settings.host, settings.port)
     services = _build(settings)
-    _bootstrap(services)
+    _bootstrap(services, settings)
     common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -139,7 +168,31 @@ def serve(host: str | None, port: int | None, workers: int, database_url: str | 
     uvicorn.run("keyhouse.app:create_app", factory=True, workers=workers, **common)
 
 
-def _bootstrap(services: Services) -> None:
+def _check_port(host: str, port: int) -> None:
+    """Refuse to start (before creating anything) when the address is taken."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        _fail(EXIT_CONFIG, f"--host: cannot resolve {host}: {exc.strerror}")
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            _fail(EXIT_PORT_IN_USE, f"cannot listen on {host}:{port}: {exc.strerror}")
+
+
+def _console_url(settings: Settings) -> str:
+    host = settings.host
+    if host in {"0.0.0.0", "::", ""}:  # noqa: S104 - naming, not binding
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}/console"
+
+
+def _bootstrap(services: Services, settings: Settings) -> None:
     if not services.accounts.is_empty():
         return
     try:
@@ -157,7 +210,8 @@ An account's root AccessKey pair can do everything in the account, so it is not 
 everyday use. Create a RAM user with its own AccessKey pair instead, for example with the RAM SDK:
 CreateUser(UserName='app'), then CreateAccessKey(UserName='app').
 
-The web console is at /console on this server; give the account owner a password first:
+The web console is at {_console_url(settings)}
+Give the account owner a password first:
 keyhouse account set-password --name {account.name}
 """
     )
@@ -176,7 +230,7 @@ def account() -> None:
 def account_create(name: str, as_json: bool, database_url: str | None) -> None:
     """Create an account and its root AccessKey pair (the secret is printed once)."""
     settings = _settings(database_url=database_url)
-    with _services(settings) as services:
+    with _services(settings, create=True) as services:
         acct, created = services.accounts.create(name)
         if as_json:
             click.echo(
@@ -203,17 +257,117 @@ def account_create(name: str, as_json: bool, database_url: str | None) -> None:
 @click.option(
     "--key-deletion",
     type=click.Choice([m.value for m in KeyDeletion]),
-    default=KeyDeletion.RECYCLE_BIN.value,
-    show_default=True,
+    default=None,
     help="recycle-bin: deleted keys wait 30 days; immediate: deleted keys are gone at once.",
 )
 @database_option
-def account_update(name: str, key_deletion: str, database_url: str | None) -> None:
-    """Change an account's settings."""
+def account_update(name: str, key_deletion: str | None, database_url: str | None) -> None:
+    """Change an account's settings (only those given)."""
     settings = _settings(database_url=database_url)
     with _services(settings) as services:
+        if key_deletion is None:
+            acct = _account_named(services, name, settings)
+            click.echo(
+                f"{acct.name}: key deletion is {acct.key_deletion.value} (nothing changed: "
+                "give --key-deletion to change it)"
+            )
+            return
         acct = services.accounts.set_key_deletion(name, KeyDeletion(key_deletion))
         click.echo(f"{acct.name}: key deletion is {acct.key_deletion.value}")
+
+
+def _account_named(services: Services, name: str, settings: Settings) -> Account:
+    found = [a for a in services.accounts.all() if a.name == name]
+    if not found:
+        _fail(EXIT_DOMAIN, f"no account named {name} in {store_name(settings)}")
+    return found[0]
+
+
+@account.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line.")
+@database_option
+def account_list(as_json: bool, database_url: str | None) -> None:
+    """Every account of the store."""
+    with _services(_settings(database_url=database_url)) as services:
+        found = services.accounts.all()
+    if as_json:
+        for a in found:
+            click.echo(json.dumps(_account_fields(a)))
+        return
+    _table(
+        ("NAME", "ACCOUNT ID", "DEFAULT DOMAIN", "KEY DELETION", "CREATED"),
+        [
+            (
+                a.name,
+                a.account_id,
+                a.default_domain,
+                a.key_deletion.value,
+                format_date(a.created_at),
+            )
+            for a in found
+        ],
+    )
+
+
+def _account_fields(a: Account) -> dict[str, Any]:
+    return {
+        "AccountName": a.name,
+        "AccountId": a.account_id,
+        "DefaultDomain": a.default_domain,
+        "KeyDeletion": a.key_deletion.value,
+        "AllowUserToManageAccessKeys": a.allow_user_manage_keys,
+        "CreateDate": format_date(a.created_at),
+    }
+
+
+@account.command("show")
+@click.option("--name", required=True, help="The account to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@database_option
+def account_show(name: str, as_json: bool, database_url: str | None) -> None:
+    """One account's settings and its root AccessKey pairs (never their secrets)."""
+    settings = _settings(database_url=database_url)
+    with _services(settings) as services:
+        acct = _account_named(services, name, settings)
+        keys = services.keys.list_live(Principal("operator", acct.account_id), None)
+    fields = _account_fields(acct)
+    fields["RootAccessKeys"] = [
+        {"AccessKeyId": k.access_key_id, "Status": k.status.value} for k in keys
+    ]
+    if as_json:
+        click.echo(json.dumps(fields))
+        return
+    for label, value in fields.items():
+        if label == "RootAccessKeys":
+            value = ", ".join(f"{k['AccessKeyId']} ({k['Status']})" for k in value) or "none"
+        click.echo(f"{label + ':':<29}{value}")
+
+
+@account.command("new-root-key")
+@click.option("--name", required=True, help="The account whose owner lost the root secret.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@database_option
+def account_new_root_key(name: str, as_json: bool, database_url: str | None) -> None:
+    """Give the account a new root AccessKey pair (the secret is printed once). The old pairs
+    stay as they are: disable and delete them once nothing uses them."""
+    settings = _settings(database_url=database_url)
+    with _services(settings) as services:
+        acct = _account_named(services, name, settings)
+        created = services.keys.create(Principal("operator", acct.account_id), None)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "AccountName": acct.name,
+                    "AccessKeyId": created.key.access_key_id,
+                    "AccessKeySecret": created.secret,
+                }
+            )
+        )
+        return
+    click.echo(f"AccessKeyId:     {created.key.access_key_id}")
+    click.echo(f"AccessKeySecret: {created.secret}")
+    click.echo("The secret is shown this once; store it now.")
 
 
 def _as_of(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
@@ -238,9 +392,10 @@ def key_protect(access_key_id: str, reason: str, database_url: str | None) -> No
     """Refuse every write-level action signed with the pair (reads still work)."""
     if not reason.strip() or len(reason) > 256:
         _fail(EXIT_CONFIG, "--reason must be 1 to 256 characters")
-    with _services(_settings(database_url=database_url)) as services:
+    settings = _settings(database_url=database_url)
+    with _services(settings) as services:
         if not services.keys.protect(access_key_id, reason.strip()):
-            _fail(EXIT_DOMAIN, f"no AccessKey {access_key_id} in this store")
+            _fail(EXIT_DOMAIN, f"no AccessKey {access_key_id} in {store_name(settings)}")
     click.echo(f"{access_key_id} is under leak protection: write-level actions are refused.")
 
 
@@ -249,9 +404,10 @@ def key_protect(access_key_id: str, reason: str, database_url: str | None) -> No
 @database_option
 def key_unprotect(access_key_id: str, database_url: str | None) -> None:
     """Lift leak protection from the pair."""
-    with _services(_settings(database_url=database_url)) as services:
+    settings = _settings(database_url=database_url)
+    with _services(settings) as services:
         if not services.keys.protect(access_key_id, None):
-            _fail(EXIT_DOMAIN, f"no AccessKey {access_key_id} in this store")
+            _fail(EXIT_DOMAIN, f"no AccessKey {access_key_id} in {store_name(settings)}")
     click.echo(f"{access_key_id} is no longer under leak protection.")
 
 
@@ -333,8 +489,10 @@ def _table(header: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> None:
 @database_option
 def key_attempts(access_key_id: str, as_json: bool, database_url: str | None) -> None:
     """Who still tries to use a disabled, binned or purged pair: time, address, action."""
-    with _services(_settings(database_url=database_url)) as services:
+    settings = _settings(database_url=database_url)
+    with _services(settings) as services:
         services.audit.flush()
+        _require_known_key(services, settings, access_key_id)
         found = services.trail.attempts(access_key_id)
     if as_json:
         for event in found:
@@ -358,12 +516,24 @@ def key_attempts(access_key_id: str, as_json: bool, database_url: str | None) ->
     )
 
 
+def _require_known_key(services: Services, settings: Settings, access_key_id: str) -> None:
+    """Exit 1 unless the key is in the store or its trail (live, binned or purged)."""
+    with services.store.transaction() as tx:
+        known = tx.key_owner(access_key_id) is not None
+    if not known and not services.trail.history(access_key_id, limit=1):
+        _fail(
+            EXIT_DOMAIN,
+            f"{access_key_id} is unknown to {store_name(settings)} and its audit trail",
+        )
+
+
 @main.command()
 @click.argument("access_key_id")
 @database_option
 def whois(access_key_id: str, database_url: str | None) -> None:
     """Whose AccessKey is this? Live, binned and purged keys (purged ones from the trail)."""
-    with _services(_settings(database_url=database_url)) as services:
+    settings = _settings(database_url=database_url)
+    with _services(settings) as services:
         services.audit.flush()
         names = {a.account_id: a.name for a in services.accounts.all()}
         with services.store.transaction() as tx:
@@ -407,7 +577,10 @@ def whois(access_key_id: str, database_url: str | None) -> None:
             ("Last used from", where),
         ]
     else:
-        _fail(EXIT_DOMAIN, f"{access_key_id} is unknown to this store and its audit trail")
+        _fail(
+            EXIT_DOMAIN,
+            f"{access_key_id} is unknown to {store_name(settings)} and its audit trail",
+        )
         return
     width = max(len(k) for k, _ in rows)
     for label, value in rows:
@@ -428,14 +601,15 @@ def audit() -> None:
 @database_option
 def audit_verify(account_name: str | None, database_url: str | None) -> None:
     """Check every account's hash chain; name the first edited, missing or inserted event."""
-    with _services(_settings(database_url=database_url)) as services:
+    settings = _settings(database_url=database_url)
+    with _services(settings) as services:
         services.audit.flush()
         names = {a.account_id: a.name for a in services.accounts.all()}
         account_id = None
         if account_name is not None:
             ids_ = [i for i, n in names.items() if n == account_name]
             if not ids_:
-                _fail(EXIT_DOMAIN, f"no account named {account_name}")
+                _fail(EXIT_DOMAIN, f"no account named {account_name} in {store_name(settings)}")
             account_id = ids_[0]
         breaks = services.trail.verify(account_id)
     if not breaks:
@@ -480,8 +654,10 @@ def acl() -> None:
 def acl_simulate(access_key_id: str, policy_file: str, days: int, database_url: str | None) -> None:
     """Replay a proposed network access policy against the key's recent requests."""
     document = Path(policy_file).read_text()
-    with _services(_settings(database_url=database_url)) as services:
+    settings = _settings(database_url=database_url)
+    with _services(settings) as services:
         services.audit.flush()
+        _require_known_key(services, settings, access_key_id)
         refused = services.trail.simulate(OPERATOR, access_key_id, document, days)
     if not refused:
         click.echo(f"None of the last {days} days' requests with {access_key_id} would be refused.")
@@ -524,8 +700,12 @@ def store_copy(target_url: str, database_url: str | None) -> None:
     from keyhouse.store.engine import make_engine
 
     settings = _settings(database_url=database_url)
+    try:
+        target_settings = load_settings({"database_url": target_url})
+    except ConfigError as exc:
+        _fail(EXIT_CONFIG, str(exc).replace("--database-url", "--to", 1))
     with _services(settings) as services:  # refuses a store whose master key is missing
-        target = make_engine(load_settings({"database_url": target_url}).database_url)
+        target = make_engine(target_settings.database_url)
         try:
             copied = copy_store(services.store.engine, target)
         except TargetNotEmpty as exc:
@@ -540,18 +720,36 @@ def store_copy(target_url: str, database_url: str | None) -> None:
 @click.option(
     "--as-of", callback=_as_of, default=None, help="Sweep as if the clock read this UTC time."
 )
+@click.option(
+    "--yes", is_flag=True, help="With a future --as-of: really purge (else only list what would)."
+)
 @database_option
-def purge(as_of: datetime | None, database_url: str | None) -> None:
-    """Run the retention sweep now and print what it purged."""
+def purge(as_of: datetime | None, yes: bool, database_url: str | None) -> None:
+    """Run the retention sweep now and print what it purged.
+
+    With --as-of later than now, it lists what such a sweep would purge (things whose
+    recycle-bin time is not over yet) and purges nothing unless --yes is given."""
     settings = _settings(database_url=database_url)
     with _services(settings) as services:
         when = as_of or services.clock.now()
+        if when > services.clock.now() and not yes:
+            found = services.sweeper.preview(when)
+            click.echo(
+                f"A sweep as of {format_date(when)} would purge {len(found)} "
+                "(nothing was purged; add --yes to purge them now):"
+            )
+            _print_purged(found)
+            return
         patience = 2 * services.sweeper.lease.total_seconds()
         purged = services.sweeper.sweep_waiting(when, patience, time.sleep)
         if purged is None:
             _fail(EXIT_DOMAIN, "another instance kept sweeping; try again later")
             return
         click.echo(f"Retention sweep as of {format_date(when)}: purged {len(purged)}.")
-        for item in purged:
-            label = "AccessKey" if item.kind == "access_key" else "User"
-            click.echo(f"  {label} {item.ident}  account {item.account_id}  {item.detail}")
+        _print_purged(purged)
+
+
+def _print_purged(items: Sequence[Purged]) -> None:
+    for item in items:
+        label = "AccessKey" if item.kind == "access_key" else "User"
+        click.echo(f"  {label} {item.ident}  account {item.account_id}  {item.detail}")

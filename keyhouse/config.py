@@ -53,7 +53,7 @@ class Settings:
             if f.name == "master_key":
                 value = "***" if value else None
             elif f.name == "database_url":
-                value = _hide_password(value)
+                value = hide_password(value)
             shown.append(f"{f.name}={value!r}")
         return f"Settings({', '.join(shown)})"
 
@@ -87,7 +87,7 @@ def _backend(url: str) -> str:
     return url.split(":", 1)[0].split("+", 1)[0].lower() if ":" in url else ""
 
 
-def _hide_password(url: str) -> str:
+def hide_password(url: str) -> str:
     parts = urlsplit(url)
     if parts.password is None:
         return url
@@ -189,7 +189,7 @@ def _validate_database_url(url: str, where: str) -> None:
         return
     if backend != "sqlite":
         raise ConfigError(
-            f"{where}: {_hide_password(url)!r} is not supported; use sqlite:///path/to/file.db "
+            f"{where}: {hide_password(url)!r} is not supported; use sqlite:///path/to/file.db "
             "or postgresql+psycopg://user@host:port/database"
         )
     if not url.startswith("sqlite:///"):

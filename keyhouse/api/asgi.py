@@ -75,6 +75,17 @@ class WireApp:
         if path != "/":
             await _reply(send, 404, _error(scope, "InvalidAction.NotFound", f"No API at {path}."))
             return
+        if scope["method"] == "GET" and not scope.get("query_string") and _wants_html(scope):
+            # A person who opened the server's address in a browser: show them the console.
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 303,
+                    "headers": [(b"location", b"/console"), (b"content-length", b"0")],
+                }
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return
         if scope["method"] not in {"GET", "POST"}:
             await _reply(send, 405, _error(scope, "MethodNotAllowed", "Use GET or POST."))
             return
@@ -162,6 +173,11 @@ class WireApp:
                     self.executor.shutdown(wait=False)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _wants_html(scope: Scope) -> bool:
+    accept = next((v for k, v in scope.get("headers", []) if k == b"accept"), b"")
+    return b"text/html" in accept
 
 
 def _error(scope: Scope, code: str, message: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from keyhouse.api.params import Param
+from keyhouse.api.params import Param, invalid
 from keyhouse.api.routes import route
 from keyhouse.clock import format_date
 from keyhouse.domain.model import Principal
@@ -24,9 +24,13 @@ P = dict[str, Any]
     Param("EndTime", max_length=64),
     Param("MaxResults", "int", minimum=1, maximum=50),
     Param("NextToken", max_length=256),
-    Param("Direction", choices=("Forward", "Backward")),
+    Param("Direction", max_length=16),
 )
 def lookup_events(svc: Services, who: Principal, p: P) -> P:
+    # The vendor documents FORWARD and BACKWARD (its SDK models too); any letter case works.
+    direction = (p["Direction"] or "BACKWARD").upper()
+    if direction not in {"FORWARD", "BACKWARD"}:
+        raise invalid("Direction", "use FORWARD or BACKWARD.")
     page = svc.trail.lookup(
         who,
         p["LookupAttribute"],
@@ -34,7 +38,7 @@ def lookup_events(svc: Services, who: Principal, p: P) -> P:
         parse_time(p["EndTime"], "EndTime") if p["EndTime"] else None,
         p["MaxResults"] or 20,
         p["NextToken"],
-        forward=p["Direction"] == "Forward",
+        forward=direction == "FORWARD",
     )
     shown: P = {
         "Events": page.events,

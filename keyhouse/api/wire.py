@@ -131,8 +131,8 @@ def forwarded_address(hop: str) -> str:
     ``unknown``, which no network policy allows and every source-dependent Deny refuses."""
     text = hop.strip()
     if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        if rest and not (rest.startswith(":") and rest[1:].isdigit()):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not (rest.startswith(":") and rest[1:].isdigit())):
             return UNKNOWN_ADDRESS
         text = host
     elif text.count(":") == 1:

@@ -203,8 +203,6 @@ class AuditWriter:
     MAX_SOURCES = 10_000
     # How long a request may wait for room in a full queue before it is refused.
     QUEUE_WAIT = 5.0
-    # How long an event that cannot be stored is retried before it is set aside.
-    SET_ASIDE_AFTER = 30.0
 
     def __init__(
         self,
@@ -214,8 +212,10 @@ class AuditWriter:
         capacity: int = 10_000,
         interval: float = 0.5,
         enabled: bool = True,
+        set_aside_after: float = 30.0,
     ) -> None:
         self.enabled = enabled
+        self.set_aside_after = set_aside_after
         self.store = store
         self.clock = clock
         self.interval = interval
@@ -330,12 +330,12 @@ class AuditWriter:
         except queue.Full:
             log.error("the audit queue is full; a summary of %d refusals is lost", budget.over)
 
-    def _close_windows(self) -> None:
-        """Summarize the budgets of minutes that are over."""
+    def _close_windows(self, *, all_of_them: bool = False) -> None:
+        """Summarize the budgets of minutes that are over (all of them, when stopping)."""
         window = self.clock.now().replace(second=0, microsecond=0)
         with self._budget_lock:
             for source, budget in list(self._budgets.items()):
-                if budget.window < window:
+                if all_of_them or budget.window < window:
                     self._summarize(source, budget)
                     del self._budgets[source]
 
@@ -358,7 +358,7 @@ class AuditWriter:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=15)
-        self._close_windows()
+        self._close_windows(all_of_them=True)
         self.flush()
 
     def _run(self) -> None:
@@ -422,12 +422,12 @@ class AuditWriter:
 
     def _retry_later(self, failed: list[tuple[str, dict[str, Any]]]) -> None:
         """Queue events that could not be written for another try; one that has kept failing
-        for SET_ASIDE_AFTER seconds is set aside, so that it never holds up the trail."""
+        for ``set_aside_after`` seconds is set aside, so that it never holds up the trail."""
         now = time.monotonic()
         for item in failed:
             event_id = item[1]["event_id"]
             first = self._failing.setdefault(event_id, now)
-            if now - first < self.SET_ASIDE_AFTER:
+            if now - first < self.set_aside_after:
                 with contextlib.suppress(queue.Full):
                     self._queue.put_nowait(item)
                     continue

@@ -82,6 +82,10 @@ def _hash(password: str) -> str:
         return _hasher.hash(password)
 
 
+def _plausible(name: str, longest: int) -> bool:
+    return 0 < len(name) <= longest and name.isprintable()
+
+
 def _backoff(limit: int) -> Callable[[int], timedelta]:
     """How long a throttle window lasts once it holds ``attempts``: 15 minutes, doubled for
     every attempt beyond the limit (up to 32 times)."""
@@ -221,6 +225,9 @@ class Console(UseCases):
         slip past the limits: 5 per user from one address (then locked for 15 minutes,
         doubling with every further attempt), 20 per address, 100 per user from anywhere (so
         that guessing from one address never locks the owner out elsewhere)."""
+        if not (_plausible(account_name, 64) and _plausible(user_name or "-", 64)):
+            # No account or user has such a name: nothing to count, nothing to look up.
+            raise SignInRefused("The account name, user name or password is wrong.")
         now = self.clock.now()
         who = f"{account_name}/{user_name or ''}"
         subjects = (

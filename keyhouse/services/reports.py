@@ -16,16 +16,30 @@ from keyhouse.services.base import UseCases
 
 # A report this recent is served again instead of being generated anew.
 FRESH = timedelta(hours=4)
-_KEY_FIELDS = ("exist", "active", "created", "last_rotated", "last_used", "last_used_service")
+# The vendor's columns: the first two pairs as access_key_1/2, the root's further three as
+# additional_access_key_1..3; each with exist, active, last_rotated, last_used.
+_KEY_FIELDS = ("exist", "active", "last_rotated", "last_used")
+_KEY_SLOTS = (
+    *(f"access_key_{n}" for n in (1, 2)),
+    *(f"additional_access_key_{n}" for n in range(1, ROOT_KEY_LIMIT - 1)),
+)
 HEADER = [
     "user",
     "user_creation_time",
     "user_last_logon",
     "password_exist",
     "password_active",
+    "password_last_changed",
+    "password_next_rotation",
     "mfa_active",
-    *[f"access_key_{n}_{f}" for n in range(1, ROOT_KEY_LIMIT + 1) for f in _KEY_FIELDS],
+    *[f"{slot}_{f}" for slot in _KEY_SLOTS for f in _KEY_FIELDS],
 ]
+NOT_APPLICABLE = "N/A"
+NEVER = "-"
+
+
+def _bool(value: bool) -> str:
+    return "TRUE" if value else "FALSE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,20 +51,32 @@ class ReportPage:
 
 def _key_cells(keys: list[AccessKey]) -> list[str]:
     cells: list[str] = []
-    for n in range(ROOT_KEY_LIMIT):
+    for n in range(len(_KEY_SLOTS)):
         if n < len(keys):
             k = keys[n]
             cells += [
-                "true",
-                "true" if k.status.value == "Active" else "false",
+                _bool(True),
+                _bool(k.status.value == "Active"),
                 format_date(k.created_at),
-                format_date(k.created_at),
-                format_date(k.last_used_at) or "N/A",
-                k.last_used_service or "N/A",
+                format_date(k.last_used_at) or NOT_APPLICABLE,
             ]
         else:
-            cells += ["false", "false", "N/A", "N/A", "N/A", "N/A"]
+            cells += [_bool(False), NOT_APPLICABLE, NOT_APPLICABLE, NOT_APPLICABLE]
     return cells
+
+
+def _password_cells(exists: bool, active: bool, changed: datetime | None) -> list[str]:
+    """password_exist, password_active, password_last_changed, password_next_rotation,
+    mfa_active (Keyhouse has no password rotation policy and no MFA)."""
+    if not exists:
+        return [_bool(False), NOT_APPLICABLE, NOT_APPLICABLE, NOT_APPLICABLE, _bool(False)]
+    return [
+        _bool(True),
+        _bool(active),
+        format_date(changed) or NOT_APPLICABLE,
+        NOT_APPLICABLE,
+        _bool(False),
+    ]
 
 
 class Reports(UseCases):
@@ -66,21 +92,29 @@ class Reports(UseCases):
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(HEADER)
             root_keys = tx.list_live_keys(account.account_id, None)
-            root = ["<root>", format_date(account.created_at), "N/A", "false", "false", "false"]
+            changed = tx.account_password_changed(account.account_id)
+            root = [
+                "<root>",
+                format_date(account.created_at),
+                NOT_APPLICABLE,
+                *_password_cells(changed is not None, changed is not None, changed),
+            ]
             writer.writerow([*root, *_key_cells(root_keys)])
             after: str | None = None
             while True:
                 users = tx.list_live_users(account.account_id, after, 500)
                 for user in users:
                     keys = tx.list_live_keys(account.account_id, user.user_id)
-                    logon = format_date(user.last_login_at) or "N/A"
+                    profile = tx.get_login_profile(user.user_id)
                     row = [
-                        user.name,
+                        f"{user.name}@{account.default_domain}",
                         format_date(user.created_at),
-                        logon,
-                        "false",
-                        "false",
-                        "false",
+                        format_date(user.last_login_at) or NEVER,
+                        *_password_cells(
+                            profile is not None,
+                            profile is not None and profile.status == "Active",
+                            profile.updated_at if profile else None,
+                        ),
                     ]
                     writer.writerow([*row, *_key_cells(keys)])
                 if len(users) < 500:

@@ -54,7 +54,8 @@ class Sweeper:
                 while True:
                     with self.store.transaction(write=True) as tx:
                         batch = step(tx, when)
-                        _record(tx, batch, when)
+                        # Events carry the real time, even for a sweep "as of" a later one.
+                        _record(tx, batch, min(when, self.clock.now()))
                     purged.extend(batch)
                     if not batch:
                         break
@@ -75,6 +76,20 @@ class Sweeper:
                 tx.release_lease(LEASE, self.holder)
         log.info("sweep finished holder=%s purged=%d", self.holder, len(purged))
         return purged
+
+    def preview(self, as_of: datetime) -> list[Purged]:
+        """What a sweep as of ``as_of`` would purge, purging nothing: the same steps run in
+        one transaction that is rolled back."""
+        found: list[Purged] = []
+        try:
+            with self.store.transaction(write=True) as tx:
+                for step in (self._expired_users, Tx.purge_expired_keys):
+                    while batch := step(tx, as_of):
+                        found.extend(batch)
+                raise _DryRun
+        except _DryRun:
+            pass
+        return found
 
     @staticmethod
     def _expired_users(tx: Tx, when: datetime) -> list[Purged]:
@@ -106,6 +121,10 @@ class Sweeper:
                 return result
             pause(0.5)
             waited += 0.5
+
+
+class _DryRun(Exception):
+    """Raised to roll a preview's transaction back."""
 
 
 def _record(tx: Tx, batch: list[Purged], when: datetime) -> None:

@@ -346,10 +346,26 @@ def test_credential_report(root: Api, account: dict[str, Any]) -> None:
     report = root.ims("GetCredentialReport")
     assert report["IsTruncated"] == "false" and report["GeneratedTime"].endswith("Z")
     rows = list(csv.DictReader(io.StringIO(base64.b64decode(report["Content"]).decode())))
-    assert [r["user"] for r in rows] == ["<root>", "dora", "eve"]
-    assert rows[0]["access_key_1_exist"] == "true" and rows[0]["access_key_1_active"] == "true"
-    assert rows[1]["access_key_1_active"] == "true" and rows[1]["access_key_2_exist"] == "false"
+    # The vendor's columns: the user's principal name, TRUE/FALSE, N/A and "-" (never).
+    users = ["<root>", upn(account, "dora"), upn(account, "eve")]
+    assert [r["user"] for r in rows] == users
+    assert list(rows[0])[:8] == [
+        "user",
+        "user_creation_time",
+        "user_last_logon",
+        "password_exist",
+        "password_active",
+        "password_last_changed",
+        "password_next_rotation",
+        "mfa_active",
+    ]
+    assert "additional_access_key_3_last_used" in rows[0]
+    assert rows[0]["access_key_1_exist"] == "TRUE" and rows[0]["access_key_1_active"] == "TRUE"
+    assert rows[1]["access_key_1_active"] == "TRUE" and rows[1]["access_key_2_exist"] == "FALSE"
+    assert rows[1]["access_key_2_active"] == "N/A"
     assert rows[1]["access_key_1_last_used"] == "N/A"
+    assert rows[1]["user_last_logon"] == "-" and rows[1]["password_exist"] == "FALSE"
+    assert rows[0]["password_exist"] == "FALSE" and rows[0]["mfa_active"] == "FALSE"
     first = root.ims("GetCredentialReport", MaxItems="2")
     assert first["IsTruncated"] == "true" and first["NextToken"]
     rest = root.ims("GetCredentialReport", MaxItems="2", NextToken=first["NextToken"])
@@ -359,7 +375,7 @@ def test_credential_report(root: Api, account: dict[str, Any]) -> None:
         for page in (first, rest)
         for r in csv.DictReader(io.StringIO(base64.b64decode(page["Content"]).decode()))
     ]
-    assert paged == ["<root>", "dora", "eve"]
+    assert paged == users
 
 
 def test_no_secret_in_the_trail_the_export_or_the_logs(
@@ -396,7 +412,7 @@ def test_retention_drops_old_events_and_the_chain_still_verifies(tmp_path: Path)
         eventually(lambda: len(events(root)) >= 2)
         before = len(events(root))
         later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 401 * 86400))
-        srv.cli("purge", "--as-of", later)
+        srv.cli("purge", "--as-of", later, "--yes")
         # Only the lookups themselves remain (buffered, some written after the sweep). One
         # snapshot: two successive lookups differ by the first one's own event.
         remaining = events(root)

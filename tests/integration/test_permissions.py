@@ -355,7 +355,13 @@ def expected(persona: str, action: str, target: str) -> bool:
     if persona == "reader":
         return permission.level in {Level.LIST, Level.READ} and action.startswith(("Get", "List"))
     if persona == "scoped":  # ram:* on its own user resource only
-        return permission.scope is Scope.USER and target == "self"
+        # Attaching a policy names two resources, the user and the policy: a grant on one's
+        # own user alone must not let a user attach AdministratorAccess to itself.
+        return (
+            permission.scope is Scope.USER
+            and target == "self"
+            and action not in {"AttachPolicyToUser", "DetachPolicyFromUser"}
+        )
     if persona == "selfserve":  # no policy; the account lets users manage their own keys
         return permission.action in SELF_SERVICE_KEY_ACTIONS and target == "self"
     return False  # nobody: no policy at all

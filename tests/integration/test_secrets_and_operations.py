@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -116,7 +117,11 @@ def test_retention_sweep_purges_what_passed_its_delete_date(
     )
 
     later = (datetime.now(UTC) + timedelta(days=31)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    out = server.cli("purge", "--as-of", later).stdout
+    # A sweep as of a future time only lists what it would purge, unless told --yes.
+    preview = server.cli("purge", "--as-of", later).stdout
+    assert f"AccessKey {key}" in preview and "nothing was purged" in preview
+    assert root.ims("GetAccessKeyInfoInRecycleBin", UserAccessKeyId=key)["AccessKey"]
+    out = server.cli("purge", "--as-of", later, "--yes").stdout
     assert f"AccessKey {key}" in out
     assert f"User {gone_id}" in out
     expect_error(
@@ -127,8 +132,18 @@ def test_retention_sweep_purges_what_passed_its_delete_date(
         UserAccessKeyId=key,
     )
     expect_error("EntityNotExist.User", 404, root.ims, "GetUserInRecycleBin", UserId=gone_id)
-    again = server.cli("purge", "--as-of", later).stdout
+    again = server.cli("purge", "--as-of", later, "--yes").stdout
     assert key not in again and gone_id not in again  # idempotent
+    # The purge's events carry the time they were written, never the future --as-of.
+    exported = server.cli("audit", "export", "--since", "2000-01-01T00:00:00Z").stdout
+    purges = [
+        json.loads(line)
+        for line in exported.splitlines()
+        if key in line and "PurgeAccessKeysFromRecycleBin" in line
+    ]
+    assert purges and all(
+        e["eventTime"] <= datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for e in purges
+    )
     assert root.ims("GetUser", UserPrincipalName=upn(account, "keep"))["User"]["UserName"] == "keep"
 
 
