@@ -11,6 +11,8 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from keyhouse.domain.errors import InvalidValue
+
 # Connections tagged with this execution option begin with BEGIN IMMEDIATE on SQLite, so that
 # a check-then-write (key quotas, bin caps) is serialised against other writers.
 WRITE_OPTION = "keyhouse_write"
@@ -34,13 +36,28 @@ def make_engine(url: str, pool_size: int = 16, *, relaxed: bool = False) -> Engi
     # No pool_pre_ping: it costs a round trip on every checkout (two per request). After a
     # database restart the first statement on a dead connection fails, SQLAlchemy sees the
     # disconnect and invalidates the whole pool, so one request fails instead of all paying.
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=3600,
         connect_args={"options": "-c synchronous_commit=off"} if relaxed else {},
     )
+    event.listen(engine, "before_cursor_execute", _refuse_nul)
+    return engine
+
+
+def _refuse_nul(
+    _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, many: bool
+) -> None:
+    """PostgreSQL text cannot hold NUL: a value with one (a name in a console address, say)
+    is a clear InvalidValue instead of the driver's ValueError, which would be a 500. SQLite
+    stores it, and it matches nothing, since names with control characters are never valid."""
+    for row in parameters if many else [parameters]:
+        values = row.values() if isinstance(row, dict) else row or ()
+        for value in values:
+            if isinstance(value, str) and "\0" in value:
+                raise InvalidValue("Value", "NUL characters are not allowed.")
 
 
 def _create_private(path: Path) -> None:

@@ -131,6 +131,9 @@ def test_malformed_console_query_values_get_an_error_page(server: Server) -> Non
         page = client.get(path)
         assert page.status == 400, (path, page.status)
         assert "Traceback" not in page.text and 'role="alert"' in page.text
+    for path in ("/console/users/a%00b", "/console/users?q=LTAI%00x"):
+        page = client.get(path)
+        assert 400 <= page.status < 500, (path, page.status)
 
 
 def test_policy_simulation_needs_permission_to_read_the_trail(server: Server) -> None:
