@@ -324,4 +324,5 @@ def test_accounts_cannot_see_each_other(
 
 def test_healthz_answers_200_when_the_store_is_reachable(server: Server) -> None:
     status, body = raw.send(server.endpoint, "GET", "/healthz", {"host": server.endpoint})
-    assert (status, body) == (200, {"status": "ok"})
+    assert (status, body["status"]) == (200, "ok")
+    assert body["trail"]["writable"] is True
