@@ -33,6 +33,20 @@ def server(
     srv.stop()
 
 
+@pytest.fixture(scope="module")
+def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server that believes forwarding headers from 127.0.0.3 only."""
+    workdir = tmp_path_factory.mktemp("proxied")
+    srv = Server(
+        f"sqlite:///{workdir / 'k.db'}",
+        workdir / "master.key",
+        workdir,
+        extra_env={"KEYHOUSE_TRUSTED_PROXIES": "127.0.0.3/32"},
+    ).start()
+    yield srv
+    srv.stop()
+
+
 @pytest.fixture
 def account(server: Server) -> dict[str, Any]:
     """A fresh account (created with the real CLI), so every test starts from empty."""

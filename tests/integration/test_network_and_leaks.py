@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -110,20 +109,6 @@ def test_malformed_network_policies_are_refused(root: Api, document: str) -> Non
     assert json.loads(root.ims("GetAccessKeyPolicyForAccount")["AccessKeyPolicy"])["Status"] == (
         "Inactive"
     )
-
-
-@pytest.fixture(scope="module")
-def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server that believes forwarding headers from 127.0.0.3 only."""
-    workdir = tmp_path_factory.mktemp("proxied")
-    srv = Server(
-        f"sqlite:///{workdir / 'k.db'}",
-        workdir / "master.key",
-        workdir,
-        extra_env={"KEYHOUSE_TRUSTED_PROXIES": "127.0.0.3/32"},
-    ).start()
-    yield srv
-    srv.stop()
 
 
 def test_forwarded_addresses_count_only_from_trusted_proxies(proxied: Server) -> None:
