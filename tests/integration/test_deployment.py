@@ -3,6 +3,7 @@ instances on one PostgreSQL store."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -31,7 +32,11 @@ def balanced(fresh_pg: str, tmp_path: Path) -> Iterator[tuple[str, list[Server]]
         if os.environ.get("CI"):
             pytest.fail("nginx is required in CI (scripts/test installs it)")
         pytest.skip("nginx is not installed")
-    instances = [Server(fresh_pg, tmp_path / "master.key", tmp_path).start() for _ in range(2)]
+    trusting = {"KEYHOUSE_TRUSTED_PROXIES": "127.0.0.1"}  # as docs/deployment.md says
+    instances = [
+        Server(fresh_pg, tmp_path / "master.key", tmp_path, extra_env=trusting).start()
+        for _ in range(2)
+    ]
     port = free_port()
     conf = (
         CONFIG.read_text()
@@ -103,3 +108,49 @@ def test_the_service_survives_losing_an_instance(balanced: tuple[str, list[Serve
     api = Api("v3", endpoint, ak, sk)
     for _ in range(6):
         assert api.sts("GetCallerIdentity")["IdentityType"] == "Account"
+
+
+def test_clients_cannot_claim_https_or_a_vpc_through_the_load_balancer(
+    balanced: tuple[str, list[Server]],
+) -> None:
+    """nginx sets X-Forwarded-Proto itself and drops a client's X-Keyhouse-Vpc-Id."""
+    endpoint, instances = balanced
+    ak, sk = instances[0].bootstrap_credentials()
+    root = Api("v3", endpoint, ak, sk)
+    account = {"AccountName": "default"}
+    principal = make_user(root, account, "tlsonly")
+    key = make_key(root, principal)
+    secure_only = {
+        "Version": "1",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "ram:ListUsers",
+                "Resource": "*",
+                "Condition": {"Bool": {"acs:SecureTransport": "true"}},
+            }
+        ],
+    }
+    root.ram("CreatePolicy", PolicyName="tls-only", PolicyDocument=json.dumps(secure_only))
+    root.ram("AttachPolicyToUser", UserName="tlsonly", PolicyName="tls-only", PolicyType="Custom")
+    vpc_only = {"Version": 1, "Status": "Active"}
+    vpc_only["Statements"] = [  # type: ignore[assignment]
+        {"Type": "VPCWhiteList", "Value": "vpc-claimed", "IPList": ["0.0.0.0/0"]}
+    ]
+    claims = {"x-forwarded-proto": "https", "x-keyhouse-vpc-id": "vpc-claimed"}
+
+    def call(action: str, version: str) -> tuple[int, str]:
+        query = raw.rpc_query(key["AccessKeyId"], key["AccessKeySecret"], action, version)
+        status, body = raw.send(
+            endpoint, "POST", "/?" + urlencode(query), {"host": endpoint, **claims}
+        )
+        return status, body.get("Code", "ok")
+
+    assert call("ListUsers", "2019-08-15") == (403, "NoPermission")
+    root.ims(
+        "SetAccessKeyPolicy",
+        UserPrincipalName=principal,
+        UserAccessKeyId=key["AccessKeyId"],
+        AccessKeyPolicy=json.dumps(vpc_only),
+    )
+    assert call("GetCallerIdentity", "2015-04-01") == (400, "AccessKeyId.AccessPolicyDenied")
