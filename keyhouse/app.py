@@ -22,6 +22,7 @@ from keyhouse.services.accounts import Accounts
 from keyhouse.services.audit import AuditWriter, Trail
 from keyhouse.services.authn import Authenticator
 from keyhouse.services.authz import Authorizer
+from keyhouse.services.committer import GroupCommitter
 from keyhouse.services.console import Console
 from keyhouse.services.groups import Groups
 from keyhouse.services.keys import Keys
@@ -55,15 +56,14 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         raise
     authorizer = Authorizer(clock)
     recorder = LastUsedRecorder(store)
-    writer = AuditWriter(
+    committer = GroupCommitter(
         store,
         clock,
         capacity=settings.audit_buffer,
-        enabled=settings.audit,
         set_aside_after=settings.audit_set_aside_after,
     )
-    if settings.audit:
-        store.before_commit = writer.before_commit
+    writer = AuditWriter(committer, clock, enabled=settings.audit)
+    store.before_commit = writer.before_commit
     return Services(
         store=store,
         clock=clock,

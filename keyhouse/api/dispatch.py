@@ -17,6 +17,7 @@ from keyhouse.domain.errors import DomainError, PermissionDenied
 from keyhouse.domain.model import Principal
 from keyhouse.services.audit import EventDraft
 from keyhouse.services.authn import AuthenticationFailed, Origin
+from keyhouse.services.committer import Outcome
 from keyhouse.services.permissions import PERMISSIONS, Level
 from keyhouse.services.registry import Services
 
@@ -71,8 +72,17 @@ class Dispatcher:
             status, body = self._answer(req, outcome, request_id, origin, draft)
         finally:
             trail.end(token)
-        if not trail.finish(draft, status, body):
+        committed = trail.finish(draft, status, body)
+        if committed is Outcome.NONCE_USED:
+            # A replay: nothing of its answer leaves; its refusal is what the trail records.
+            draft.nonce = None
+            failure = AuthenticationFailed("nonce_used", _NONCE_USED)
+            code, status = vendor_code(failure)
+            body = self._envelope(req, request_id, code, failure.message)
+            committed = trail.finish(draft, status, body)
+        if committed in {Outcome.UNAVAILABLE, Outcome.FAILED}:
             status, body = 503, self._envelope(req, request_id, "ServiceUnavailable", _BUSY)
+            trail.record_later(draft, status, body)
         log.info(
             "%s %s status=%s code=%s key=%s ms=%.1f",
             body["RequestId"],
@@ -119,6 +129,7 @@ class Dispatcher:
                 draft.user_name = failure.data.get("user_name")
                 raise
             draft.principal = outcome.principal
+            draft.nonce = self.services.authenticator.nonce_claim(signed)
             if outcome.principal.protected and PERMISSIONS[entry.action].level is Level.WRITE:
                 raise KeyProtected(_LEAKAGE)
             params = parse_all(entry.params, req.params())
@@ -152,5 +163,6 @@ class Dispatcher:
         }
 
 
-_BUSY = "The request cannot be recorded in the audit trail now; try again later."
+_BUSY = "The request cannot be recorded now (the store is unavailable); try again later."
+_NONCE_USED = "Specified signature nonce was used already."
 _INTERNAL = "The request processing has failed due to some unknown error."

@@ -1,14 +1,12 @@
-"""The audit trail: one event per request, written where it must be, read back for people.
+"""The audit trail: one event per request, written before the request is answered.
 
 - The event of a successful change is written inside the change's own transaction (the store
-  calls :meth:`AuditWriter.before_commit` just before a write transaction commits): if it
-  cannot be written, the change rolls back and the caller gets an error.
-- Events of reads and refusals go to a bounded in-memory queue that a background thread
-  writes at least every half second. When the queue is full, a caller waits a bounded time
-  and is then refused (503): no request is answered without its event, and none waits forever.
-- A batch that cannot be written is retried event by event; an event that still cannot be
-  stored (not because the store is away, but because of what it holds) is set aside: counted,
-  logged with its ID, reported by ``/healthz``. One bad event never stops the writer.
+  calls :meth:`AuditWriter.before_commit` just before a write transaction commits), with the
+  request's nonce: if either cannot be written, the change rolls back and the caller gets an
+  error.
+- Every other request's event (reads, refusals) and its nonce go to the group committer
+  (keyhouse.services.committer): many requests' in one transaction, committed before any of
+  them is answered, so that nothing answered is lost to a crash.
 - Requests refused before anyone was authenticated cost the store a bounded amount: each
   source address has a budget of events per minute; beyond it, its refusals are counted and
   recorded as one summary event per source and minute.
@@ -18,14 +16,10 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import logging
-import queue
 import threading
-import time
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
@@ -34,10 +28,11 @@ from typing import Any
 
 from keyhouse.clock import Clock, format_date, parse_date
 from keyhouse.domain import audit, netpolicy
-from keyhouse.domain.errors import InvalidValue
+from keyhouse.domain.errors import DomainError, InvalidValue
 from keyhouse.domain.model import Principal
 from keyhouse.services.base import UseCases
-from keyhouse.store.sql import SqlStore, Tx
+from keyhouse.services.committer import GroupCommitter, Item, NonceClaim, Outcome
+from keyhouse.store.sql import Tx
 
 log = logging.getLogger("keyhouse.audit")
 
@@ -68,6 +63,8 @@ class EventDraft:
     written: bool = False
     event_type: str = "ApiCall"  # "ConsoleOperation", "ConsoleSignin"
     truncated: bool = False  # some request parameters were left out of the event
+    record: bool = True  # False with the trail switched off: only the nonce is kept
+    nonce: NonceClaim | None = None  # spent when the request's durable parts commit
 
 
 def annotate(**fields: Any) -> None:
@@ -188,55 +185,38 @@ class _SourceBudget:
 
 @dataclass(frozen=True, slots=True)
 class TrailHealth:
-    writable: bool  # the last write attempt succeeded (or none was needed)
+    writable: bool  # the last batch committed (or none was needed)
     queued: int
     set_aside: int  # events that could not be stored at all, since start
     summarized: int  # refusals counted in summary events instead of stored one by one
 
 
 class AuditWriter:
-    """Records events: in the change's transaction, or through the buffer."""
+    """Records each request's event (and spends its nonce): in the change's own transaction,
+    or through the group committer, before the request is answered."""
 
     # Refusals before authentication that one source may have stored per minute.
     SOURCE_BUDGET = 60
     # Sources tracked at once; beyond that, new sources share one budget ("*").
     MAX_SOURCES = 10_000
-    # How long a request may wait for room in a full queue before it is refused.
-    QUEUE_WAIT = 5.0
 
-    def __init__(
-        self,
-        store: SqlStore,
-        clock: Clock,
-        *,
-        capacity: int = 10_000,
-        interval: float = 0.5,
-        enabled: bool = True,
-        set_aside_after: float = 30.0,
-    ) -> None:
+    def __init__(self, committer: GroupCommitter, clock: Clock, *, enabled: bool = True) -> None:
         self.enabled = enabled
-        self.set_aside_after = set_aside_after
-        self.store = store
+        self.committer = committer
         self.clock = clock
-        self.interval = interval
-        self._queue: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue(maxsize=capacity)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._flushing = threading.Lock()
         self._budgets: dict[str, _SourceBudget] = {}
         self._budget_lock = threading.Lock()
-        self._writable = True
-        self._set_aside = 0
         self._summarized = 0
-        self._failing: dict[str, float] = {}  # event ID -> when it first failed (monotonic)
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
 
     # -- one request ------------------------------------------------------------------------
     def begin(
         self, request_id: str, source_ip: str, user_agent: str, params: Mapping[str, str]
     ) -> tuple[EventDraft, Token[EventDraft | None]]:
         if not self.enabled:
-            draft = EventDraft("", self.clock.now(), request_id, source_ip, "", {}, written=True)
-            return draft, _current.set(None)
+            draft = EventDraft("", self.clock.now(), request_id, source_ip, "", {}, record=False)
+            return draft, _current.set(draft)
         parameters, truncated = audit.request_parameters(params)
         draft = EventDraft(
             event_id=str(uuid.uuid4()),
@@ -254,33 +234,53 @@ class AuditWriter:
         _current.reset(token)
 
     def before_commit(self, tx: Tx) -> None:
-        """The store's hook: a successful change's event, in the change's transaction."""
+        """The store's hook: a successful change's event and its request's nonce, in the
+        change's own transaction (a replayed change is refused, and rolled back, here)."""
         draft = _current.get()
         if draft is None or draft.written or draft.rw != "Write" or draft.principal is None:
             return
-        account_id, row = build_row(draft, None, None, draft.annotations)
-        tx.append_events(account_id, [row])
+        claim = draft.nonce
+        if claim is not None:
+            claimed = tx.claim_nonces(
+                [(claim.access_key_id, claim.nonce, claim.expires_at)], self.clock.now()
+            )
+            if not claimed:
+                raise NonceSpent("Specified signature nonce was used already.")
+        if draft.record:
+            account_id, row = build_row(draft, None, None, draft.annotations)
+            tx.append_events(account_id, [row])
         draft.written = True
 
-    def finish(self, draft: EventDraft, status: int, body: Mapping[str, Any]) -> bool:
-        """After the reply is known: queue the event unless the change already wrote it.
-        False when the event could not be queued in time (the caller must not send the
-        reply it had: it answers 503 instead)."""
-        if draft.written or not self.enabled:
-            return True
-        if status >= 400:
-            code = str(body.get("Code"))
-            if draft.principal is None and not self._within_budget(draft, code):
-                return True  # counted in its source's summary event
-            row = build_row(draft, code, str(body.get("Message")), None)
+    def finish(self, draft: EventDraft, status: int, body: Mapping[str, Any]) -> Outcome:
+        """After the reply is known and before it is sent: commit the request's event and
+        spend its nonce (unless its change did both). Anything but COMMITTED means the
+        reply must not be sent (NONCE_USED: a replay; else 503)."""
+        if draft.written or (not draft.record and draft.nonce is None):
+            return Outcome.COMMITTED
+        row = None
+        if draft.record:
+            if status >= 400:
+                code = str(body.get("Code"))
+                if draft.principal is None and not self._within_budget(draft, code):
+                    return Outcome.COMMITTED  # counted in its source's summary event
+                account_id, row = build_row(draft, code, str(body.get("Message")), None)
+            else:
+                account_id, row = build_row(draft, None, None, draft.annotations or None)
         else:
-            row = build_row(draft, None, None, draft.annotations or None)
-        try:
-            self._queue.put(row, timeout=self.QUEUE_WAIT)
-        except queue.Full:
-            log.error("the audit queue stayed full for %.0f s; refusing a request", self.QUEUE_WAIT)
-            return False
-        return True
+            account_id = ""
+        outcome = self.committer.commit(Item(account_id, row, draft.nonce))
+        if outcome is Outcome.COMMITTED:
+            draft.written = True
+        return outcome
+
+    def record_later(self, draft: EventDraft, status: int, body: Mapping[str, Any]) -> None:
+        """The event of a reply that went out without waiting for it: the 503 of a request
+        whose durable parts could not be written (written when the store takes it)."""
+        if draft.record:
+            account_id, row = build_row(
+                draft, str(body.get("Code")), str(body.get("Message")), None
+            )
+            self.committer.later(Item(account_id, row, None))
 
     def _within_budget(self, draft: EventDraft, code: str) -> bool:
         """Count a refusal before authentication against its source's budget for the minute;
@@ -325,10 +325,8 @@ class AuditWriter:
             action="UnauthenticatedRequestsSummarized",
             service="Keyhouse",
         )
-        try:
-            self._queue.put_nowait(build_row(draft, "RequestsSummarized", None, None))
-        except queue.Full:
-            log.error("the audit queue is full; a summary of %d refusals is lost", budget.over)
+        account_id, row = build_row(draft, "RequestsSummarized", None, None)
+        self.committer.later(Item(account_id, row, None))
 
     def _close_windows(self, *, all_of_them: bool = False) -> None:
         """Summarize the budgets of minutes that are over (all of them, when stopping)."""
@@ -340,132 +338,37 @@ class AuditWriter:
                     del self._budgets[source]
 
     def health(self) -> TrailHealth:
+        committed = self.committer.health()
         return TrailHealth(
-            self._writable or not self.enabled,
-            self._queue.qsize(),
-            self._set_aside,
-            self._summarized,
+            committed.writable, committed.queued, committed.set_aside, self._summarized
         )
 
-    # -- the buffer ---------------------------------------------------------------------------
+    # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
-        if not self.enabled:
-            return
-        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
-        self._thread.start()
+        self.committer.start()
+        self._ticker = threading.Thread(target=self._tick, name="audit-summaries", daemon=True)
+        self._ticker.start()
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=15)
+        if self._ticker is not None:
+            self._ticker.join(timeout=5)
         self._close_windows(all_of_them=True)
-        self.flush()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self._close_windows()
-                self.flush()
-            except Exception:
-                log.exception("writing audit events failed; they stay queued and are retried")
+        self.committer.stop()
 
     def flush(self) -> int:
-        """Write everything queued now, one transaction per batch. A batch that fails is
-        halved until the events that cannot be written are alone: the rest are written. If
-        the store itself is away, everything is queued again (order within an account kept)
-        and the error is raised."""
-        with self._flushing:
-            batch: list[tuple[str, dict[str, Any]]] = []
-            with contextlib.suppress(queue.Empty):
-                while len(batch) < 5000:
-                    batch.append(self._queue.get_nowait())
-            if not batch:
-                return 0
-            failed: list[tuple[str, dict[str, Any]]] = []
-            try:
-                written = self._write_halving(batch, failed)
-            except Exception:
-                self._writable = False
-                self._requeue(batch)
-                raise
-            self._writable = True
-            self._retry_later(failed)
-            return written
+        """Write whatever waits (commands run without the writer thread)."""
+        return self.committer.flush()
 
-    def _write_halving(
-        self, batch: list[tuple[str, dict[str, Any]]], failed: list[tuple[str, dict[str, Any]]]
-    ) -> int:
-        """Write ``batch``; on failure, each half. Single events that fail go to ``failed``.
-        Raises (having written nothing of what it raises for) when the store is away."""
-        try:
-            self._write(batch)
-        except Exception as exc:
-            if self.store.unavailable(exc):
-                raise
-            if len(batch) == 1:
-                failed.append(batch[0])
-                log.warning(
-                    "audit event %s (%s) cannot be stored: %s",
-                    batch[0][1]["event_id"],
-                    batch[0][1]["event_name"],
-                    type(exc).__name__,
-                )
-                return 0
-            middle = len(batch) // 2
-            return self._write_halving(batch[:middle], failed) + self._write_halving(
-                batch[middle:], failed
-            )
-        if self._failing:
-            for _, row in batch:
-                self._failing.pop(row["event_id"], None)
-        return len(batch)
+    def _tick(self) -> None:
+        while not self._stop.wait(1.0):
+            self._close_windows()
 
-    def _retry_later(self, failed: list[tuple[str, dict[str, Any]]]) -> None:
-        """Queue events that could not be written for another try; one that has kept failing
-        for ``set_aside_after`` seconds is set aside, so that it never holds up the trail."""
-        now = time.monotonic()
-        for item in failed:
-            event_id = item[1]["event_id"]
-            first = self._failing.setdefault(event_id, now)
-            if now - first < self.set_aside_after:
-                with contextlib.suppress(queue.Full):
-                    self._queue.put_nowait(item)
-                    continue
-            del self._failing[event_id]
-            self._set_aside += 1
-            log.error(
-                "audit event %s (%s, account %s) is set aside: it could not be stored",
-                event_id,
-                item[1]["event_name"],
-                item[0] or "-",
-            )
 
-    def _write(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
-        by_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for account_id, row in batch:
-            by_account[account_id].append(row)
-        with self.store.transaction(write=True) as tx:
-            for account_id in sorted(by_account):
-                tx.append_events(account_id, by_account[account_id])
+class NonceSpent(DomainError):
+    """A change whose request's nonce was spent meanwhile (a replay): rolled back."""
 
-    def _requeue(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
-        rest: list[tuple[str, dict[str, Any]]] = []
-        with contextlib.suppress(queue.Empty):
-            while True:
-                rest.append(self._queue.get_nowait())
-        for item in [*batch, *rest]:
-            try:
-                self._queue.put_nowait(item)
-            except queue.Full:
-                # Requests queued meanwhile took the room: wait a bounded time, then set the
-                # event aside rather than block the writer for good.
-                try:
-                    self._queue.put(item, timeout=self.QUEUE_WAIT)
-                except queue.Full:
-                    self._set_aside += 1
-                    log.error(
-                        "audit event %s is set aside: the queue stayed full", item[1]["event_id"]
-                    )
+    code = "auth.nonce_used"
 
 
 @dataclass(frozen=True, slots=True)

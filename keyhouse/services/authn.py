@@ -1,4 +1,5 @@
-"""Authentication: one indexed read, a constant-time HMAC comparison, a single-use nonce."""
+"""Authentication: one indexed read, a constant-time HMAC comparison; the single-use nonce is
+spent when the request commits (keyhouse.services.committer)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from keyhouse.crypto import SecretBox
 from keyhouse.domain import netpolicy
 from keyhouse.domain.errors import DomainError
 from keyhouse.domain.model import KeyStatus, Principal
+from keyhouse.services.committer import NonceClaim
 from keyhouse.services.last_used import LastUsedRecorder
 from keyhouse.store.hot import Credential
 from keyhouse.store.sql import SqlStore
@@ -128,8 +130,12 @@ class Authenticator:
             raise AuthenticationFailed(
                 "access_policy_denied", "Specified access key denied due to access policy."
             )
-        # Only a verified request may spend a nonce, or anyone could burn other clients' nonces.
-        if not self.store.hot.claim_nonce(
-            request.access_key_id, request.nonce, now, now + self.nonce_window
-        ):
-            raise AuthenticationFailed("nonce_used", "Specified signature nonce was used already.")
+
+    def nonce_claim(self, request: SignedRequest) -> NonceClaim:
+        """The nonce an authenticated request spends. Only a verified request may spend one,
+        or anyone could burn other clients' nonces; it is spent when the request's durable
+        parts commit (its change's transaction, or its group-commit batch), before it is
+        answered: a replay is refused then (``SignatureNonceUsed``)."""
+        return NonceClaim(
+            request.access_key_id, request.nonce, self.clock.now() + self.nonce_window
+        )

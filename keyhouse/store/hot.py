@@ -1,12 +1,13 @@
-"""The two statements every signed request runs, executed on the driver directly.
+"""The credential read every signed request runs, executed on the driver directly.
 
 Profiling a signed request showed SQLAlchemy's execution machinery (connection checkout, events,
 compiled-cache lookup, result wrapping) costing more than SQLite took to run the statements. So
-these two are compiled by SQLAlchemy once per dialect, and then run on a DBAPI connection that
+it is compiled by SQLAlchemy once per dialect, and then run on a DBAPI connection that
 each thread keeps for itself: checked out of the engine once (so the engine's connect-time
 settings apply: WAL and busy timeout on SQLite, ``synchronous_commit=off`` on the relaxed
 PostgreSQL engine), detached from the pool, in autocommit mode. Everything else stays on the
-SQLAlchemy store.
+SQLAlchemy store; the nonce is spent with the request's group-commit batch
+(keyhouse.services.committer), durably.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, select
@@ -86,11 +86,9 @@ class _Statement:
 
 
 class HotPath:
-    def __init__(self, engine: Engine, claim_nonce: Any, write_lock: Any) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._write_lock = write_lock
         self._credential = _Statement(_CREDENTIAL, engine)
-        self._nonce = _Statement(claim_nonce, engine)
         self._disconnect = engine.dialect.loaded_dbapi.Error
         self._local = threading.local()
         self._open: list[Any] = []
@@ -112,19 +110,6 @@ class HotPath:
             own,
             acct,
         )
-
-    def claim_nonce(
-        self, access_key_id: str, nonce: str, now: datetime, expires_at: datetime
-    ) -> bool:
-        """Record a nonce; False when the key used it before and its window is still open."""
-        values = {
-            "access_key_id": access_key_id,
-            "nonce": nonce,
-            "expires_at": expires_at,
-            "now": now,
-        }
-        with self._write_lock:
-            return self._run(self._nonce, values) is not None
 
     def _run(self, statement: _Statement, values: dict[str, Any]) -> Any:
         connection = self._connection()

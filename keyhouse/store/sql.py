@@ -126,12 +126,6 @@ _NOW = bindparam("now", type_=nonces.c.expires_at.type)
 
 
 @functools.cache
-def _claim_nonce(dialect: str) -> Any:
-    """A nonce is free if unseen, or if its window has closed."""
-    return _take_over(dialect, nonces, nonces.c.expires_at < _NOW)
-
-
-@functools.cache
 def _take_lease(dialect: str) -> Any:
     """A lease is free if unheld, expired, or already ours (then it is extended)."""
     return _take_over(
@@ -558,6 +552,29 @@ class Tx(AccessControlTx, TrailTx, ConsoleTx):
         ).all()
         return self._users(rows)
 
+    def claim_nonces(
+        self, claims: Sequence[tuple[str, str, datetime]], now: datetime
+    ) -> set[tuple[str, str]]:
+        """Spend nonces ((AccessKey ID, nonce, window end) each) in one statement; returns
+        those that were free: unseen, or seen with a closed window. A nonce given twice is
+        spent once (the first)."""
+        unique: dict[tuple[str, str], datetime] = {}
+        for access_key_id, nonce, expires_at in claims:
+            unique.setdefault((access_key_id, nonce), expires_at)
+        if not unique:
+            return set()
+        insert_ = sqlite_insert if self._c.dialect.name == "sqlite" else postgresql_insert
+        stmt = insert_(nonces).values(
+            [{"access_key_id": k, "nonce": n, "expires_at": e} for (k, n), e in unique.items()]
+        )
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[nonces.c.access_key_id, nonces.c.nonce],
+            set_={"expires_at": stmt.excluded.expires_at},
+            where=nonces.c.expires_at
+            < bindparam("now_", value=now, type_=nonces.c.expires_at.type),
+        ).returning(nonces.c.access_key_id, nonces.c.nonce)
+        return {(r[0], r[1]) for r in self._c.execute(upsert)}
+
     def purge_expired_nonces(self, now: datetime) -> int:
         """Forget nonces whose window has closed; returns how many."""
         return int(self._c.execute(delete(nonces).where(nonces.c.expires_at < now)).rowcount)
@@ -592,7 +609,7 @@ class SqlStore:
         # writes the event of the change there, so both commit or neither does).
         self.before_commit: Callable[[Tx], None] | None = None
         # The credential read and the nonce claim of every signed request, off SQLAlchemy.
-        self.hot = HotPath(self.relaxed, _claim_nonce(engine.dialect.name), self._write_lock)
+        self.hot = HotPath(self.relaxed)
 
     @contextmanager
     def transaction(self, *, write: bool = False, relaxed: bool = False) -> Iterator[Tx]:

@@ -1,0 +1,298 @@
+"""Group commit: the durable parts of many requests in one transaction, before any is answered.
+
+A request that changed nothing still leaves something that must survive a crash once it is
+answered: its nonce (spent, or a replay would be accepted after a restart) and its audit event.
+Requests hand these to the committer and wait; a single thread takes everything waiting,
+writes it in one transaction — the nonces with one statement, the events chained per account —
+commits, and wakes each request with its outcome. While one batch commits the next one
+gathers, so the batch grows with the load and the cost per request falls.
+
+- A nonce already spent makes its request's outcome NONCE_USED (its event is not written: the
+  caller answers SignatureNonceUsed instead, and records that).
+- The store away (connection refused, locked): every request of the batch gets UNAVAILABLE
+  and answers 503; items nobody waits for (summary events, retries) are kept for later.
+- A batch the store refuses for what it holds is halved until the refused items are alone;
+  the others are written. A refused item's request gets FAILED and answers 503; the event it
+  had (of an answer never given) is set aside: logged and counted. Items nobody waits for are
+  retried every half second, and set aside after ``set_aside_after`` seconds. One bad event
+  never stops the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from keyhouse.clock import Clock
+from keyhouse.store.sql import SqlStore, Tx
+
+log = logging.getLogger("keyhouse.audit")
+
+
+class Outcome(Enum):
+    COMMITTED = "committed"
+    NONCE_USED = "nonce_used"
+    UNAVAILABLE = "unavailable"  # the store could not be reached: answer 503
+    FAILED = "failed"  # the store refused this item: answer 503
+
+
+@dataclass(frozen=True, slots=True)
+class NonceClaim:
+    access_key_id: str
+    nonce: str
+    expires_at: datetime
+
+
+@dataclass(eq=False)
+class Item:
+    """One request's durable parts: its event (account, audit_events row) and its nonce."""
+
+    account_id: str = ""
+    row: dict[str, Any] | None = None
+    nonce: NonceClaim | None = None
+    waiter: threading.Event | None = field(default_factory=threading.Event)
+    outcome: Outcome | None = None
+    first_failed: float | None = None
+
+    def resolve(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+        if self.waiter is not None:
+            self.waiter.set()
+
+
+@dataclass(frozen=True, slots=True)
+class CommitHealth:
+    writable: bool  # the last batch committed (or none was needed)
+    queued: int
+    set_aside: int  # events that could not be stored at all, since start
+    batches: int
+    items: int
+
+
+class GroupCommitter:
+    # How long a request may wait for room in the queue and then for its batch.
+    WAIT = 10.0
+    MAX_BATCH = 2000
+    RETRY_EVERY = 0.5
+
+    def __init__(
+        self,
+        store: SqlStore,
+        clock: Clock,
+        *,
+        capacity: int = 10_000,
+        set_aside_after: float = 30.0,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.set_aside_after = set_aside_after
+        self._queue: queue.Queue[Item] = queue.Queue(maxsize=capacity)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._writing = threading.Lock()
+        self._writable = True
+        self._set_aside = 0
+        self._batches = 0
+        self._items = 0
+        self._retries: list[Item] = []  # items nobody waits for, to try again (paced)
+        self._retry_guard = threading.Lock()
+        self._last_retry = 0.0
+
+    # -- requests ---------------------------------------------------------------------------
+    def commit(self, item: Item) -> Outcome:
+        """Hand ``item`` over and wait until its batch committed (or could not)."""
+        if self._thread is None:  # no writer running (a command, a test): write it now
+            self._write_batch([item])
+            return item.outcome or Outcome.FAILED
+        deadline = time.monotonic() + self.WAIT
+        try:
+            self._queue.put(item, timeout=self.WAIT)
+        except queue.Full:
+            log.error("the commit queue stayed full for %.0f s; refusing a request", self.WAIT)
+            return Outcome.UNAVAILABLE
+        assert item.waiter is not None
+        if not item.waiter.wait(max(0.0, deadline - time.monotonic())):
+            log.error("a batch took longer than %.0f s to commit; refusing a request", self.WAIT)
+            return Outcome.UNAVAILABLE
+        return item.outcome or Outcome.FAILED
+
+    def later(self, item: Item) -> None:
+        """Queue an item nobody waits for (a summary event); dropped, and logged, when the
+        queue is full."""
+        item.waiter = None
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            log.error("the commit queue is full; event %s is lost", _event_id(item))
+
+    def health(self) -> CommitHealth:
+        return CommitHealth(
+            self._writable, self._queue.qsize(), self._set_aside, self._batches, self._items
+        )
+
+    # -- the writer thread ----------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+        self._thread = None
+        self.flush()
+
+    def flush(self) -> int:
+        """Write everything queued now (commands, shutdown); returns how many items."""
+        written = 0
+        with self._retry_guard:
+            retries, self._retries = self._retries, []
+        if retries:
+            self._write_batch(retries)
+        while batch := self._drain(None):
+            self._write_batch(batch)
+            written += len(batch)
+            if not self._writable:
+                break
+        return written
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            batch = self._drain(0.2)
+            if self._retries and time.monotonic() - self._last_retry >= self.RETRY_EVERY:
+                self._last_retry = time.monotonic()
+                with self._retry_guard:
+                    batch += self._retries
+                    self._retries = []
+            if not batch:
+                continue
+            try:
+                self._write_batch(batch)
+            except Exception:  # never let the writer die
+                log.exception("a commit batch failed unexpectedly")
+                for item in batch:
+                    if item.outcome is None:
+                        item.resolve(Outcome.FAILED)
+
+    def _drain(self, wait: float | None) -> list[Item]:
+        batch: list[Item] = []
+        try:
+            batch.append(self._queue.get(timeout=wait) if wait else self._queue.get_nowait())
+        except queue.Empty:
+            return batch
+        with contextlib.suppress(queue.Empty):
+            while len(batch) < self.MAX_BATCH:
+                batch.append(self._queue.get_nowait())
+        return batch
+
+    def _write_batch(self, batch: list[Item]) -> None:
+        with self._writing:
+            failed: list[Item] = []
+            try:
+                self._write_halving(batch, failed)
+            except Exception as exc:
+                self._writable = False
+                log.error("the store is unavailable for a commit batch: %s", type(exc).__name__)
+                for item in batch:
+                    if item.outcome is not None:
+                        continue
+                    if item.waiter is None:
+                        self._retry(item, unavailable=True)
+                    else:
+                        item.resolve(Outcome.UNAVAILABLE)
+                return
+            self._writable = True
+            self._batches += 1
+            self._items += len(batch)
+            for item in failed:
+                if item.waiter is None:
+                    self._retry(item)
+                else:
+                    self._set_aside_now(item)
+                    item.resolve(Outcome.FAILED)
+
+    def _write_halving(self, batch: list[Item], failed: list[Item]) -> None:
+        """Write ``batch`` in one transaction; on a refusal, each half. Raises (with nothing
+        of ``batch`` written) when the store is away."""
+        try:
+            with self.store.transaction(write=True) as tx:
+                outcomes = _write(tx, batch, self.clock.now())
+        except Exception as exc:
+            if self.store.unavailable(exc):
+                raise
+            if len(batch) == 1:
+                failed.append(batch[0])
+                log.warning(
+                    "audit event %s cannot be stored: %s", _event_id(batch[0]), type(exc).__name__
+                )
+                return
+            middle = len(batch) // 2
+            self._write_halving(batch[:middle], failed)
+            self._write_halving(batch[middle:], failed)
+            return
+        for item, outcome in zip(batch, outcomes, strict=True):
+            item.resolve(outcome)
+
+    def _retry(self, item: Item, *, unavailable: bool = False) -> None:
+        """Try an item nobody waits for again later; one the store has refused for
+        ``set_aside_after`` seconds is set aside (while the store is away, it waits)."""
+        if item.row is None:
+            return
+        now = time.monotonic()
+        item.first_failed = item.first_failed or now
+        if unavailable or now - item.first_failed < self.set_aside_after:
+            with self._retry_guard:
+                if len(self._retries) < self._queue.maxsize:
+                    self._retries.append(item)
+                    return
+        self._set_aside_now(item)
+
+    def _set_aside_now(self, item: Item) -> None:
+        if item.row is None:
+            return
+        self._set_aside += 1
+        log.error(
+            "audit event %s (%s, account %s) is set aside: it could not be stored",
+            _event_id(item),
+            item.row.get("event_name"),
+            item.account_id or "-",
+        )
+
+
+def _event_id(item: Item) -> str:
+    return str(item.row.get("event_id")) if item.row else "-"
+
+
+def _write(tx: Tx, batch: list[Item], now: datetime) -> list[Outcome]:
+    """One transaction's work: claim the nonces, then chain the events of the requests whose
+    nonce was theirs to spend."""
+    claims = [item.nonce for item in batch if item.nonce is not None]
+    won = (
+        tx.claim_nonces([(c.access_key_id, c.nonce, c.expires_at) for c in claims], now)
+        if claims
+        else set()
+    )
+    outcomes: list[Outcome] = []
+    by_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    seen: set[tuple[str, str]] = set()
+    for item in batch:
+        if item.nonce is not None:
+            key = (item.nonce.access_key_id, item.nonce.nonce)
+            if key not in won or key in seen:  # spent before, or twice in this batch
+                outcomes.append(Outcome.NONCE_USED)
+                continue
+            seen.add(key)
+        if item.row is not None:
+            by_account[item.account_id].append(item.row)
+        outcomes.append(Outcome.COMMITTED)
+    for account_id in sorted(by_account):
+        tx.append_events(account_id, by_account[account_id])
+    return outcomes
