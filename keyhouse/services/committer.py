@@ -196,7 +196,8 @@ class GroupCommitter:
         with contextlib.suppress(queue.Empty):
             while len(batch) < self.MAX_BATCH:
                 left = until - time.monotonic()
-                batch.append(self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait())
+                got = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
+                batch.append(got)
         return batch
 
     def _write_batch(self, batch: list[Item]) -> None:

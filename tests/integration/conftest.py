@@ -33,6 +33,25 @@ def server(
     srv.stop()
 
 
+@pytest.fixture
+def own_server(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Server]:
+    """A server and store of this test's own (it is killed, stopped, or its trail broken, on
+    purpose); events the store refuses are set aside after 1 s."""
+    workdir = tmp_path_factory.mktemp(f"own-{backend}")
+    url = (
+        f"sqlite:///{workdir / 'k.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("fresh_pg")
+    )
+    srv = Server(
+        url, workdir / "master.key", workdir, extra_env={"KEYHOUSE_AUDIT_SET_ASIDE_AFTER": "1"}
+    ).start()
+    yield srv
+    srv.stop()
+
+
 @pytest.fixture(scope="module")
 def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server that believes forwarding headers from 127.0.0.3 only."""

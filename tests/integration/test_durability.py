@@ -4,11 +4,8 @@ PostgreSQL, killed right after a burst, restarted on the same store."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-import pytest
 
 from tests.integration import raw
 from tests.integration.conftest import upn
@@ -19,29 +16,14 @@ from tests.integration.test_audit import events
 STS, IMS = "2015-04-01", "2019-08-15"
 
 
-@pytest.fixture
-def crashing(
-    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-) -> Iterator[Server]:
-    workdir = tmp_path_factory.mktemp(f"crash-{backend}")
-    url = (
-        f"sqlite:///{workdir / 'k.db'}"
-        if backend == "sqlite"
-        else request.getfixturevalue("fresh_pg")
-    )
-    srv = Server(url, workdir / "master.key", workdir).start()
-    yield srv
-    srv.stop()
-
-
 def _burst(server: Server, queries: list[dict[str, str]]) -> list[tuple[int, dict[str, Any]]]:
     """Send every query, eight at a time (so that batches hold several requests)."""
     with ThreadPoolExecutor(8) as pool:
         return list(pool.map(lambda q: raw.post_rpc(server.endpoint, q), queries))
 
 
-def test_answered_reads_refusals_and_changes_survive_a_kill(crashing: Server) -> None:
-    account = crashing.create_account(f"d{uuid.uuid4().hex[:10]}")
+def test_answered_reads_refusals_and_changes_survive_a_kill(own_server: Server) -> None:
+    account = own_server.create_account(f"d{uuid.uuid4().hex[:10]}")
     ak, sk = account["AccessKeyId"], account["AccessKeySecret"]
     reads = [raw.rpc_query(ak, sk, "GetCallerIdentity", STS) for _ in range(300)]
     wrong = [raw.rpc_query(ak, "x" * 30, "ListUsers", IMS) for _ in range(20)]
@@ -56,16 +38,16 @@ def test_answered_reads_refusals_and_changes_survive_a_kill(crashing: Server) ->
         )
         for name in names
     ]
-    answered = _burst(crashing, reads + wrong + changes)
-    crashing.kill()  # no shutdown: nothing queued in memory gets a chance to be written
+    answered = _burst(own_server, reads + wrong + changes)
+    own_server.kill()  # no shutdown: nothing queued in memory gets a chance to be written
     assert [s for s, _ in answered[:300]] == [200] * 300
     assert {b["Code"] for _, b in answered[300:320]} == {"SignatureDoesNotMatch"}
     assert [s for s, _ in answered[320:]] == [200] * 40
-    crashing.start()
-    root = Api("v3", crashing.endpoint, ak, sk)
+    own_server.start()
+    root = Api("v3", own_server.endpoint, ak, sk)
     # Every answered nonce is still spent: a replay of any answered request is refused.
     for query in (reads[0], reads[150], reads[-1], changes[-1]):
-        status, body = raw.post_rpc(crashing.endpoint, query)
+        status, body = raw.post_rpc(own_server.endpoint, query)
         assert (status, body["Code"]) == (400, "SignatureNonceUsed")
     # Every answered request has its event; every answered change exists.
     ids = {b["RequestId"] for _, b in answered}
@@ -73,14 +55,14 @@ def test_answered_reads_refusals_and_changes_survive_a_kill(crashing: Server) ->
     assert ids <= recorded, f"{len(ids - recorded)} answered requests left no event"
     users = root.ims("ListUsers", MaxItems="100")["Users"]["User"]
     assert {u["UserPrincipalName"].split("@")[0] for u in users} == set(names)
-    result = crashing.cli("audit", "verify", "--account", account["AccountName"], check=False)
+    result = own_server.cli("audit", "verify", "--account", account["AccountName"], check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_a_replay_inside_one_batch_is_refused(crashing: Server) -> None:
+def test_a_replay_inside_one_batch_is_refused(own_server: Server) -> None:
     """The same signed request sent many times at once: exactly one is answered."""
-    account = crashing.create_account(f"r{uuid.uuid4().hex[:10]}")
+    account = own_server.create_account(f"r{uuid.uuid4().hex[:10]}")
     query = raw.rpc_query(account["AccessKeyId"], account["AccessKeySecret"], "ListUsers", IMS)
-    answered = _burst(crashing, [query] * 16)
+    answered = _burst(own_server, [query] * 16)
     codes = sorted(b.get("Code", "ok") for _, b in answered)
     assert codes == ["SignatureNonceUsed"] * 15 + ["ok"]

@@ -11,7 +11,6 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -54,24 +53,6 @@ def user_with_policy(
             "AttachPolicyToUser", UserName=name, PolicyName=f"{name}-policy", PolicyType="Custom"
         )
     return Api("v3", server.endpoint, key["AccessKeyId"], key["AccessKeySecret"]), key
-
-
-@pytest.fixture
-def own_server(
-    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-) -> Iterator[Server]:
-    """A server of this test's own (it is stopped, or its trail broken, on purpose)."""
-    workdir = tmp_path_factory.mktemp(f"own-{backend}")
-    url = (
-        f"sqlite:///{workdir / 'k.db'}"
-        if backend == "sqlite"
-        else request.getfixturevalue("fresh_pg")
-    )
-    srv = Server(
-        url, workdir / "master.key", workdir, extra_env={"KEYHOUSE_AUDIT_SET_ASIDE_AFTER": "1"}
-    ).start()
-    yield srv
-    srv.stop()
 
 
 # -- 1. the trail against hostile fields ---------------------------------------------------
