@@ -26,7 +26,7 @@ from keyhouse.domain.model import Account, KeyDeletion, Principal
 from keyhouse.services.accounts import OPERATOR
 from keyhouse.services.registry import Services
 from keyhouse.store.engine import store_exists
-from keyhouse.store.migrate import StoreUnavailable
+from keyhouse.store.migrate import StoreUnavailable, first_line
 from keyhouse.store.sql import Purged
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -79,7 +79,7 @@ def _services(settings: Settings, *, create: bool = False) -> Iterator[Services]
         try:
             exists = store_exists(settings.database_url)
         except Exception as exc:
-            _fail(EXIT_STORE, f"cannot reach the store: {_first_line(exc)}")
+            _fail(EXIT_STORE, f"cannot reach the store: {first_line(exc)}")
         if not exists:
             _fail(EXIT_CONFIG, f"no store at {store_name(settings)}")
     services = _build(settings)
@@ -89,11 +89,6 @@ def _services(settings: Settings, *, create: bool = False) -> Iterator[Services]
         _fail(EXIT_DOMAIN, exc.message)
     finally:
         services.store.dispose()
-
-
-def _first_line(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None)
-    return (str(orig or exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _settings(**overrides: object) -> Settings:

@@ -102,7 +102,7 @@ class WireApp:
             )
             return
         query_string = scope.get("query_string", b"")
-        if query_string.count(b"&") + body.count(b"&") + 2 > MAX_PARAMETERS:
+        if _parameter_count(query_string) + _parameter_count(body) > MAX_PARAMETERS:
             message = f"A request may carry at most {MAX_PARAMETERS} parameters."
             await _reply(send, 400, _error(scope, "InvalidParameter.Count", message))
             return
@@ -173,6 +173,11 @@ class WireApp:
                     self.executor.shutdown(wait=False)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _parameter_count(encoded: bytes) -> int:
+    """How many ``name=value`` pairs a query string or form body holds, at most."""
+    return encoded.count(b"&") + 1 if encoded else 0
 
 
 def _wants_html(scope: Scope) -> bool:

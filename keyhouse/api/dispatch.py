@@ -16,7 +16,7 @@ from keyhouse.crypto import MasterKeyError
 from keyhouse.domain.errors import DomainError, PermissionDenied
 from keyhouse.domain.model import Principal
 from keyhouse.services.audit import EventDraft
-from keyhouse.services.authn import AuthenticationFailed, Origin
+from keyhouse.services.authn import NONCE_USED, AuthenticationFailed, Origin
 from keyhouse.services.committer import Outcome
 from keyhouse.services.permissions import PERMISSIONS, Level
 from keyhouse.services.registry import Services
@@ -76,7 +76,7 @@ class Dispatcher:
         if committed is Outcome.NONCE_USED:
             # A replay: nothing of its answer leaves; its refusal is what the trail records.
             draft.nonce = None
-            failure = AuthenticationFailed("nonce_used", _NONCE_USED)
+            failure = AuthenticationFailed("nonce_used", NONCE_USED)
             code, status = vendor_code(failure)
             body = self._envelope(req, request_id, code, failure.message)
             committed = trail.finish(draft, status, body)
@@ -164,5 +164,4 @@ class Dispatcher:
 
 
 _BUSY = "The request cannot be recorded now (the store is unavailable); try again later."
-_NONCE_USED = "Specified signature nonce was used already."
 _INTERNAL = "The request processing has failed due to some unknown error."

@@ -28,8 +28,9 @@ from typing import Any
 
 from keyhouse.clock import Clock, format_date, parse_date
 from keyhouse.domain import audit, netpolicy
-from keyhouse.domain.errors import DomainError, InvalidValue
+from keyhouse.domain.errors import InvalidValue
 from keyhouse.domain.model import Principal
+from keyhouse.services.authn import NONCE_USED, AuthenticationFailed
 from keyhouse.services.base import UseCases
 from keyhouse.services.committer import GroupCommitter, Item, NonceClaim, Outcome
 from keyhouse.store.sql import Tx
@@ -245,7 +246,8 @@ class AuditWriter:
                 [(claim.access_key_id, claim.nonce, claim.expires_at)], self.clock.now()
             )
             if not claimed:
-                raise NonceSpent("Specified signature nonce was used already.")
+                draft.nonce = None  # spent by another request: nothing left to claim
+                raise AuthenticationFailed("nonce_used", NONCE_USED)
         if draft.record:
             account_id, row = build_row(draft, None, None, draft.annotations)
             tx.append_events(account_id, [row])
@@ -363,12 +365,6 @@ class AuditWriter:
     def _tick(self) -> None:
         while not self._stop.wait(1.0):
             self._close_windows()
-
-
-class NonceSpent(DomainError):
-    """A change whose request's nonce was spent meanwhile (a replay): rolled back."""
-
-    code = "auth.nonce_used"
 
 
 @dataclass(frozen=True, slots=True)

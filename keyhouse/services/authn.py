@@ -23,6 +23,9 @@ from keyhouse.store.sql import SqlStore
 _ACCESS_KEY_ID = re.compile(r"^[\x21-\x7e]{1,32}\Z", re.ASCII)
 
 
+NONCE_USED = "Specified signature nonce was used already."
+
+
 class AuthenticationFailed(DomainError):
     """Codes: incomplete, key_not_found, key_inactive, signature_mismatch, timestamp_expired,
     timestamp_format, nonce_used, signature_method, security_token."""

@@ -73,8 +73,6 @@ class CommitHealth:
     writable: bool  # the last batch committed (or none was needed)
     queued: int
     set_aside: int  # events that could not be stored at all, since start
-    batches: int
-    items: int
 
 
 class GroupCommitter:
@@ -103,8 +101,6 @@ class GroupCommitter:
         self._writing = threading.Lock()
         self._writable = True
         self._set_aside = 0
-        self._batches = 0
-        self._items = 0
         self._retries: list[Item] = []  # items nobody waits for, to try again (paced)
         self._retry_guard = threading.Lock()
         self._last_retry = 0.0
@@ -137,9 +133,7 @@ class GroupCommitter:
             log.error("the commit queue is full; event %s is lost", _event_id(item))
 
     def health(self) -> CommitHealth:
-        return CommitHealth(
-            self._writable, self._queue.qsize(), self._set_aside, self._batches, self._items
-        )
+        return CommitHealth(self._writable, self._queue.qsize(), self._set_aside)
 
     # -- the writer thread ----------------------------------------------------------------
     def start(self) -> None:
@@ -217,8 +211,6 @@ class GroupCommitter:
                         item.resolve(Outcome.UNAVAILABLE)
                 return
             self._writable = True
-            self._batches += 1
-            self._items += len(batch)
             for item in failed:
                 if item.waiter is None:
                     self._retry(item)
@@ -227,8 +219,8 @@ class GroupCommitter:
                     item.resolve(Outcome.FAILED)
 
     def _write_halving(self, batch: list[Item], failed: list[Item]) -> None:
-        """Write ``batch`` in one transaction; on a refusal, each half. Raises (with nothing
-        of ``batch`` written) when the store is away."""
+        """Write ``batch`` in one transaction; on a refusal, each half. Raises when the store
+        is away (the halves written before that have their outcome; the rest have none)."""
         try:
             with self.store.transaction(write=True) as tx:
                 outcomes = _write(tx, batch, self.clock.now())

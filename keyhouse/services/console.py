@@ -205,13 +205,15 @@ class Console(UseCases):
 
     # -- the account owner's password (operator, CLI) ---------------------------------------
     def set_account_password(self, account_name: str, password: str) -> None:
-        check_password_policy(password)
+        # Hashed before the transaction: argon2 (and a wait for a hash slot) must not hold
+        # the store's write lock.
+        password_hash = _hash(check_password_policy(password))
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
             account = tx.get_account_by_name(account_name)
             if account is None:
                 raise NotFound("account", f"No account is named {account_name}.")
-            tx.set_account_password(account.account_id, _hash(password), now)
+            tx.set_account_password(account.account_id, password_hash, now)
             tx.end_sessions(account.account_id, None)  # a new password signs the owner out
 
     # -- signing in and out -------------------------------------------------------------------
@@ -280,7 +282,7 @@ class Console(UseCases):
             for subject, _ in subjects[1:]:
                 tx.forgive_attempt(subject)
             tx.insert_session(session)
-            tx.purge_sessions(now)
+            tx.purge_sessions(now, flashes_before=now - FLASH_LIFETIME)
             if user is not None:
                 tx.update_user(dataclasses.replace(user, last_login_at=now))
         return SignedIn(token, session, self._principal(session, user))
@@ -321,6 +323,9 @@ class Console(UseCases):
     def take_flash(self, session: ConsoleSession) -> Flash | None:
         """The session's notice, once; None when there is none (or it is over 10 minutes old)."""
         since = self.clock.now() - FLASH_LIFETIME
+        with self.store.transaction() as tx:  # most pages have none: no write lock for them
+            if not tx.has_flash(session.token_hash):
+                return None
         with self.store.transaction(write=True) as tx:
             found = tx.take_flash(session.token_hash, since)
         if found is None:

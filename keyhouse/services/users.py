@@ -208,9 +208,6 @@ class Users(UseCases):
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
             user = self._binned_user(tx, principal, account, ref, "ram:GetUserInRecycleBin")
-            self._authorize_user(
-                tx, principal, account, "ram:GetUserInRecycleBin", user.name, user.user_id
-            )
             return user, account.default_domain
 
     def restore(self, principal: Principal, user_id: str) -> None:
@@ -220,9 +217,6 @@ class Users(UseCases):
             account = self._account(tx, principal, lock=True)
             user = self._binned_user(
                 tx, principal, account, UserRef.id(user_id), "ram:RestoreUserFromRecycleBin"
-            )
-            self._authorize_user(
-                tx, principal, account, "ram:RestoreUserFromRecycleBin", user.name, user.user_id
             )
             if tx.get_live_user_by_name(account.account_id, user.name) is not None:
                 raise AlreadyExists(
@@ -240,9 +234,6 @@ class Users(UseCases):
             user = self._binned_user(
                 tx, principal, account, UserRef.id(user_id), "ram:DeleteUserInRecycleBin"
             )
-            self._authorize_user(
-                tx, principal, account, "ram:DeleteUserInRecycleBin", user.name, user.user_id
-            )
             return tx.purge_user(user.user_id)
 
     def _binned_user(
@@ -257,6 +248,7 @@ class Users(UseCases):
                 user = tx.get_user(account.account_id, key.user_id)
         if user is None or not user.in_bin:
             self._unknown_user(tx, principal, account, action, user_not_found(ref))
+        self._authorize_user(tx, principal, account, action, user.name, user.user_id)
         return user
 
 

@@ -151,6 +151,16 @@ class ConsoleTx:
             )
         )
 
+    def has_flash(self, token_hash: str) -> bool:
+        return (
+            self._c.scalar(
+                select(console_flashes.c.token_hash).where(
+                    console_flashes.c.token_hash == token_hash
+                )
+            )
+            is not None
+        )
+
     def take_flash(
         self, token_hash: str, since: datetime
     ) -> tuple[str, str | None, Sealed | None] | None:
@@ -192,18 +202,14 @@ class ConsoleTx:
             .values(must_change_password=False)
         )
 
-    def purge_sessions(self, now: datetime) -> None:
+    def purge_sessions(self, now: datetime, flashes_before: datetime) -> None:
+        """Drop expired sessions, and notices older than ``flashes_before`` never shown."""
         self._c.execute(delete(console_sessions).where(console_sessions.c.expires_at <= now))
-        stale = now - timedelta(minutes=10)
-        self._c.execute(delete(console_flashes).where(console_flashes.c.created_at < stale))
+        self._c.execute(
+            delete(console_flashes).where(console_flashes.c.created_at < flashes_before)
+        )
 
     # -- the sign-in throttle -----------------------------------------------------------------
-    def failures(self, subject: str) -> tuple[int, datetime] | None:
-        row = self._c.execute(
-            select(signin_failures).where(signin_failures.c.subject == subject)
-        ).first()
-        return (row.failures, row.window_start) if row else None
-
     def count_attempt(self, subject: str, now: datetime, window: Callable[[int], timedelta]) -> int:
         """Count one sign-in attempt against ``subject`` and return the count in its window.
         The window starts at the first attempt and lasts ``window(count so far)``; once it

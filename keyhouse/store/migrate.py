@@ -12,6 +12,12 @@ class StoreUnavailable(Exception):
     """The database cannot be reached (or opened)."""
 
 
+def first_line(exc: BaseException) -> str:
+    """The driver's own first line of a database error (without SQLAlchemy's wrapping)."""
+    orig = getattr(exc, "orig", None)
+    return (str(orig or exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 _LOCK_ID = 0x6B657968  # "keyh": one advisory lock for all Keyhouse migrations
 
 
@@ -27,7 +33,7 @@ def migrate(engine: Engine) -> None:
     try:
         conn = engine.connect()
     except OperationalError as exc:
-        raise StoreUnavailable(str(exc.orig or exc).strip().splitlines()[0]) from exc
+        raise StoreUnavailable(first_line(exc)) from exc
     with conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _LOCK_ID})

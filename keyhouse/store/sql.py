@@ -119,10 +119,16 @@ def _take_over(dialect: str, table: Any, where: Any) -> Any:
         index_elements=keys,
         set_={c.name: stmt.excluded[c.name] for c in table.c if not c.primary_key},
         where=where,
-    ).returning(keys[0])
+    ).returning(*keys)
 
 
 _NOW = bindparam("now", type_=nonces.c.expires_at.type)
+
+
+@functools.cache
+def _claim_nonce(dialect: str) -> Any:
+    """A nonce is free if unseen, or if its window has closed."""
+    return _take_over(dialect, nonces, nonces.c.expires_at < _NOW)
 
 
 @functools.cache
@@ -555,25 +561,19 @@ class Tx(AccessControlTx, TrailTx, ConsoleTx):
     def claim_nonces(
         self, claims: Sequence[tuple[str, str, datetime]], now: datetime
     ) -> set[tuple[str, str]]:
-        """Spend nonces ((AccessKey ID, nonce, window end) each) in one statement; returns
-        those that were free: unseen, or seen with a closed window. A nonce given twice is
-        spent once (the first)."""
+        """Spend nonces ((AccessKey ID, nonce, window end) each); returns those that were
+        free: unseen, or seen with a closed window. A nonce given twice is spent once (the
+        first). SQLAlchemy sends the rows as one multi-row statement (insertmanyvalues)."""
         unique: dict[tuple[str, str], datetime] = {}
         for access_key_id, nonce, expires_at in claims:
             unique.setdefault((access_key_id, nonce), expires_at)
         if not unique:
             return set()
-        insert_ = sqlite_insert if self._c.dialect.name == "sqlite" else postgresql_insert
-        stmt = insert_(nonces).values(
-            [{"access_key_id": k, "nonce": n, "expires_at": e} for (k, n), e in unique.items()]
-        )
-        upsert = stmt.on_conflict_do_update(
-            index_elements=[nonces.c.access_key_id, nonces.c.nonce],
-            set_={"expires_at": stmt.excluded.expires_at},
-            where=nonces.c.expires_at
-            < bindparam("now_", value=now, type_=nonces.c.expires_at.type),
-        ).returning(nonces.c.access_key_id, nonces.c.nonce)
-        return {(r[0], r[1]) for r in self._c.execute(upsert)}
+        rows = [
+            {"access_key_id": k, "nonce": n, "expires_at": e, "now": now}
+            for (k, n), e in unique.items()
+        ]
+        return {(r[0], r[1]) for r in self._c.execute(_claim_nonce(self._c.dialect.name), rows)}
 
     def purge_expired_nonces(self, now: datetime) -> int:
         """Forget nonces whose window has closed; returns how many."""
