@@ -67,6 +67,12 @@ class WireApp:
         loop = asyncio.get_running_loop()
         path = scope["path"]
         if self.console is not None and (path == "/console" or path.startswith("/console/")):
+            # The console reads forms with Starlette, which would take up to 1,000 fields of
+            # 1 MB each: its bodies are held to the API's limit, declared up front.
+            refused = _undeclared_or_too_large(scope, self.max_body)
+            if refused is not None:
+                await _reply(send, refused[0], _error(scope, *refused[1:]))
+                return
             await self.console(scope, receive, send)
             return
         if path == "/healthz":
@@ -173,6 +179,20 @@ class WireApp:
                     self.executor.shutdown(wait=False)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _undeclared_or_too_large(scope: Scope, limit: int) -> tuple[int, str, str] | None:
+    """(status, code, message) refusing a body without a Content-Length (chunked) or longer
+    than ``limit``; None when the body is declared and small enough (or there is none)."""
+    headers = dict(scope.get("headers", []))
+    length = headers.get(b"content-length")
+    if length is None:
+        if b"transfer-encoding" in headers:
+            return 411, "LengthRequired", "Send a Content-Length with the body."
+        return None
+    if not length.isdigit() or int(length) > limit:
+        return 413, "RequestEntityTooLarge", f"The body exceeds {limit} bytes."
+    return None
 
 
 def _parameter_count(encoded: bytes) -> int:

@@ -5,6 +5,7 @@ from the server, a reload repeats nothing, and the trail is read only by those a
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import uuid
 from typing import Any
@@ -170,3 +171,21 @@ def test_policy_simulation_needs_permission_to_read_the_trail(server: Server) ->
     page = client.post(path, {"do": "simulate", "policy": json.dumps(draft)})
     assert page.status == 400 and "127.0.0.1" not in page.text
     assert "You are not allowed to do this (actiontrail:LookupEvents)" in page.text
+
+
+def test_console_bodies_are_held_to_the_request_limit(server: Server) -> None:
+    """Starlette's form parser alone would take 1,000 fields of 1 MB each."""
+    host, port = server.endpoint.split(":")
+    for head in (
+        b"Content-Length: 2000000\r\n",  # more than KEYHOUSE_MAX_BODY_BYTES (1 MiB)
+        b"Transfer-Encoding: chunked\r\n",  # no length declared
+    ):
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            s.sendall(
+                b"POST /console/signin HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\n" + head + b"\r\n"
+            )
+            status = s.recv(200).split(b" ")[1]
+        assert status in {b"413", b"411"}, (head, status)
+    client = ConsoleClient(server.endpoint)  # an ordinary form still works
+    assert client.sign_in("nobody-here", "Wrong-Passw0rd1").status == 401
