@@ -150,6 +150,7 @@ def build_app(settings: Settings, services: Services) -> WireApp:
         console=ConsoleApp(services, origins),
         ping=services.store.ping,
         trail_health=services.audit.health,
+        cache_figures=services.store.cache.figures,
         threads=settings.worker_threads,
         max_body=settings.max_body_bytes,
         on_startup=startup,

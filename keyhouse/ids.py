@@ -6,6 +6,8 @@ import itertools
 import os
 import secrets
 import string
+import threading
+import uuid
 
 _ALNUM = string.ascii_letters + string.digits
 
@@ -63,3 +65,32 @@ class _RequestIds:
 
 
 request_id = _RequestIds()
+
+
+class _EventIds:
+    """Random (version 4) UUIDs for audit events, from the OS RNG read 4 KiB at a time.
+
+    uuid4 reads the OS RNG on every call; on the event loop that system call hands the GIL
+    to the commit thread and waits to get it back (a fifth of the loop's time in a profile).
+    """
+
+    _CHUNK = 16 * 256
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._pool = b""
+        self._at = 0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> str:
+        with self._lock:
+            if self._at >= len(self._pool) or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._pool = os.urandom(self._CHUNK)
+                self._at = 0
+            chunk = self._pool[self._at : self._at + 16]
+            self._at += 16
+        return str(uuid.UUID(bytes=chunk, version=4))
+
+
+event_id = _EventIds()

@@ -1,17 +1,19 @@
 """A raw ASGI application: the wire endpoint at ``/`` and ``/healthz``.
 
 No framework on this path: every request pays for it, and the benchmark compares it with a
-bare ASGI app. Blocking work (the store) runs on a bounded thread pool.
+bare ASGI app. Requests the in-process cache answers are served on the event loop; blocking
+work (the store) runs on a bounded thread pool.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import orjson
 
 from keyhouse import ids
 from keyhouse.api.dispatch import Dispatcher
@@ -44,6 +46,7 @@ class WireApp:
         ping: Callable[[], bool],
         threads: int,
         trail_health: Callable[[], Any] | None = None,
+        cache_figures: Callable[[], Any] | None = None,
         max_body: int,
         on_startup: Callable[[], None] = lambda: None,
         on_shutdown: Callable[[], None] = lambda: None,
@@ -53,6 +56,7 @@ class WireApp:
         self.dispatcher = dispatcher
         self.ping = ping
         self.trail_health = trail_health
+        self.cache_figures = cache_figures
         self.max_body = max_body
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="keyhouse")
         self.on_startup = on_startup
@@ -122,8 +126,13 @@ class WireApp:
             client[0],
             scope.get("scheme", "http"),
         )
-        status, payload = await loop.run_in_executor(self.executor, self.dispatcher.handle, request)
+        status, payload = await self.dispatcher.handle_async(request, self._on_thread)
         await _reply(send, status, payload)
+
+    def _on_thread(
+        self, handle: Callable[[WireRequest], tuple[int, dict[str, Any]]], request: WireRequest
+    ) -> Awaitable[tuple[int, dict[str, Any]]]:
+        return asyncio.get_running_loop().run_in_executor(self.executor, handle, request)
 
     async def _health(self, loop: asyncio.AbstractEventLoop) -> tuple[int, dict[str, Any]]:
         """200 while the store answers and the trail can write; 503 otherwise, saying which."""
@@ -137,7 +146,18 @@ class WireApp:
                 "queued": trail.queued,
                 "setAside": trail.set_aside,
                 "summarized": trail.summarized,
+                "batches": trail.batches,
+                "batchedItems": trail.items,
             }
+            if self.cache_figures is not None:
+                cache = self.cache_figures()
+                body["cache"] = {
+                    "accounts": cache.accounts,
+                    "rows": cache.rows,
+                    "hits": cache.hits,
+                    "misses": cache.misses,
+                    "evictions": cache.evictions,
+                }
             if not trail.writable:
                 healthy = False
                 if reachable:
@@ -217,7 +237,7 @@ def _error(scope: Scope, code: str, message: str) -> dict[str, Any]:
 
 
 async def _reply(send: Send, status: int, payload: dict[str, Any]) -> None:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    body = orjson.dumps(payload)
     await send(
         {
             "type": "http.response.start",

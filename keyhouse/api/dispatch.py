@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +21,15 @@ from keyhouse.services.authn import NONCE_USED, AuthenticationFailed, Origin
 from keyhouse.services.committer import Outcome
 from keyhouse.services.permissions import PERMISSIONS, Level
 from keyhouse.services.registry import Services
+from keyhouse.store.cache import CacheMiss, MemoryScope, memory_reads
 
 log = logging.getLogger("keyhouse.request")
+
+Answer = tuple[int, dict[str, Any]]
+
+# Actions answered on the event loop from the in-process cache (keyhouse.store.cache) when it
+# holds what they read: the most frequent reads, none of which shows a last-used note.
+FROM_MEMORY = frozenset({"GetCallerIdentity", "ListAccessKeys"})
 
 
 @dataclass
@@ -58,7 +66,57 @@ class Dispatcher:
         if unmapped:
             raise ValueError(f"routed actions without a permission entry: {unmapped}")
 
-    def handle(self, req: WireRequest) -> tuple[int, dict[str, Any]]:
+    async def handle_async(
+        self,
+        req: WireRequest,
+        on_thread: Callable[[Callable[[WireRequest], Answer], WireRequest], Awaitable[Answer]],
+    ) -> Answer:
+        """Answer on the event loop when the cache can: the actions of FROM_MEMORY, with the
+        group committer running. Anything else, and any request the cache cannot answer after
+        all (a miss, or an entry found stale when its batch committed), runs :meth:`handle`
+        through ``on_thread``, against the store."""
+        if self._from_memory(req) and self.services.audit.committer.running:
+            answered = await self._handle_from_memory(req)
+            if answered is not None:
+                return answered
+        return await on_thread(self.handle, req)
+
+    def _from_memory(self, req: WireRequest) -> bool:
+        try:
+            action, version = req.action_version()
+        except Exception:
+            return False
+        entry = self.routes.get((version or "", action or ""))
+        return entry is not None and entry.action in FROM_MEMORY
+
+    async def _handle_from_memory(self, req: WireRequest) -> Answer | None:
+        started = time.perf_counter()
+        outcome = _Outcome()
+        request_id = ids.request_id()
+        origin = self.origins.resolve(req)
+        trail = self.services.audit
+        scope = MemoryScope(self.services.store.cache)
+        draft, token = trail.begin(
+            request_id, origin.address, req.header("user-agent") or "", req.params()
+        )
+        try:
+            with memory_reads(scope):
+                status, body = self._answer(req, outcome, request_id, origin, draft)
+        except CacheMiss:
+            return None
+        finally:
+            trail.end(token)
+        committed = await trail.finish_async(draft, status, body, scope.depends)
+        if committed is Outcome.STALE:
+            for account_id in scope.depends:
+                self.services.store.cache.forget(account_id)
+            return None
+        if committed is Outcome.NONCE_USED:
+            status, body = self._replayed(req, request_id, draft)
+            committed = await trail.finish_async(draft, status, body)
+        return self._sent(req, request_id, draft, committed, status, body, outcome, started)
+
+    def handle(self, req: WireRequest) -> Answer:
         """Answer one request; leave one audit event and one log line (never its parameters)."""
         started = time.perf_counter()
         outcome = _Outcome()
@@ -74,15 +132,33 @@ class Dispatcher:
             trail.end(token)
         committed = trail.finish(draft, status, body)
         if committed is Outcome.NONCE_USED:
-            # A replay: nothing of its answer leaves; its refusal is what the trail records.
-            draft.nonce = None
-            failure = AuthenticationFailed("nonce_used", NONCE_USED)
-            code, status = vendor_code(failure)
-            body = self._envelope(req, request_id, code, failure.message)
+            status, body = self._replayed(req, request_id, draft)
             committed = trail.finish(draft, status, body)
-        if committed in {Outcome.UNAVAILABLE, Outcome.FAILED}:
+        return self._sent(req, request_id, draft, committed, status, body, outcome, started)
+
+    def _replayed(self, req: WireRequest, request_id: str, draft: EventDraft) -> Answer:
+        """A replay: nothing of its answer leaves; its refusal is what the trail records."""
+        draft.nonce = None
+        failure = AuthenticationFailed("nonce_used", NONCE_USED)
+        code, status = vendor_code(failure)
+        return status, self._envelope(req, request_id, code, failure.message)
+
+    def _sent(
+        self,
+        req: WireRequest,
+        request_id: str,
+        draft: EventDraft,
+        committed: Outcome,
+        status: int,
+        body: dict[str, Any],
+        outcome: _Outcome,
+        started: float,
+    ) -> Answer:
+        """The answer that leaves, once its durable parts committed (503 if they could not),
+        and its log line."""
+        if committed is not Outcome.COMMITTED:
             status, body = 503, self._envelope(req, request_id, "ServiceUnavailable", _BUSY)
-            trail.record_later(draft, status, body)
+            self.services.audit.record_later(draft, status, body)
         log.info(
             "%s %s status=%s code=%s key=%s ms=%.1f",
             body["RequestId"],
@@ -136,6 +212,8 @@ class Dispatcher:
             result = entry.handler(self.services, outcome.principal, params)
             result["RequestId"] = request_id
             return 200, result
+        except CacheMiss:
+            raise
         except WireError as exc:
             return exc.status, self._envelope(req, request_id, exc.code, exc.message)
         except PermissionDenied as exc:

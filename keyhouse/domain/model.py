@@ -31,6 +31,8 @@ class Account:
     allow_user_manage_keys: bool = False
     # Changes whenever any user's set of attached policies may have changed.
     grants_epoch: int = 0
+    # Changes with every change to the account, its users or its AccessKeys (by trigger).
+    cache_epoch: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,13 +19,13 @@ import base64
 import json
 import logging
 import threading
-import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from keyhouse import ids
 from keyhouse.clock import Clock, format_date, parse_date
 from keyhouse.domain import audit, netpolicy
 from keyhouse.domain.errors import InvalidValue
@@ -153,7 +153,7 @@ def system_row(
     """An event Keyhouse itself caused (the retention sweep), for the account's trail;
     ``names`` are the resources it concerns (what LookupEvents' ResourceName and whois find)."""
     draft = EventDraft(
-        event_id=str(uuid.uuid4()),
+        event_id=ids.event_id(),
         at=at,
         request_id="",
         source_ip="",
@@ -190,6 +190,8 @@ class TrailHealth:
     queued: int
     set_aside: int  # events that could not be stored at all, since start
     summarized: int  # refusals counted in summary events instead of stored one by one
+    batches: int  # group-commit batches written since start
+    items: int  # requests' durable parts (and other events) in them
 
 
 class AuditWriter:
@@ -220,7 +222,7 @@ class AuditWriter:
             return draft, _current.set(draft)
         parameters, truncated = audit.request_parameters(params)
         draft = EventDraft(
-            event_id=str(uuid.uuid4()),
+            event_id=ids.event_id(),
             at=self.clock.now(),
             request_id=request_id,
             source_ip=source_ip,
@@ -257,23 +259,50 @@ class AuditWriter:
         """After the reply is known and before it is sent: commit the request's event and
         spend its nonce (unless its change did both). Anything but COMMITTED means the
         reply must not be sent (NONCE_USED: a replay; else 503)."""
-        if draft.written or (not draft.record and draft.nonce is None):
+        item = self._item(draft, status, body)
+        if item is None:
             return Outcome.COMMITTED
+        return self._committed(draft, self.committer.commit(item))
+
+    async def finish_async(
+        self,
+        draft: EventDraft,
+        status: int,
+        body: Mapping[str, Any],
+        depends: dict[str, int] | None = None,
+    ) -> Outcome:
+        """:meth:`finish` on the event loop, for a reply read from the cache under the epochs
+        ``depends`` (STALE: they moved; the reply must not be sent, the request runs again)."""
+        item = self._item(draft, status, body)
+        if item is None:
+            if not depends:
+                return Outcome.COMMITTED
+            item = Item()  # nothing to write, but the answer must still be checked
+        item.depends = depends or None
+        return self._committed(draft, await self.committer.commit_async(item))
+
+    @staticmethod
+    def _committed(draft: EventDraft, outcome: Outcome) -> Outcome:
+        if outcome is Outcome.COMMITTED:
+            draft.written = True
+        return outcome
+
+    def _item(self, draft: EventDraft, status: int, body: Mapping[str, Any]) -> Item | None:
+        """What the committer must write for the request (None: nothing)."""
+        if draft.written or (not draft.record and draft.nonce is None):
+            return None
         row = None
         if draft.record:
             if status >= 400:
                 code = str(body.get("Code"))
                 if draft.principal is None and not self._within_budget(draft, code):
-                    return Outcome.COMMITTED  # counted in its source's summary event
+                    return None  # counted in its source's summary event
                 account_id, row = build_row(draft, code, str(body.get("Message")), None)
             else:
                 account_id, row = build_row(draft, None, None, draft.annotations or None)
         else:
             account_id = ""
-        outcome = self.committer.commit(Item(account_id, row, draft.nonce))
-        if outcome is Outcome.COMMITTED:
-            draft.written = True
-        return outcome
+        return Item(account_id, row, draft.nonce)
 
     def record_later(self, draft: EventDraft, status: int, body: Mapping[str, Any]) -> None:
         """The event of a reply that went out without waiting for it: the 503 of a request
@@ -313,7 +342,7 @@ class AuditWriter:
         if not budget.over:
             return
         draft = EventDraft(
-            event_id=str(uuid.uuid4()),
+            event_id=ids.event_id(),
             at=budget.window + timedelta(minutes=1),
             request_id="",
             source_ip=source,
@@ -342,7 +371,12 @@ class AuditWriter:
     def health(self) -> TrailHealth:
         committed = self.committer.health()
         return TrailHealth(
-            committed.writable, committed.queued, committed.set_aside, self._summarized
+            committed.writable,
+            committed.queued,
+            committed.set_aside,
+            self._summarized,
+            committed.batches,
+            committed.items,
         )
 
     # -- lifecycle ----------------------------------------------------------------------------

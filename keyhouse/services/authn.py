@@ -1,5 +1,6 @@
-"""Authentication: one indexed read, a constant-time HMAC comparison; the single-use nonce is
-spent when the request commits (keyhouse.services.committer)."""
+"""Authentication: one indexed read (or none: the cache, on the event loop), a constant-time
+HMAC comparison; the single-use nonce is spent when the request commits
+(keyhouse.services.committer)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from keyhouse.domain.errors import DomainError
 from keyhouse.domain.model import KeyStatus, Principal
 from keyhouse.services.committer import NonceClaim
 from keyhouse.services.last_used import LastUsedRecorder
+from keyhouse.store.cache import CacheMiss, current_memory_scope
 from keyhouse.store.hot import Credential
 from keyhouse.store.sql import SqlStore
 
@@ -82,10 +84,7 @@ class Authenticator:
         now = self.clock.now()
         if not _ACCESS_KEY_ID.match(request.access_key_id):
             raise AuthenticationFailed("key_not_found", "Specified access key is not found.")
-        hot = self.store.hot
-        credential = hot.credential(request.access_key_id)
-        if credential is None:
-            raise AuthenticationFailed("key_not_found", "Specified access key is not found.")
+        credential = self._credential(request.access_key_id)
         try:
             self._verify(request, credential, origin, now)
         except AuthenticationFailed as failure:
@@ -107,6 +106,24 @@ class Authenticator:
             secure_transport=origin.secure,
             protected=credential.protected,
         )
+
+    def _credential(self, access_key_id: str) -> Credential:
+        """From the cache when serving on the event loop (CacheMiss if it is not there), else
+        from the store (and then cached)."""
+        memory = current_memory_scope()
+        if memory is not None:
+            cached = self.store.cache.credential(access_key_id)
+            if cached is None:
+                raise CacheMiss("credential")
+            epoch, credential = cached
+            memory.depend(credential.account_id, epoch)
+            return credential
+        found = self.store.hot.credential(access_key_id)
+        if found is None:
+            raise AuthenticationFailed("key_not_found", "Specified access key is not found.")
+        epoch, credential = found
+        self.store.cache.record_credential(credential.account_id, epoch, access_key_id, credential)
+        return credential
 
     def _verify(
         self, request: SignedRequest, credential: Credential, origin: Origin, now: datetime

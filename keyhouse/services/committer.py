@@ -7,6 +7,9 @@ writes it in one transaction — the nonces with one statement, the events chain
 commits, and wakes each request with its outcome. While one batch commits the next one
 gathers, so the batch grows with the load and the cost per request falls.
 
+- A request answered from the in-process cache (keyhouse.store.cache) names the epochs it was
+  read under; the batch re-reads them first, and a request whose account moved meanwhile gets
+  STALE (nothing of it is written: it runs again against the store before anything is sent).
 - A nonce already spent makes its request's outcome NONCE_USED (its event is not written: the
   caller answers SignatureNonceUsed instead, and records that).
 - The store away (connection refused, locked): every request of the batch gets UNAVAILABLE
@@ -20,6 +23,7 @@ gathers, so the batch grows with the load and the cost per request falls.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import queue
@@ -42,6 +46,7 @@ class Outcome(Enum):
     NONCE_USED = "nonce_used"
     UNAVAILABLE = "unavailable"  # the store could not be reached: answer 503
     FAILED = "failed"  # the store refused this item: answer 503
+    STALE = "stale"  # answered from cache entries that changed since: run it again
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +58,8 @@ class NonceClaim:
 
 @dataclass(eq=False)
 class Item:
-    """One request's durable parts: its event (account, audit_events row) and its nonce."""
+    """One request's durable parts: its event (account, audit_events row) and its nonce, and
+    the cache epochs its answer was read under (by account), if it was served from memory."""
 
     account_id: str = ""
     row: dict[str, Any] | None = None
@@ -61,6 +67,13 @@ class Item:
     waiter: threading.Event | None = field(default_factory=threading.Event)
     outcome: Outcome | None = None
     first_failed: float | None = None
+    depends: dict[str, int] | None = None
+    # A request waiting on an event loop instead of a thread.
+    future: asyncio.Future[Outcome] | None = None
+
+    @property
+    def awaited(self) -> bool:
+        return self.waiter is not None or self.future is not None
 
     def resolve(self, outcome: Outcome) -> None:
         self.outcome = outcome
@@ -73,6 +86,8 @@ class CommitHealth:
     writable: bool  # the last batch committed (or none was needed)
     queued: int
     set_aside: int  # events that could not be stored at all, since start
+    batches: int  # batches written since start
+    items: int  # requests' durable parts (and other events) in them
 
 
 class GroupCommitter:
@@ -95,12 +110,16 @@ class GroupCommitter:
         self.store = store
         self.clock = clock
         self.set_aside_after = set_aside_after
-        self._queue: queue.Queue[Item] = queue.Queue(maxsize=capacity)
+        # Items arrive in lists: one per thread-side request, one per event-loop iteration.
+        self._queue: queue.Queue[list[Item]] = queue.Queue(maxsize=capacity)
+        self._gathering: dict[asyncio.AbstractEventLoop, list[Item]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._writing = threading.Lock()
         self._writable = True
         self._set_aside = 0
+        self._batches = 0
+        self._items = 0
         self._retries: list[Item] = []  # items nobody waits for, to try again (paced)
         self._retry_guard = threading.Lock()
         self._last_retry = 0.0
@@ -113,7 +132,7 @@ class GroupCommitter:
             return item.outcome or Outcome.FAILED
         deadline = time.monotonic() + self.WAIT
         try:
-            self._queue.put(item, timeout=self.WAIT)
+            self._queue.put([item], timeout=self.WAIT)
         except queue.Full:
             log.error("the commit queue stayed full for %.0f s; refusing a request", self.WAIT)
             return Outcome.UNAVAILABLE
@@ -123,17 +142,54 @@ class GroupCommitter:
             return Outcome.UNAVAILABLE
         return item.outcome or Outcome.FAILED
 
+    async def commit_async(self, item: Item) -> Outcome:
+        """:meth:`commit` for a request served on the event loop: the loop never blocks."""
+        if self._thread is None:
+            raise RuntimeError("the group committer is not running")
+        loop = asyncio.get_running_loop()
+        item.waiter = None
+        item.future = loop.create_future()
+        gathering = self._gathering.get(loop)
+        if gathering is None:
+            # The requests of one loop iteration go to the writer together: one hand-over
+            # (and one wake-up of the writer thread) for all of them.
+            gathering = self._gathering[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        gathering.append(item)
+        try:
+            async with asyncio.timeout(self.WAIT):
+                return await item.future
+        except TimeoutError:
+            log.error("a batch took longer than %.0f s to commit; refusing a request", self.WAIT)
+            return Outcome.UNAVAILABLE
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        items = self._gathering.pop(loop, [])
+        try:
+            self._queue.put_nowait(items)
+        except queue.Full:
+            log.error("the commit queue is full; refusing %d requests", len(items))
+            for item in items:
+                item.resolve(Outcome.UNAVAILABLE)
+            _settle(items)
+
     def later(self, item: Item) -> None:
         """Queue an item nobody waits for (a summary event); dropped, and logged, when the
         queue is full."""
         item.waiter = None
         try:
-            self._queue.put_nowait(item)
+            self._queue.put_nowait([item])
         except queue.Full:
             log.error("the commit queue is full; event %s is lost", _event_id(item))
 
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
     def health(self) -> CommitHealth:
-        return CommitHealth(self._writable, self._queue.qsize(), self._set_aside)
+        return CommitHealth(
+            self._writable, self._queue.qsize(), self._set_aside, self._batches, self._items
+        )
 
     # -- the writer thread ----------------------------------------------------------------
     def start(self) -> None:
@@ -178,12 +234,13 @@ class GroupCommitter:
                 for item in batch:
                     if item.outcome is None:
                         item.resolve(Outcome.FAILED)
+                _wake(batch)
 
     def _drain(self, wait: float | None) -> list[Item]:
         """The first item (waiting up to ``wait``), then whatever arrives within GATHER."""
         batch: list[Item] = []
         try:
-            batch.append(self._queue.get(timeout=wait) if wait else self._queue.get_nowait())
+            batch += self._queue.get(timeout=wait) if wait else self._queue.get_nowait()
         except queue.Empty:
             return batch
         until = time.monotonic() + (self.GATHER if wait else 0.0)
@@ -191,28 +248,36 @@ class GroupCommitter:
             while len(batch) < self.MAX_BATCH:
                 left = until - time.monotonic()
                 got = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
-                batch.append(got)
+                batch += got
         return batch
 
     def _write_batch(self, batch: list[Item]) -> None:
+        try:
+            self._write_batch_now(batch)
+        finally:
+            _wake(batch)
+
+    def _write_batch_now(self, batch: list[Item]) -> None:
         with self._writing:
             failed: list[Item] = []
             try:
                 self._write_halving(batch, failed)
+                self._batches += 1
+                self._items += len(batch)
             except Exception as exc:
                 self._writable = False
                 log.error("the store is unavailable for a commit batch: %s", type(exc).__name__)
                 for item in batch:
                     if item.outcome is not None:
                         continue
-                    if item.waiter is None:
+                    if not item.awaited:
                         self._retry(item, unavailable=True)
                     else:
                         item.resolve(Outcome.UNAVAILABLE)
                 return
             self._writable = True
             for item in failed:
-                if item.waiter is None:
+                if not item.awaited:
                     self._retry(item)
                 else:
                     self._set_aside_now(item)
@@ -266,14 +331,34 @@ class GroupCommitter:
         )
 
 
+def _wake(batch: list[Item]) -> None:
+    """Hand the outcomes of a batch's loop-side requests to their loops: one wake-up per loop
+    and batch, not one per request."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Item]] = defaultdict(list)
+    for item in batch:
+        if item.future is not None and item.outcome is not None:
+            by_loop[item.future.get_loop()].append(item)
+    for loop, items in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a loop closed meanwhile
+            loop.call_soon_threadsafe(_settle, items)
+
+
+def _settle(items: list[Item]) -> None:
+    for item in items:
+        if item.future is not None and not item.future.done() and item.outcome is not None:
+            item.future.set_result(item.outcome)
+
+
 def _event_id(item: Item) -> str:
     return str(item.row.get("event_id")) if item.row else "-"
 
 
 def _write(tx: Tx, batch: list[Item], now: datetime) -> list[Outcome]:
-    """One transaction's work: claim the nonces, then chain the events of the requests whose
-    nonce was theirs to spend."""
-    claims = [item.nonce for item in batch if item.nonce is not None]
+    """One transaction's work: find the answers read from cache entries that have changed
+    since (STALE: nothing of them is written), claim the other requests' nonces, then chain
+    the events of the requests whose nonce was theirs to spend."""
+    stale = _stale(tx, batch)
+    claims = [item.nonce for item in batch if item.nonce is not None and item not in stale]
     won = (
         tx.claim_nonces([(c.access_key_id, c.nonce, c.expires_at) for c in claims], now)
         if claims
@@ -283,6 +368,9 @@ def _write(tx: Tx, batch: list[Item], now: datetime) -> list[Outcome]:
     by_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
     seen: set[tuple[str, str]] = set()
     for item in batch:
+        if item in stale:
+            outcomes.append(Outcome.STALE)
+            continue
         if item.nonce is not None:
             key = (item.nonce.access_key_id, item.nonce.nonce)
             if key not in won or key in seen:  # spent before, or twice in this batch
@@ -295,3 +383,16 @@ def _write(tx: Tx, batch: list[Item], now: datetime) -> list[Outcome]:
     for account_id in sorted(by_account):
         tx.append_events(account_id, by_account[account_id])
     return outcomes
+
+
+def _stale(tx: Tx, batch: list[Item]) -> set[Item]:
+    """The items answered under a cache epoch their account no longer shows."""
+    accounts = {a for item in batch if item.depends for a in item.depends}
+    if not accounts:
+        return set()
+    now = tx.cache_epochs(accounts)
+    return {
+        item
+        for item in batch
+        if item.depends and any(now.get(a) != epoch for a, epoch in item.depends.items())
+    }

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, select
 
 from keyhouse.crypto import Sealed
-from keyhouse.store.schema import access_keys, accounts, users
+from keyhouse.store.schema import access_keys, accounts, cache_epochs, users
 
 _CREDENTIAL = (
     select(
@@ -35,11 +35,12 @@ _CREDENTIAL = (
         access_keys.c.protected_reason.is_not(None).label("protected"),
         access_keys.c.network_policy,
         accounts.c.network_policy.label("account_network_policy"),
+        cache_epochs.c.epoch,
     )
     .select_from(
-        access_keys.join(accounts, accounts.c.account_id == access_keys.c.account_id).outerjoin(
-            users, users.c.user_id == access_keys.c.user_id
-        )
+        access_keys.join(accounts, accounts.c.account_id == access_keys.c.account_id)
+        .join(cache_epochs, cache_epochs.c.account_id == access_keys.c.account_id)
+        .outerjoin(users, users.c.user_id == access_keys.c.user_id)
     )
     .where(access_keys.c.access_key_id == bindparam("access_key_id"))
 )
@@ -94,12 +95,15 @@ class HotPath:
         self._open: list[Any] = []
         self._guard = threading.Lock()
 
-    def credential(self, access_key_id: str) -> Credential | None:
+    def credential(self, access_key_id: str) -> tuple[int, Credential] | None:
+        """(the account's cache epoch, the credential) in one statement, or None."""
         row = self._run(self._credential, {"access_key_id": access_key_id})
         if row is None:
             return None
-        account_id, user_id, status, in_bin, key_id, sealed, user_name, protected, own, acct = row
-        return Credential(
+        account_id, user_id, status, in_bin, key_id, sealed, user_name, protected, own, acct = row[
+            :10
+        ]
+        return int(row[10]), Credential(
             account_id,
             user_id,
             user_name,

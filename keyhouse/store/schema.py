@@ -72,6 +72,15 @@ accounts = Table(
     UniqueConstraint("default_domain"),
 )
 
+# Bumped by database triggers (migration 0007) on every change to the account, its users or its
+# AccessKeys (but their last-used note): what keyhouse.store.cache checks cached answers against.
+cache_epochs = Table(
+    "cache_epochs",
+    metadata,
+    Column("account_id", String(16), primary_key=True),
+    Column("epoch", BigInteger(), nullable=False),
+)
+
 users = Table(
     "users",
     metadata,

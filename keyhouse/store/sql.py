@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, Row, and_, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -22,6 +22,7 @@ from keyhouse.crypto import Sealed
 from keyhouse.domain.errors import AlreadyExists
 from keyhouse.domain.model import AccessKey, Account, KeyDeletion, KeyStatus, User
 from keyhouse.store.access import AccessControlTx
+from keyhouse.store.cache import CacheMiss, MemoryTx, ReadCache, RecordingTx, current_memory_scope
 from keyhouse.store.console import ConsoleTx
 from keyhouse.store.engine import WRITE_OPTION
 from keyhouse.store.hot import HotPath
@@ -29,6 +30,7 @@ from keyhouse.store.schema import (
     access_keys,
     accounts,
     attachments,
+    cache_epochs,
     group_members,
     leases,
     login_profiles,
@@ -58,6 +60,7 @@ def _account(row: Any) -> Account:
         created_at=row.created_at,
         allow_user_manage_keys=bool(row.allow_user_manage_keys),
         grants_epoch=int(row.grants_epoch),
+        cache_epoch=int(getattr(row, "cache_epoch", None) or 0),
     )
 
 
@@ -145,7 +148,13 @@ def _owner(user_id: str | None) -> Any:
 
 # Statements that most requests run, built once: building a select() per call cost more than
 # SQLite took to run it.
-_ACCOUNT = select(accounts).where(accounts.c.account_id == bindparam("account_id"))
+_ACCOUNT = select(
+    accounts,
+    select(cache_epochs.c.epoch)
+    .where(cache_epochs.c.account_id == accounts.c.account_id)
+    .scalar_subquery()
+    .label("cache_epoch"),
+).where(accounts.c.account_id == bindparam("account_id"))
 _ACCOUNT_LOCKED = _locked(_ACCOUNT)
 
 
@@ -178,6 +187,8 @@ class Tx(AccessControlTx, TrailTx, ConsoleTx):
 
     def __init__(self, conn: Connection) -> None:
         self._c = conn
+        # Accounts this transaction read: a write drops their cached rows once it commits.
+        self.accounts_read: set[str] = set()
 
     # -- accounts -------------------------------------------------------------------------
     def count_accounts(self) -> int:
@@ -188,7 +199,15 @@ class Tx(AccessControlTx, TrailTx, ConsoleTx):
         """The account, or None. ``lock`` holds its row until commit (serialises user quotas)."""
         q = _ACCOUNT_LOCKED if lock else _ACCOUNT
         row = self._c.execute(q, {"account_id": account_id}).first()
+        self.accounts_read.add(account_id)
         return _account(row) if row else None
+
+    def cache_epochs(self, account_ids: Iterable[str]) -> dict[str, int]:
+        """Each account's cache epoch now (keyhouse.store.cache); absent: no such account."""
+        q = select(cache_epochs.c.account_id, cache_epochs.c.epoch).where(
+            cache_epochs.c.account_id.in_(sorted(set(account_ids)))
+        )
+        return {row.account_id: int(row.epoch) for row in self._c.execute(q)}
 
     def get_account_by_name(self, name: str) -> Account | None:
         """The account with this name, or None."""
@@ -608,8 +627,10 @@ class SqlStore:
         # Called inside every write transaction just before it commits (the audit trail
         # writes the event of the change there, so both commit or neither does).
         self.before_commit: Callable[[Tx], None] | None = None
-        # The credential read and the nonce claim of every signed request, off SQLAlchemy.
+        # The credential read of every signed request, off SQLAlchemy.
         self.hot = HotPath(self.relaxed)
+        # What requests served on the event loop answer from (keyhouse.store.cache).
+        self.cache = ReadCache()
 
     @contextmanager
     def transaction(self, *, write: bool = False, relaxed: bool = False) -> Iterator[Tx]:
@@ -618,9 +639,15 @@ class SqlStore:
         ``relaxed``: the writes are expendable (nonces, last-used times); on PostgreSQL their
         commit does not wait for the WAL flush."""
         engine = self.relaxed if relaxed else self.engine
+        memory = current_memory_scope()
+        if memory is not None:  # a request served on the event loop: no store at all
+            if write:
+                raise CacheMiss("write")
+            yield cast(Tx, MemoryTx(memory))
+            return
         if not write:
             with engine.connect() as conn, conn.begin():
-                yield Tx(conn)
+                yield cast(Tx, RecordingTx(Tx(conn), self.cache))
             return
         with self._write_lock, engine.connect() as conn:
             conn = conn.execution_options(**{WRITE_OPTION: True})
@@ -629,6 +656,8 @@ class SqlStore:
                 yield tx
                 if self.before_commit is not None and not relaxed:
                     self.before_commit(tx)
+        for account_id in tx.accounts_read:
+            self.cache.forget(account_id)
 
     @staticmethod
     def unavailable(exc: BaseException) -> bool:
