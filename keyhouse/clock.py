@@ -31,7 +31,10 @@ def format_date(value: datetime | None) -> str:
     """Render a time the way the vendor APIs do: ``YYYY-MM-DDThh:mm:ssZ``, empty for None."""
     if value is None:
         return ""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # isoformat is several times faster than strftime: "YYYY-MM-DDThh:mm:ss" is its start.
+    return value.isoformat(timespec="seconds")[:19] + "Z"
 
 
 def parse_date(text: str) -> datetime:

@@ -100,7 +100,7 @@ class WireApp:
             await _reply(send, 405, _error(scope, "MethodNotAllowed", "Use GET or POST."))
             return
         try:
-            body = await self._read_body(receive)
+            body = await self._read_body(scope, receive)
         except TimeoutError:
             await _reply(send, 408, _error(scope, "RequestTimeout", "The body came too slowly."))
             return
@@ -164,7 +164,9 @@ class WireApp:
                     body["status"] = "audit trail cannot write"
         return (200 if healthy else 503), body
 
-    async def _read_body(self, receive: Receive) -> bytes:
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+        if _bodiless(scope):  # the server has the whole request already: nothing to wait for
+            return await self._read_body_now(receive)
         async with asyncio.timeout(BODY_TIMEOUT):
             return await self._read_body_now(receive)
 
@@ -213,6 +215,14 @@ def _undeclared_or_too_large(scope: Scope, limit: int) -> tuple[int, str, str] |
     if not length.isdigit() or int(length) > limit:
         return 413, "RequestEntityTooLarge", f"The body exceeds {limit} bytes."
     return None
+
+
+def _bodiless(scope: Scope) -> bool:
+    """No Content-Length (or 0) and no Transfer-Encoding: the request has no body."""
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            return False
+    return True
 
 
 def _parameter_count(encoded: bytes) -> int:

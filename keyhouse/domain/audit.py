@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 GENESIS = "0" * 64
 
 # Parameters every signed request carries: they say nothing about the action, and the
@@ -93,7 +95,13 @@ def scrub(value: Any) -> Any:
 
 
 def canonical(event: Mapping[str, Any]) -> str:
-    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Sorted keys, no spaces, UTF-8 as is: orjson writes what ``json.dumps(sort_keys=True,
+    separators=(",", ":"), ensure_ascii=False)`` writes, several times faster; the standard
+    library takes what orjson refuses (a lone surrogate, an integer beyond 64 bits)."""
+    try:
+        return orjson.dumps(event, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def chain_hash(account_id: str, seq: int, previous: str, body: str) -> str:

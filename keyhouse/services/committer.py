@@ -30,7 +30,7 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -64,7 +64,7 @@ class Item:
     account_id: str = ""
     row: dict[str, Any] | None = None
     nonce: NonceClaim | None = None
-    waiter: threading.Event | None = field(default_factory=threading.Event)
+    waiter: threading.Event | None = None  # a request waiting on a worker thread
     outcome: Outcome | None = None
     first_failed: float | None = None
     depends: dict[str, int] | None = None
@@ -131,6 +131,7 @@ class GroupCommitter:
             self._write_batch([item])
             return item.outcome or Outcome.FAILED
         deadline = time.monotonic() + self.WAIT
+        item.waiter = threading.Event()
         try:
             self._queue.put([item], timeout=self.WAIT)
         except queue.Full:

@@ -81,4 +81,4 @@ def string_to_sign(canonical: str, algorithm: str = ALGORITHM) -> str:
 
 
 def sign(secret: str, to_sign: str) -> str:
-    return hmac.new(secret.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(secret.encode(), to_sign.encode(), hashlib.sha256).hex()

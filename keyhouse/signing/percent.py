@@ -6,11 +6,17 @@ import re
 from urllib.parse import quote
 
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+_SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.~-"
+# Every other ASCII character to its escape, for str.translate (one pass in C).
+_ASCII = {c: f"%{c:02X}" for c in range(128) if chr(c) not in _SAFE}
 
 
 def percent_encode(value: str) -> str:
     # Most signed values (actions, versions, IDs, nonces) need no encoding; a regex match costs a
-    # tenth of quote(), which walks the string in Python.
+    # tenth of quote(), which walks the string in Python. ASCII values (a timestamp's colons, a
+    # canonical query string) are translated in C; only other text goes through quote().
     if _UNRESERVED.fullmatch(value):
         return value
+    if value.isascii():
+        return value.translate(_ASCII)
     return quote(value, safe="~")

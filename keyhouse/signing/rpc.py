@@ -21,5 +21,5 @@ def string_to_sign(method: str, params: Sequence[tuple[str, str]], path: str = "
 
 
 def sign(secret: str, to_sign: str) -> str:
-    digest = hmac.new((secret + "&").encode(), to_sign.encode(), hashlib.sha1).digest()
+    digest = hmac.digest((secret + "&").encode(), to_sign.encode(), hashlib.sha1)
     return base64.b64encode(digest).decode()
