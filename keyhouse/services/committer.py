@@ -36,7 +36,8 @@ from enum import Enum
 from typing import Any
 
 from keyhouse.clock import Clock
-from keyhouse.store.sql import SqlStore, Tx
+from keyhouse.store.batch import BatchTx, BatchWriter
+from keyhouse.store.sql import SqlStore
 
 log = logging.getLogger("keyhouse.audit")
 
@@ -108,6 +109,7 @@ class GroupCommitter:
         set_aside_after: float = 30.0,
     ) -> None:
         self.store = store
+        self._writer = BatchWriter(store.engine, store.write_lock)
         self.clock = clock
         self.set_aside_after = set_aside_after
         # Items arrive in lists: one per thread-side request, one per event-loop iteration.
@@ -203,6 +205,7 @@ class GroupCommitter:
             self._thread.join(timeout=15)
         self._thread = None
         self.flush()
+        self._writer.close()
 
     def flush(self) -> int:
         """Write everything queued now (commands, shutdown); returns how many items."""
@@ -288,7 +291,7 @@ class GroupCommitter:
         """Write ``batch`` in one transaction; on a refusal, each half. Raises when the store
         is away (the halves written before that have their outcome; the rest have none)."""
         try:
-            with self.store.transaction(write=True) as tx:
+            with self._writer.transaction() as tx:
                 outcomes = _write(tx, batch, self.clock.now())
         except Exception as exc:
             if self.store.unavailable(exc):
@@ -354,7 +357,7 @@ def _event_id(item: Item) -> str:
     return str(item.row.get("event_id")) if item.row else "-"
 
 
-def _write(tx: Tx, batch: list[Item], now: datetime) -> list[Outcome]:
+def _write(tx: BatchTx, batch: list[Item], now: datetime) -> list[Outcome]:
     """One transaction's work: find the answers read from cache entries that have changed
     since (STALE: nothing of them is written), claim the other requests' nonces, then chain
     the events of the requests whose nonce was theirs to spend."""
@@ -386,7 +389,7 @@ def _write(tx: Tx, batch: list[Item], now: datetime) -> list[Outcome]:
     return outcomes
 
 
-def _stale(tx: Tx, batch: list[Item]) -> set[Item]:
+def _stale(tx: BatchTx, batch: list[Item]) -> set[Item]:
     """The items answered under a cache epoch their account no longer shows."""
     accounts = {a for item in batch if item.depends for a in item.depends}
     if not accounts:

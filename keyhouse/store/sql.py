@@ -621,7 +621,7 @@ class SqlStore:
         # SQLite has one writer at a time, and a waiting writer polls with sleeps (1, 2, 5,
         # 10 ms...). Queueing this process's writers on a lock hands the file over at once;
         # other processes still meet at SQLite's own lock.
-        self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
+        self.write_lock: threading.Lock | contextlib.nullcontext[None] = (
             threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
         )
         # Called inside every write transaction just before it commits (the audit trail
@@ -649,7 +649,7 @@ class SqlStore:
             with engine.connect() as conn, conn.begin():
                 yield cast(Tx, RecordingTx(Tx(conn), self.cache))
             return
-        with self._write_lock, engine.connect() as conn:
+        with self.write_lock, engine.connect() as conn:
             conn = conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 tx = Tx(conn)

@@ -29,6 +29,21 @@ def _head(row: Any) -> Head:
     return Head(row.account_id, row.seq, row.hash, row.pruned_seq, row.pruned_hash)
 
 
+def chained(
+    account_id: str, seq: int, previous: str, rows: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """``rows`` as audit_events rows following the head (seq, hash): numbered and hashed."""
+    values = []
+    for row in rows:
+        seq += 1
+        digest = chain_hash(account_id, seq, previous, row["body"])
+        values.append(
+            {**row, "account_id": account_id, "seq": seq, "prev_hash": previous, "hash": digest}
+        )
+        previous = digest
+    return values
+
+
 class TrailTx:
     _c: Connection
 
@@ -48,20 +63,12 @@ class TrailTx:
         if not rows:
             return
         head = self._lock_head(account_id)
-        seq, previous = head.seq, head.hash
-        values = []
-        for row in rows:
-            seq += 1
-            digest = chain_hash(account_id, seq, previous, row["body"])
-            values.append(
-                {**row, "account_id": account_id, "seq": seq, "prev_hash": previous, "hash": digest}
-            )
-            previous = digest
+        values = chained(account_id, head.seq, head.hash, rows)
         self._c.execute(insert(audit_events), values)
         self._c.execute(
             update(audit_heads)
             .where(audit_heads.c.account_id == account_id)
-            .values(seq=seq, hash=previous)
+            .values(seq=values[-1]["seq"], hash=values[-1]["hash"])
         )
 
     def audit_heads(self, account_ids: Sequence[str] | None = None) -> list[Head]:
