@@ -123,14 +123,35 @@ def main() -> None:
     type=click.IntRange(1, 64),
     help="Worker processes sharing the port.",
 )
+@click.option(
+    "--certfile",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Serve HTTPS with this PEM certificate (chain); needs --keyfile.",
+)
+@click.option(
+    "--keyfile",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="The private key of --certfile (PEM).",
+)
 @database_option
-def serve(host: str | None, port: int | None, workers: int, database_url: str | None) -> None:
+def serve(
+    host: str | None,
+    port: int | None,
+    workers: int,
+    certfile: str | None,
+    keyfile: str | None,
+    database_url: str | None,
+) -> None:
     """Migrate the store and serve the API (creating a default account on an empty store)."""
     import uvicorn
 
     from keyhouse.api.protocol import BoundedHttpToolsProtocol
 
-    settings = _settings(host=host, port=port, database_url=database_url)
+    settings = _settings(
+        host=host, port=port, database_url=database_url, certfile=certfile, keyfile=keyfile
+    )
     _check_port(settings.host, settings.port)
     services = _build(settings)
     _bootstrap(services, settings)
@@ -150,13 +171,18 @@ def serve(host: str | None, port: int | None, workers: int, database_url: str | 
         # never closes one that a client is about to reuse (the client sees a reset).
         "timeout_keep_alive": 75,
     }
+    if settings.certfile:
+        common.update(ssl_certfile=settings.certfile, ssl_keyfile=settings.keyfile)
     if workers == 1:
         uvicorn.run(build_app(settings, services), **common)
         return
     services.store.dispose()
     # Workers rebuild the app from the environment: hand them the settings given as flags.
     os.environ.update(
-        {env_name(k): str(getattr(settings, k)) for k in ("database_url", "host", "port")}
+        {
+            env_name(k): str(getattr(settings, k))
+            for k in ("database_url", "host", "port", "certfile", "keyfile")
+        }
     )
     if settings.master_key is None:
         os.environ[env_name("master_key_file")] = str(settings.key_file_path())
@@ -184,7 +210,8 @@ def _console_url(settings: Settings) -> str:
         host = "127.0.0.1"
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{settings.port}/console"
+    scheme = "https" if settings.certfile else "http"
+    return f"{scheme}://{host}:{settings.port}/console"
 
 
 def _bootstrap(services: Services, settings: Settings) -> None:

@@ -45,6 +45,9 @@ class Settings:
     audit: bool = True
     # Seconds an audit event that the store refuses is retried before it is set aside.
     audit_set_aside_after: float = 30.0
+    # Serve HTTPS: a PEM certificate chain and its private key (both, or neither).
+    certfile: str = ""
+    keyfile: str = ""
 
     def __repr__(self) -> str:
         shown = []
@@ -173,11 +176,31 @@ def _validate(s: Settings, where: Callable[[str], str]) -> None:
         s.proxy_networks()
     except ValueError as exc:
         raise ConfigError(f"{where('trusted_proxies')}: {exc}") from exc
+    _validate_tls(s, where)
     if s.nonce_window < 2 * s.timestamp_tolerance:
         # A nonce must be remembered for as long as its timestamp could still be accepted.
         raise ConfigError(
             f"{where('nonce_window')}: must be at least twice the timestamp tolerance"
         )
+
+
+def _validate_tls(s: Settings, where: Callable[[str], str]) -> None:
+    """Both files or neither, and a pair that TLS can actually use."""
+    if bool(s.certfile) != bool(s.keyfile):
+        given, missing = ("certfile", "keyfile") if s.certfile else ("keyfile", "certfile")
+        raise ConfigError(f"{where(given)}: HTTPS needs --{missing} (or {_ENV[missing]}) as well")
+    if not s.certfile:
+        return
+    import ssl
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(s.certfile, s.keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
+        raise ConfigError(
+            f"{where('certfile')}/{where('keyfile')}: cannot use this certificate and key "
+            f"({reason})"
+        ) from exc
 
 
 def _validate_database_url(url: str, where: str) -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -40,6 +41,8 @@ class Server:
     workdir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
     extra_args: tuple[str, ...] = ()
+    # The CA that signed the server's certificate, when it serves HTTPS (--certfile).
+    ca: Path | None = None
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
@@ -81,7 +84,11 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"keyhouse serve exited: {self.stderr_path.read_text()}")
             try:
-                with urllib.request.urlopen(f"http://{self.endpoint}/healthz", timeout=1) as r:
+                scheme, context = "http", None
+                if self.ca is not None:
+                    scheme, context = "https", ssl.create_default_context(cafile=str(self.ca))
+                url = f"{scheme}://{self.endpoint}/healthz"
+                with urllib.request.urlopen(url, timeout=1, context=context) as r:
                     if r.status == 200:
                         return self
             except OSError:
