@@ -27,7 +27,7 @@ class Served:
     argv: list[str]
     env: dict[str, str]
     cwd: Path
-    cpu: int
+    cpu: int | str  # a core, or a list of them ("0,1")
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
@@ -57,16 +57,37 @@ class Served:
         raise RuntimeError(f"{self.name} did not start")
 
     def cpu_seconds(self) -> float:
-        assert self.proc
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+        """CPU time of the server and its worker processes (utime + stime)."""
+        total = 0.0
+        for pid in self._tree():
+            stat = Path(f"/proc/{pid}/stat")
+            if stat.exists():
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / TICKS
+        return total
 
     def peak_rss_mb(self) -> float:
+        """The peak resident memory of the largest process of the server."""
+        peak = 0.0
+        for pid in self._tree():
+            status = Path(f"/proc/{pid}/status")
+            if not status.exists():
+                continue
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]) / 1024)
+        return peak
+
+    def _tree(self) -> list[int]:
+        """The server's process and its descendants (uvicorn's and granian's workers)."""
         assert self.proc
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        found, queue = [], [self.proc.pid]
+        while queue:
+            pid = queue.pop()
+            found.append(pid)
+            for children in Path(f"/proc/{pid}/task").glob("*/children"):
+                queue += [int(c) for c in children.read_text().split()]
+        return found
 
     def log_text(self) -> str:
         return (self.cwd / f"{self.name}.log").read_text()
