@@ -26,7 +26,6 @@ from keyhouse.services.committer import GroupCommitter
 from keyhouse.services.console import Console
 from keyhouse.services.groups import Groups
 from keyhouse.services.keys import Keys
-from keyhouse.services.last_used import LastUsedRecorder
 from keyhouse.services.leaks import LeakScanner
 from keyhouse.services.policies import Policies
 from keyhouse.services.registry import Services
@@ -55,7 +54,6 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         store.dispose()
         raise
     authorizer = Authorizer(clock)
-    recorder = LastUsedRecorder(store)
     committer = GroupCommitter(
         store,
         clock,
@@ -81,11 +79,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             store,
             box,
             clock,
-            recorder,
             tolerance=timedelta(seconds=settings.timestamp_tolerance),
             nonce_window=timedelta(seconds=settings.nonce_window),
         ),
-        recorder=recorder,
         sweeper=Sweeper(
             store,
             clock,
@@ -127,7 +123,6 @@ def build_app(settings: Settings, services: Services) -> WireApp:
         services.sweeper.sweep()
 
     jobs = [
-        Periodic("last-used-flush", settings.last_used_flush_interval, services.recorder.flush),
         Periodic("retention-sweep", settings.sweep_interval, sweep),
         Periodic("nonce-expiry", 60.0, services.sweeper.purge_nonces),
     ]
@@ -141,7 +136,6 @@ def build_app(settings: Settings, services: Services) -> WireApp:
         for job in jobs:
             job.stop()
         services.audit.stop()
-        services.recorder.flush()
         services.store.dispose()
 
     origins = OriginResolver(settings.proxy_networks())

@@ -29,7 +29,6 @@ class Settings:
     master_key_file: Path | None = None
     sweep_interval: float = 300.0
     sweep_lease: float = 60.0
-    last_used_flush_interval: float = 1.0
     timestamp_tolerance: int = 15 * 60
     nonce_window: int = 31 * 60
     max_body_bytes: int = 1024 * 1024
@@ -161,7 +160,6 @@ def _validate(s: Settings, where: Callable[[str], str]) -> None:
     for name in (
         "sweep_interval",
         "sweep_lease",
-        "last_used_flush_interval",
         "timestamp_tolerance",
         "nonce_window",
         "max_body_bytes",

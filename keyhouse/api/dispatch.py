@@ -196,9 +196,7 @@ class Dispatcher:
             signed = signed_request(req)
             draft.access_key_id = signed.access_key_id[:32]
             try:
-                outcome.principal = self.services.authenticator.authenticate(
-                    signed, entry.service, origin
-                )
+                outcome.principal = self.services.authenticator.authenticate(signed, origin)
             except AuthenticationFailed as failure:
                 draft.account_id = failure.data.get("account_id", "")
                 draft.user_id = failure.data.get("user_id")
@@ -206,6 +204,7 @@ class Dispatcher:
                 raise
             draft.principal = outcome.principal
             draft.nonce = self.services.authenticator.nonce_claim(signed)
+            draft.last_used = (signed.access_key_id, draft.at, entry.service)
             if outcome.principal.protected and PERMISSIONS[entry.action].level is Level.WRITE:
                 raise KeyProtected(_LEAKAGE)
             params = parse_all(entry.params, req.params())

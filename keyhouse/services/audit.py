@@ -66,6 +66,8 @@ class EventDraft:
     truncated: bool = False  # some request parameters were left out of the event
     record: bool = True  # False with the trail switched off: only the nonce is kept
     nonce: NonceClaim | None = None  # spent when the request's durable parts commit
+    # (AccessKey ID, when, service) of an authenticated request: written with its nonce.
+    last_used: tuple[str, datetime, str] | None = None
 
 
 def annotate(**fields: Any) -> None:
@@ -250,6 +252,8 @@ class AuditWriter:
             if not claimed:
                 draft.nonce = None  # spent by another request: nothing left to claim
                 raise AuthenticationFailed("nonce_used", NONCE_USED)
+        if draft.last_used is not None:
+            tx.record_last_used([draft.last_used])
         if draft.record:
             account_id, row = build_row(draft, None, None, draft.annotations)
             tx.append_events(account_id, [row])
@@ -302,7 +306,7 @@ class AuditWriter:
                 account_id, row = build_row(draft, None, None, draft.annotations or None)
         else:
             account_id = ""
-        return Item(account_id, row, draft.nonce)
+        return Item(account_id, row, draft.nonce, last_used=draft.last_used)
 
     def record_later(self, draft: EventDraft, status: int, body: Mapping[str, Any]) -> None:
         """The event of a reply that went out without waiting for it: the 503 of a request

@@ -16,7 +16,6 @@ from keyhouse.domain import netpolicy
 from keyhouse.domain.errors import DomainError
 from keyhouse.domain.model import KeyStatus, Principal
 from keyhouse.services.committer import NonceClaim
-from keyhouse.services.last_used import LastUsedRecorder
 from keyhouse.store.cache import CacheMiss, current_memory_scope
 from keyhouse.store.hot import Credential
 from keyhouse.store.sql import SqlStore
@@ -64,7 +63,6 @@ class Authenticator:
         store: SqlStore,
         box: SecretBox,
         clock: Clock,
-        recorder: LastUsedRecorder,
         *,
         tolerance: timedelta,
         nonce_window: timedelta,
@@ -72,13 +70,10 @@ class Authenticator:
         self.store = store
         self.box = box
         self.clock = clock
-        self.recorder = recorder
         self.tolerance = tolerance
         self.nonce_window = nonce_window
 
-    def authenticate(
-        self, request: SignedRequest, service: str, origin: Origin | None = None
-    ) -> Principal:
+    def authenticate(self, request: SignedRequest, origin: Origin | None = None) -> Principal:
         """The verified caller. ``origin`` is checked against the key's network policy."""
         origin = origin or Origin("")
         now = self.clock.now()
@@ -95,7 +90,6 @@ class Authenticator:
                     user_id=credential.user_id, user_name=credential.user_name or ""
                 )
             raise
-        self.recorder.note(request.access_key_id, now, service)
         return Principal(
             "root" if credential.user_id is None else "user",
             credential.account_id,

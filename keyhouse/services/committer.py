@@ -69,6 +69,8 @@ class Item:
     outcome: Outcome | None = None
     first_failed: float | None = None
     depends: dict[str, int] | None = None
+    # The request's last-used note: (AccessKey ID, when, service), written with its nonce.
+    last_used: tuple[str, datetime, str] | None = None
     # A request waiting on an event loop instead of a thread.
     future: asyncio.Future[Outcome] | None = None
 
@@ -291,8 +293,7 @@ class GroupCommitter:
         """Write ``batch`` in one transaction; on a refusal, each half. Raises when the store
         is away (the halves written before that have their outcome; the rest have none)."""
         try:
-            with self._writer.transaction() as tx:
-                outcomes = _write(tx, batch, self.clock.now())
+            outcomes = self._write_retrying(batch)
         except Exception as exc:
             if self.store.unavailable(exc):
                 raise
@@ -308,6 +309,20 @@ class GroupCommitter:
             return
         for item, outcome in zip(batch, outcomes, strict=True):
             item.resolve(outcome)
+
+    def _write_retrying(self, batch: list[Item]) -> list[Outcome]:
+        """One transaction for ``batch``, tried again at once after a deadlock or a
+        serialization failure (PostgreSQL chose this transaction to abort; nothing is wrong
+        with what it holds)."""
+        for attempt in range(3):
+            try:
+                with self._writer.transaction() as tx:
+                    return _write(tx, batch, self.clock.now())
+            except Exception as exc:
+                if attempt == 2 or not _rolled_back_by_contention(exc):
+                    raise
+                log.warning("a commit batch met a deadlock; trying it again")
+        raise AssertionError("unreachable")
 
     def _retry(self, item: Item, *, unavailable: bool = False) -> None:
         """Try an item nobody waits for again later; one the store has refused for
@@ -333,6 +348,11 @@ class GroupCommitter:
             item.row.get("event_name"),
             item.account_id or "-",
         )
+
+
+def _rolled_back_by_contention(exc: BaseException) -> bool:
+    """PostgreSQL's deadlock_detected (40P01) or serialization_failure (40001)."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in {"40P01", "40001"}
 
 
 def _wake(batch: list[Item]) -> None:
@@ -370,6 +390,7 @@ def _write(tx: BatchTx, batch: list[Item], now: datetime) -> list[Outcome]:
     )
     outcomes: list[Outcome] = []
     by_account: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    used: dict[str, tuple[datetime, str]] = {}
     seen: set[tuple[str, str]] = set()
     for item in batch:
         if item in stale:
@@ -383,7 +404,13 @@ def _write(tx: BatchTx, batch: list[Item], now: datetime) -> list[Outcome]:
             seen.add(key)
         if item.row is not None:
             by_account[item.account_id].append(item.row)
+        if item.last_used is not None:
+            access_key_id, at, service = item.last_used
+            if access_key_id not in used or used[access_key_id][0] <= at:
+                used[access_key_id] = (at, service)
         outcomes.append(Outcome.COMMITTED)
+    if used:  # keys before audit heads, in order: the order write transactions lock them in
+        tx.record_last_used([(k, at, service) for k, (at, service) in sorted(used.items())])
     for account_id in sorted(by_account):
         tx.append_events(account_id, by_account[account_id])
     return outcomes

@@ -11,7 +11,6 @@ from keyhouse.services.authn import Authenticator
 from keyhouse.services.console import Console
 from keyhouse.services.groups import Groups
 from keyhouse.services.keys import Keys
-from keyhouse.services.last_used import LastUsedRecorder
 from keyhouse.services.leaks import LeakScanner
 from keyhouse.services.policies import Policies
 from keyhouse.services.reports import Reports
@@ -35,5 +34,4 @@ class Services:
     reports: Reports
     console: Console
     authenticator: Authenticator
-    recorder: LastUsedRecorder
     sweeper: Sweeper

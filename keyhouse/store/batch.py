@@ -61,6 +61,14 @@ class BatchTx:
         self._cur.execute(self._w.nonces_sql(len(unique)), values)
         return {(k, n) for k, n in self._cur.fetchall()}
 
+    def record_last_used(self, uses: Sequence[tuple[str, datetime, str]]) -> None:
+        """Move last-used forward for each (key, time, service); never backwards."""
+        date = self._w.date
+        self._cur.executemany(
+            self._w.last_used_sql,
+            [(date(at), service, key, date(at)) for key, at, service in uses],
+        )
+
     def append_events(self, account_id: str, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
@@ -101,6 +109,10 @@ class BatchWriter:
             f"VALUES ({', '.join([p] * len(_EVENT_COLUMNS))})"
         )
         self.move_head_sql = f"UPDATE audit_heads SET seq = {p}, hash = {p} WHERE account_id = {p}"
+        self.last_used_sql = (
+            f"UPDATE access_keys SET last_used_at = {p}, last_used_service = {p} "
+            f"WHERE access_key_id = {p} AND (last_used_at IS NULL OR last_used_at <= {p})"
+        )
         self._dbapi = dialect.loaded_dbapi
         self._connection: Any = None
 

@@ -451,7 +451,8 @@ class Tx(AccessControlTx, TrailTx, ConsoleTx):
         )
 
     def update_key(self, key: AccessKey) -> None:
-        """Persist status and bin state. Last-used fields are written only by the recorder."""
+        """Persist status and bin state. Last-used fields are written only with a request's
+        nonce (``record_last_used``)."""
         self._c.execute(
             update(access_keys)
             .where(access_keys.c.access_key_id == key.access_key_id)

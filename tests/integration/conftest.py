@@ -26,9 +26,7 @@ def server(
         url = f"sqlite:///{workdir / 'keyhouse.db'}"
     else:
         url = request.getfixturevalue("pg_database")
-    srv = Server(
-        url, workdir / "master.key", workdir, extra_env={"KEYHOUSE_LAST_USED_FLUSH_INTERVAL": "0.5"}
-    ).start()
+    srv = Server(url, workdir / "master.key", workdir).start()
     yield srv
     srv.stop()
 

@@ -66,3 +66,18 @@ def test_a_replay_inside_one_batch_is_refused(own_server: Server) -> None:
     answered = _burst(own_server, [query] * 16)
     codes = sorted(b.get("Code", "ok") for _, b in answered)
     assert codes == ["SignatureNonceUsed"] * 15 + ["ok"]
+
+
+def test_the_last_used_note_of_an_answered_request_survives_a_kill(own_server: Server) -> None:
+    account = own_server.create_account(f"u{uuid.uuid4().hex[:10]}")
+    ak, sk = account["AccessKeyId"], account["AccessKeySecret"]
+    root = Api("v3", own_server.endpoint, ak, sk)
+    key = root.ims("CreateAccessKey")["AccessKey"]
+    status, _ = raw.call_rpc(own_server.endpoint, key, "GetCallerIdentity", STS)
+    assert status == 200
+    own_server.kill()  # at once: no flush interval, no shutdown
+    own_server.start()
+    root = Api("v3", own_server.endpoint, ak, sk)  # the restarted server listens elsewhere
+    used = root.ims("GetAccessKeyLastUsed", UserAccessKeyId=key["AccessKeyId"])
+    assert used["AccessKeyLastUsed"]["LastUsedDate"], used
+    assert used["AccessKeyLastUsed"]["ServiceName"].lower() == "sts"
