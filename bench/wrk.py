@@ -70,7 +70,14 @@ def run(
         body_file.write_text(body)
         delay = ""
         if rate:
-            delay = f"function delay() return {connections * 1000.0 / rate:.3f} end"
+            # Exponential think times (Poisson arrivals per connection): a fixed delay lines
+            # the connections up into bursts of 64 that arrive together, which measures the
+            # burst, not the rate.
+            mean = connections * 1000.0 / rate
+            delay = (
+                "math.randomseed(os.time())\n"
+                f"function delay() return -math.log(1 - math.random()) * {mean:.3f} end"
+            )
         script = Path(tmp) / "load.lua"
         script.write_text(_LUA.replace("DELAY", delay))
         cmd = [

@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from urllib.parse import unquote
 
 from keyhouse.services.authn import AuthenticationFailed, Origin, SignedRequest
@@ -66,7 +67,12 @@ class WireRequest:
         return values[0] if values else None
 
     def params(self) -> dict[str, str]:
-        """Query and form parameters together (a later value of the same name wins)."""
+        """Query and form parameters together (a later value of the same name wins). Built
+        once per request and shared: callers must not change it."""
+        return self._params
+
+    @cached_property
+    def _params(self) -> dict[str, str]:
         return dict(self.query + self.form)
 
     @property

@@ -97,9 +97,10 @@ class GroupCommitter:
     # How long a request may wait for room in the queue and then for its batch.
     WAIT = 10.0
     MAX_BATCH = 2000
-    # After the first item of a batch, how long to gather more: a little latency for fewer,
-    # larger transactions.
-    GATHER = 0.001
+    # After the first item of a batch, how long to gather more. None: a batch is what waits
+    # when the writer comes back for more (it grows with the load by itself); waiting 1 ms
+    # more cost a single client 1.2 ms per request and won nothing measurable at saturation.
+    GATHER = 0.0
     RETRY_EVERY = 0.5
 
     def __init__(

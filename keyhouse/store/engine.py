@@ -92,6 +92,11 @@ def _sqlite_recipe(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # No connection checkpoints the WAL when its commit crosses 1,000 pages (that commit
+        # would wait for the copy and its fsync: the tail latency of every request in its
+        # batch). A serving process checkpoints from a thread of its own instead
+        # (SqlStore.checkpoint); a command's connection checkpoints when it closes.
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()

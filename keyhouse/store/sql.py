@@ -666,6 +666,14 @@ class SqlStore:
         rather than that the statement itself cannot succeed."""
         return isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout)
 
+    def checkpoint(self) -> None:
+        """SQLite: copy the write-ahead log into the database file, without blocking writers
+        (``PASSIVE``), off the request path. PostgreSQL checkpoints by itself."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
     def ping(self) -> bool:
         """True when the database answers a trivial query."""
         try:
