@@ -156,6 +156,19 @@ _ACCOUNT = select(
     .label("cache_epoch"),
 ).where(accounts.c.account_id == bindparam("account_id"))
 _ACCOUNT_LOCKED = _locked(_ACCOUNT)
+# Built once: every write request runs it (building a statement per call cost more than it).
+_LAST_USED = (
+    update(access_keys)
+    .where(
+        access_keys.c.access_key_id == bindparam("used_key"),
+        or_(
+            access_keys.c.last_used_at.is_(None),
+            access_keys.c.last_used_at
+            <= bindparam("used_at", type_=access_keys.c.last_used_at.type),
+        ),
+    )
+    .values(last_used_at=bindparam("used_at"), last_used_service=bindparam("used_service"))
+)
 
 
 def _live_keys(owner: Any) -> Any:
@@ -537,15 +550,10 @@ class Tx(AccessControlTx, TrailTx, ConsoleTx):
 
     def record_last_used(self, uses: Sequence[tuple[str, datetime, str]]) -> None:
         """Move last-used forward for each (key, time, service); never backwards."""
-        for access_key_id, at, service in uses:
-            self._c.execute(
-                update(access_keys)
-                .where(
-                    access_keys.c.access_key_id == access_key_id,
-                    or_(access_keys.c.last_used_at.is_(None), access_keys.c.last_used_at <= at),
-                )
-                .values(last_used_at=at, last_used_service=service)
-            )
+        self._c.execute(
+            _LAST_USED,
+            [{"used_key": k, "used_at": at, "used_service": svc} for k, at, svc in uses],
+        )
 
     # -- retention ------------------------------------------------------------------------
     def purge_expired_keys(self, now: datetime) -> list[Purged]:
