@@ -97,10 +97,12 @@ class GroupCommitter:
     # How long a request may wait for room in the queue and then for its batch.
     WAIT = 10.0
     MAX_BATCH = 2000
-    # After the first item of a batch, how long to gather more. None: a batch is what waits
-    # when the writer comes back for more (it grows with the load by itself); waiting 1 ms
-    # more cost a single client 1.2 ms per request and won nothing measurable at saturation.
-    GATHER = 0.0
+    # After the first item of a batch, how long to gather more, once the last batch showed
+    # load (GATHER_FROM items or more): fewer, larger transactions then (SQLite processes
+    # take turns per transaction). A light load gets no wait: a single client's request
+    # took 1.8 ms with it, 0.6 ms without.
+    GATHER = 0.001
+    GATHER_FROM = 8
     RETRY_EVERY = 0.5
 
     def __init__(
@@ -124,6 +126,7 @@ class GroupCommitter:
         self._writable = True
         self._set_aside = 0
         self._batches = 0
+        self._last_size = 0
         self._items = 0
         self._retries: list[Item] = []  # items nobody waits for, to try again (paced)
         self._retry_guard = threading.Lock()
@@ -250,12 +253,14 @@ class GroupCommitter:
             batch += self._queue.get(timeout=wait) if wait else self._queue.get_nowait()
         except queue.Empty:
             return batch
-        until = time.monotonic() + (self.GATHER if wait else 0.0)
+        loaded = wait and self._last_size >= self.GATHER_FROM
+        until = time.monotonic() + (self.GATHER if loaded else 0.0)
         with contextlib.suppress(queue.Empty):
             while len(batch) < self.MAX_BATCH:
                 left = until - time.monotonic()
                 got = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
                 batch += got
+        self._last_size = len(batch)
         return batch
 
     def _write_batch(self, batch: list[Item]) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +69,44 @@ def _create_private(path: Path) -> None:
         return
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
+class SqliteWriteLock:
+    """One writer at a time across every Keyhouse process and thread on a SQLite file.
+
+    SQLite's own busy handler makes a waiting writer sleep 1, 2, 5, 10… up to 100 ms between
+    tries, so a second process (a ``--workers`` sibling, ``keyhouse purge``) turned every
+    collision into tens or hundreds of milliseconds of latency. An exclusive ``flock`` on a
+    file beside the database hands the turn over as soon as it is released; a thread lock
+    in front keeps this process's threads in turn (a flock is held per open file, not per
+    thread). Locks held by a process die with it."""
+
+    def __init__(self, database: Path) -> None:
+        self.path = database.with_name(database.name + ".lock")
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+        self._pid = -1
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *_: object) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def _file(self) -> int:
+        if self._fd is None or self._pid != os.getpid():
+            self._fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
+            self._pid = os.getpid()
+        return self._fd
 
 
 def store_exists(url: str) -> bool:

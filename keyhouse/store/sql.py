@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Engine, Row, and_, bindparam, delete, func, insert, or_, select, text, update
@@ -24,7 +24,7 @@ from keyhouse.domain.model import AccessKey, Account, KeyDeletion, KeyStatus, Us
 from keyhouse.store.access import AccessControlTx
 from keyhouse.store.cache import CacheMiss, MemoryTx, ReadCache, RecordingTx, current_memory_scope
 from keyhouse.store.console import ConsoleTx
-from keyhouse.store.engine import WRITE_OPTION
+from keyhouse.store.engine import WRITE_OPTION, SqliteWriteLock
 from keyhouse.store.hot import HotPath
 from keyhouse.store.schema import (
     access_keys,
@@ -630,9 +630,9 @@ class SqlStore:
         # SQLite has one writer at a time, and a waiting writer polls with sleeps (1, 2, 5,
         # 10 ms...). Queueing this process's writers on a lock hands the file over at once;
         # other processes still meet at SQLite's own lock.
-        self.write_lock: threading.Lock | contextlib.nullcontext[None] = (
-            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
-        )
+        self.write_lock: SqliteWriteLock | contextlib.nullcontext[None] = contextlib.nullcontext()
+        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            self.write_lock = SqliteWriteLock(Path(engine.url.database))
         # Called inside every write transaction just before it commits (the audit trail
         # writes the event of the change there, so both commit or neither does).
         self.before_commit: Callable[[Tx], None] | None = None
