@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import tempfile
 import threading
@@ -19,8 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench import wrk
-from bench.procs import Served, python
-from bench.run import CLIENT_CPU, SERVER_CPU, _call
+from bench.run import CLIENT_CPU, _call, root_pair, serve_keyhouse
 from bench.signer import signed_path
 
 _ACTIONS = {
@@ -42,33 +40,22 @@ def main() -> None:
         env = dict(
             os.environ, KEYHOUSE_DATABASE_URL=url, KEYHOUSE_MASTER_KEY_FILE=str(work / "k.key")
         )
-        server = Served(
-            "keyhouse",
-            [python(), "-m", "keyhouse", "serve", "--port", "{port}"],
-            env,
-            work,
-            SERVER_CPU,
-        ).start()
+        server = serve_keyhouse("keyhouse", env, work)
         try:
-            text = server.log_text()
-            ak = re.search(r"AccessKeyId:\s+(\S+)", text)
-            sk = re.search(r"AccessKeySecret:\s+(\S+)", text)
-            assert ak and sk, text[-1000:]
+            ak, sk = root_pair(server)
             version, by_user = _ACTIONS[args.action]
             params: dict[str, str] = {}
             if by_user:
-                domain = _call(
-                    server.port, signed_path(ak[1], sk[1], "GetDefaultDomain", "2019-08-15")
-                )["DefaultDomainName"]
+                domain = _call(server.port, signed_path(ak, sk, "GetDefaultDomain", "2019-08-15"))[
+                    "DefaultDomainName"
+                ]
                 params = {"UserPrincipalName": f"bench@{domain}"}
                 _call(
                     server.port,
-                    signed_path(
-                        ak[1], sk[1], "CreateUser", "2019-08-15", {**params, "DisplayName": "b"}
-                    ),
+                    signed_path(ak, sk, "CreateUser", "2019-08-15", {**params, "DisplayName": "b"}),
                 )
             paths = [
-                signed_path(ak[1], sk[1], args.action, version, params)
+                signed_path(ak, sk, args.action, version, params)
                 for _ in range(5000 * (args.seconds + 2))
             ]
             out = work / "profile.txt"

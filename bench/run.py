@@ -50,6 +50,23 @@ class Row:
     requests: int
 
 
+def serve_keyhouse(
+    name: str, env: dict[str, str], work: Path, cpu: int | str = SERVER_CPU, *flags: str
+) -> Served:
+    """``keyhouse serve`` pinned to ``cpu``, started and healthy."""
+    argv = [python(), "-m", "keyhouse", "serve", "--port", "{port}", *flags]
+    return Served(name, argv, env, work, cpu).start()
+
+
+def root_pair(server: Served) -> tuple[str, str]:
+    """The root AccessKey pair a new store's first start printed."""
+    text = server.log_text()
+    ak = re.search(r"AccessKeyId:\s+(\S+)", text)
+    sk = re.search(r"AccessKeySecret:\s+(\S+)", text)
+    assert ak and sk, text[-1000:]
+    return ak.group(1), sk.group(1)
+
+
 def measure(
     server: Served,
     name: str,
@@ -236,19 +253,9 @@ def keyhouse(
     env = dict(
         os.environ, KEYHOUSE_DATABASE_URL=url, KEYHOUSE_MASTER_KEY_FILE=str(work / f"{backend}.key")
     )
-    server = Served(
-        f"keyhouse-{backend}",
-        [python(), "-m", "keyhouse", "serve", "--port", "{port}"],
-        env,
-        work,
-        SERVER_CPU,
-    ).start()
+    server = serve_keyhouse(f"keyhouse-{backend}", env, work)
     try:
-        text = server.log_text()
-        ak = re.search(r"AccessKeyId:\s+(\S+)", text)
-        sk = re.search(r"AccessKeySecret:\s+(\S+)", text)
-        assert ak and sk, text[-1000:]
-        ak_, sk_ = ak.group(1), sk.group(1)
+        ak_, sk_ = root_pair(server)
         domain = _call(server.port, signed_path(ak_, sk_, "GetDefaultDomain", "2019-08-15"))[
             "DefaultDomainName"
         ]
@@ -333,13 +340,10 @@ def workers(
     cores (wrk shares core 0): what a second worker adds on this two-core machine."""
     rows = []
     for n in (1, 2):
-        served = Served(
-            f"keyhouse-{backend}-workers{n}",
-            [python(), "-m", "keyhouse", "serve", "--port", "{port}", "--workers", str(n)],
-            env,
-            work,
-            f"{CLIENT_CPU},{SERVER_CPU}",
-        ).start()
+        cores = f"{CLIENT_CPU},{SERVER_CPU}"
+        served = serve_keyhouse(
+            f"keyhouse-{backend}-workers{n}", env, work, cores, "--workers", str(n)
+        )
         try:
             _, action, version, params = read
             paths = [signed_path(ak, sk, action, version, params) for _ in range(count)]
@@ -362,13 +366,7 @@ def unaudited(
 ) -> Row:
     """(b) again on a second server over the same store with KEYHOUSE_AUDIT=off: what the
     audit trail costs, measured in the same run."""
-    quiet = Served(
-        f"keyhouse-{backend}-unaudited",
-        [python(), "-m", "keyhouse", "serve", "--port", "{port}"],
-        {**env, "KEYHOUSE_AUDIT": "off"},
-        work,
-        SERVER_CPU,
-    ).start()
+    quiet = serve_keyhouse(f"keyhouse-{backend}-unaudited", {**env, "KEYHOUSE_AUDIT": "off"}, work)
     try:
         _, action, version, params = read
         paths = [signed_path(ak, sk, action, version, params) for _ in range(count)]
