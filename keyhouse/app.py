@@ -45,10 +45,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
     engine = make_engine(settings.database_url, pool_size=settings.worker_threads)
     migrate(engine)
-    relaxed = None
-    if settings.backend == "postgresql":
-        relaxed = make_engine(settings.database_url, settings.worker_threads, relaxed=True)
-    store = SqlStore(engine, relaxed)
+    store = SqlStore(engine)
     try:
         box = open_keyring(settings, store)
     except Exception:
@@ -126,8 +123,9 @@ def build_app(settings: Settings, services: Services) -> WireApp:
     jobs = [
         Periodic("retention-sweep", settings.sweep_interval, sweep),
         Periodic("nonce-expiry", 60.0, services.sweeper.purge_nonces),
-        Periodic("wal-checkpoint", 1.0, services.store.checkpoint),
     ]
+    if settings.backend == "sqlite":  # PostgreSQL checkpoints by itself
+        jobs.append(Periodic("wal-checkpoint", 1.0, services.store.checkpoint))
 
     def startup() -> None:
         # What start-up built (routes, compiled SQL, the libraries' objects) lives as long as

@@ -20,9 +20,8 @@ from keyhouse.domain.errors import InvalidValue
 WRITE_OPTION = "keyhouse_write"
 
 
-def make_engine(url: str, pool_size: int = 16, *, relaxed: bool = False) -> Engine:
-    """An engine for ``url``. ``relaxed`` (PostgreSQL only): commits do not wait for the WAL
-    flush, for writes that may be lost in a crash (nonces, last-used times)."""
+def make_engine(url: str, pool_size: int = 16) -> Engine:
+    """An engine for ``url``."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database:
@@ -43,7 +42,6 @@ def make_engine(url: str, pool_size: int = 16, *, relaxed: bool = False) -> Engi
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=3600,
-        connect_args={"options": "-c synchronous_commit=off"} if relaxed else {},
     )
     event.listen(engine, "before_cursor_execute", _refuse_nul)
     return engine

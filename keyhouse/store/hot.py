@@ -4,10 +4,9 @@ Profiling a signed request showed SQLAlchemy's execution machinery (connection c
 compiled-cache lookup, result wrapping) costing more than SQLite took to run the statements. So
 it is compiled by SQLAlchemy once per dialect, and then run on a DBAPI connection that
 each thread keeps for itself: checked out of the engine once (so the engine's connect-time
-settings apply: WAL and busy timeout on SQLite, ``synchronous_commit=off`` on the relaxed
-PostgreSQL engine), detached from the pool, in autocommit mode. Everything else stays on the
-SQLAlchemy store; the nonce is spent with the request's group-commit batch
-(keyhouse.services.committer), durably.
+settings apply: WAL and busy timeout on SQLite), detached from the pool, in autocommit mode.
+Everything else stays on the SQLAlchemy store; the nonce is spent with the request's
+group-commit batch (keyhouse.services.committer), durably.
 """
 
 from __future__ import annotations

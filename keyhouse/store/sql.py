@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,7 +60,7 @@ def _account(row: Any) -> Account:
         created_at=row.created_at,
         allow_user_manage_keys=bool(row.allow_user_manage_keys),
         grants_epoch=int(row.grants_epoch),
-        cache_epoch=int(getattr(row, "cache_epoch", None) or 0),
+        cache_epoch=int(row.cache_epoch or 0),
     )
 
 
@@ -148,13 +148,15 @@ def _owner(user_id: str | None) -> Any:
 
 # Statements that most requests run, built once: building a select() per call cost more than
 # SQLite took to run it.
-_ACCOUNT = select(
+# Every account read carries its cache epoch (keyhouse.store.cache).
+_ACCOUNTS = select(
     accounts,
     select(cache_epochs.c.epoch)
     .where(cache_epochs.c.account_id == accounts.c.account_id)
     .scalar_subquery()
     .label("cache_epoch"),
-).where(accounts.c.account_id == bindparam("account_id"))
+)
+_ACCOUNT = _ACCOUNTS.where(accounts.c.account_id == bindparam("account_id"))
 _ACCOUNT_LOCKED = _locked(_ACCOUNT)
 # Built once: every write request runs it (building a statement per call cost more than it).
 _LAST_USED = (
@@ -215,26 +217,19 @@ class Tx(AccessControlTx, TrailTx, ConsoleTx):
         self.accounts_read.add(account_id)
         return _account(row) if row else None
 
-    def cache_epochs(self, account_ids: Iterable[str]) -> dict[str, int]:
-        """Each account's cache epoch now (keyhouse.store.cache); absent: no such account."""
-        q = select(cache_epochs.c.account_id, cache_epochs.c.epoch).where(
-            cache_epochs.c.account_id.in_(sorted(set(account_ids)))
-        )
-        return {row.account_id: int(row.epoch) for row in self._c.execute(q)}
-
     def get_account_by_name(self, name: str) -> Account | None:
         """The account with this name, or None."""
-        row = self._c.execute(select(accounts).where(accounts.c.name == name)).first()
+        row = self._c.execute(_ACCOUNTS.where(accounts.c.name == name)).first()
         return _account(row) if row else None
 
     def get_account_by_domain(self, domain: str) -> Account | None:
         """The account whose default domain this is, or None."""
-        row = self._c.execute(select(accounts).where(accounts.c.default_domain == domain)).first()
+        row = self._c.execute(_ACCOUNTS.where(accounts.c.default_domain == domain)).first()
         return _account(row) if row else None
 
     def list_accounts(self) -> list[Account]:
         """Every account, by name."""
-        return [_account(r) for r in self._c.execute(select(accounts).order_by(accounts.c.name))]
+        return [_account(r) for r in self._c.execute(_ACCOUNTS.order_by(accounts.c.name))]
 
     def insert_account(self, account: Account) -> None:
         """Raises AlreadyExists when the name or default domain is taken."""
@@ -622,14 +617,13 @@ class Tx(AccessControlTx, TrailTx, ConsoleTx):
 
 
 class SqlStore:
-    """Opens transactions on one engine (and, for expendable writes, a relaxed one)."""
+    """Opens transactions on one engine."""
 
-    def __init__(self, engine: Engine, relaxed: Engine | None = None) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.relaxed = relaxed or engine
         # SQLite has one writer at a time, and a waiting writer polls with sleeps (1, 2, 5,
-        # 10 ms...). Queueing this process's writers on a lock hands the file over at once;
-        # other processes still meet at SQLite's own lock.
+        # 10 ms...). Every process's writers queue on one lock instead, which hands the file
+        # over at once (keyhouse.store.engine.SqliteWriteLock).
         self.write_lock: SqliteWriteLock | contextlib.nullcontext[None] = contextlib.nullcontext()
         if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
             self.write_lock = SqliteWriteLock(Path(engine.url.database))
@@ -637,17 +631,16 @@ class SqlStore:
         # writes the event of the change there, so both commit or neither does).
         self.before_commit: Callable[[Tx], None] | None = None
         # The credential read of every signed request, off SQLAlchemy.
-        self.hot = HotPath(self.relaxed)
+        self.hot = HotPath(self.engine)
         # What requests served on the event loop answer from (keyhouse.store.cache).
         self.cache = ReadCache()
 
     @contextmanager
-    def transaction(self, *, write: bool = False, relaxed: bool = False) -> Iterator[Tx]:
-        """A transaction that commits on success and rolls back on any exception.
-
-        ``relaxed``: the writes are expendable (nonces, last-used times); on PostgreSQL their
-        commit does not wait for the WAL flush."""
-        engine = self.relaxed if relaxed else self.engine
+    def transaction(self, *, write: bool = False) -> Iterator[Tx]:
+        """A transaction that commits on success and rolls back on any exception. On a request
+        served on the event loop, a read transaction answered from the cache (CacheMiss when
+        it does not hold the answer); elsewhere, a read transaction records what it reads."""
+        engine = self.engine
         memory = current_memory_scope()
         if memory is not None:  # a request served on the event loop: no store at all
             if write:
@@ -663,7 +656,7 @@ class SqlStore:
             with conn.begin():
                 tx = Tx(conn)
                 yield tx
-                if self.before_commit is not None and not relaxed:
+                if self.before_commit is not None:
                     self.before_commit(tx)
         for account_id in tx.accounts_read:
             self.cache.forget(account_id)
@@ -675,10 +668,8 @@ class SqlStore:
         return isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout)
 
     def checkpoint(self) -> None:
-        """SQLite: copy the write-ahead log into the database file, without blocking writers
-        (``PASSIVE``), off the request path. PostgreSQL checkpoints by itself."""
-        if self.engine.dialect.name != "sqlite":
-            return
+        """SQLite only: copy the write-ahead log into the database file, without blocking
+        writers (``PASSIVE``), off the request path."""
         with self.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
@@ -695,4 +686,3 @@ class SqlStore:
         """Close every pooled connection."""
         self.hot.dispose()
         self.engine.dispose()
-        self.relaxed.dispose()
