@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from keyhouse import ids
@@ -38,6 +38,18 @@ class _Outcome:
 
     action: str | None = None
     principal: Principal | None = None
+
+
+@dataclass
+class _Run:
+    """One request being answered: its answer so far, its draft event, its log line's facts."""
+
+    started: float
+    request_id: str
+    draft: EventDraft
+    outcome: _Outcome = field(default_factory=_Outcome)
+    status: int = 0
+    body: dict[str, Any] = field(default_factory=dict)
 
 
 class KeyProtected(DomainError):
@@ -90,83 +102,73 @@ class Dispatcher:
         return entry is not None and entry.action in FROM_MEMORY
 
     async def _handle_from_memory(self, req: WireRequest) -> Answer | None:
-        started = time.perf_counter()
-        outcome = _Outcome()
-        request_id = ids.request_id()
-        origin = self.origins.resolve(req)
+        """None: the cache could not answer after all (run the request on a thread)."""
         trail = self.services.audit
         scope = MemoryScope(self.services.store.cache)
-        draft, token = trail.begin(
-            request_id, origin.address, req.header("user-agent") or "", req.params()
-        )
         try:
             with memory_reads(scope):
-                status, body = self._answer(req, outcome, request_id, origin, draft)
+                run = self._run(req)
         except CacheMiss:
             return None
-        finally:
-            trail.end(token)
-        committed = await trail.finish_async(draft, status, body, scope.depends)
+        committed = await trail.finish_async(run.draft, run.status, run.body, scope.depends)
         if committed is Outcome.STALE:
             for account_id in scope.depends:
                 self.services.store.cache.forget(account_id)
             return None
         if committed is Outcome.NONCE_USED:
-            status, body = self._replayed(req, request_id, draft)
-            committed = await trail.finish_async(draft, status, body)
-        return self._sent(req, request_id, draft, committed, status, body, outcome, started)
+            self._replayed(req, run)
+            committed = await trail.finish_async(run.draft, run.status, run.body)
+        return self._sent(req, run, committed)
 
     def handle(self, req: WireRequest) -> Answer:
         """Answer one request; leave one audit event and one log line (never its parameters)."""
+        trail = self.services.audit
+        run = self._run(req)
+        committed = trail.finish(run.draft, run.status, run.body)
+        if committed is Outcome.NONCE_USED:
+            self._replayed(req, run)
+            committed = trail.finish(run.draft, run.status, run.body)
+        return self._sent(req, run, committed)
+
+    def _run(self, req: WireRequest) -> _Run:
+        """Authenticate, authorize and answer ``req``, its audit draft current meanwhile;
+        nothing of it is committed yet."""
         started = time.perf_counter()
-        outcome = _Outcome()
-        request_id = ids.request_id()
         origin = self.origins.resolve(req)
+        request_id = ids.request_id()
         trail = self.services.audit
         draft, token = trail.begin(
             request_id, origin.address, req.header("user-agent") or "", req.params()
         )
+        run = _Run(started, request_id, draft)
         try:
-            status, body = self._answer(req, outcome, request_id, origin, draft)
+            run.status, run.body = self._answer(req, run.outcome, request_id, origin, draft)
         finally:
             trail.end(token)
-        committed = trail.finish(draft, status, body)
-        if committed is Outcome.NONCE_USED:
-            status, body = self._replayed(req, request_id, draft)
-            committed = trail.finish(draft, status, body)
-        return self._sent(req, request_id, draft, committed, status, body, outcome, started)
+        return run
 
-    def _replayed(self, req: WireRequest, request_id: str, draft: EventDraft) -> Answer:
+    def _replayed(self, req: WireRequest, run: _Run) -> None:
         """A replay: nothing of its answer leaves; its refusal is what the trail records."""
-        draft.nonce = None
+        run.draft.nonce = None
         failure = AuthenticationFailed("nonce_used", NONCE_USED)
-        code, status = vendor_code(failure)
-        return status, self._envelope(req, request_id, code, failure.message)
+        code, run.status = vendor_code(failure)
+        run.body = self._envelope(req, run.request_id, code, failure.message)
 
-    def _sent(
-        self,
-        req: WireRequest,
-        request_id: str,
-        draft: EventDraft,
-        committed: Outcome,
-        status: int,
-        body: dict[str, Any],
-        outcome: _Outcome,
-        started: float,
-    ) -> Answer:
+    def _sent(self, req: WireRequest, run: _Run, committed: Outcome) -> Answer:
         """The answer that leaves, once its durable parts committed (503 if they could not),
         and its log line."""
+        status, body = run.status, run.body
         if committed is not Outcome.COMMITTED:
-            status, body = 503, self._envelope(req, request_id, "ServiceUnavailable", _BUSY)
-            self.services.audit.record_later(draft, status, body)
+            status, body = 503, self._envelope(req, run.request_id, "ServiceUnavailable", _BUSY)
+            self.services.audit.record_later(run.draft, status, body)
         log.info(
             "%s %s status=%s code=%s key=%s ms=%.1f",
             body["RequestId"],
-            outcome.action or "-",
+            run.outcome.action or "-",
             status,
             body.get("Code", "-"),
-            outcome.principal.access_key_id if outcome.principal else "-",
-            (time.perf_counter() - started) * 1000,
+            run.outcome.principal.access_key_id if run.outcome.principal else "-",
+            (time.perf_counter() - run.started) * 1000,
         )
         return status, body
 
