@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import string
 from urllib.parse import quote
 
-_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
-_SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.~-"
+_SAFE = string.ascii_letters + string.digits + "_.~-"
+_UNRESERVED = re.compile(f"[{re.escape(_SAFE)}]*")
 # Every other ASCII character to its escape, for str.translate (one pass in C).
 _ASCII = {c: f"%{c:02X}" for c in range(128) if chr(c) not in _SAFE}
 

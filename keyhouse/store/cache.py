@@ -98,6 +98,7 @@ class ReadCache:
                 self.misses += 1
                 return None
             self._entries.move_to_end(account_id)
+            self.hits += 1
             return entry
 
     def figures(self) -> CacheFigures:
