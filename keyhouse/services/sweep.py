@@ -71,10 +71,12 @@ class Sweeper:
                 pruned = tx.prune_events(when - self.audit_retention)
             if pruned:
                 log.info("audit retention dropped %d events", pruned)
+            # Said before the lease is given up, so that no other instance's "started" can
+            # come before it in time.
+            log.info("sweep finished holder=%s purged=%d", self.holder, len(purged))
         finally:
             with self.store.transaction(write=True) as tx:
                 tx.release_lease(LEASE, self.holder)
-        log.info("sweep finished holder=%s purged=%d", self.holder, len(purged))
         return purged
 
     def preview(self, as_of: datetime) -> list[Purged]:

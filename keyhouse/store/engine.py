@@ -6,11 +6,13 @@ import contextlib
 import fcntl
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from keyhouse.domain.errors import InvalidValue
@@ -18,6 +20,10 @@ from keyhouse.domain.errors import InvalidValue
 # Connections tagged with this execution option begin with BEGIN IMMEDIATE on SQLite, so that
 # a check-then-write (key quotas, bin caps) is serialised against other writers.
 WRITE_OPTION = "keyhouse_write"
+
+# How long a writer waits for its turn on a SQLite file, in seconds (SQLite's busy timeout,
+# and the write lock in front of it), before the store counts as unavailable.
+BUSY_TIMEOUT = 30
 
 
 def make_engine(url: str, pool_size: int = 16) -> Engine:
@@ -30,7 +36,7 @@ def make_engine(url: str, pool_size: int = 16) -> Engine:
             url,
             pool_size=pool_size,
             max_overflow=pool_size,
-            connect_args={"timeout": 30},
+            connect_args={"timeout": BUSY_TIMEOUT},
         )
         _sqlite_recipe(engine)
         return engine
@@ -69,6 +75,11 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
+def _busy(path: Path) -> OperationalError:
+    held = TimeoutError(f"{path} is held by another writer")
+    return OperationalError("SQLite write lock", None, held)
+
+
 class SqliteWriteLock:
     """One writer at a time across every Keyhouse process and thread on a SQLite file.
 
@@ -79,19 +90,40 @@ class SqliteWriteLock:
     in front keeps this process's threads in turn (a flock is held per open file, not per
     thread). Locks held by a process die with it."""
 
-    def __init__(self, database: Path) -> None:
+    def __init__(self, database: Path, timeout: float = BUSY_TIMEOUT) -> None:
         self.path = database.with_name(database.name + ".lock")
+        self.timeout = timeout
         self._threads = threading.Lock()
         self._fd: int | None = None
         self._pid = -1
 
     def __enter__(self) -> None:
-        self._threads.acquire()
+        # Bounded like SQLite's own busy timeout: a process stopped while it holds the lock
+        # (SIGSTOP, a debugger) makes writers here fail as "store unavailable" (a 503)
+        # instead of parking them for as long as it stays stopped.
+        deadline = time.monotonic() + self.timeout
+        if not self._threads.acquire(timeout=self.timeout):
+            raise _busy(self.path)
         try:
-            fcntl.flock(self._file(), fcntl.LOCK_EX)
+            self._flock(deadline)
         except BaseException:
             self._threads.release()
             raise
+
+    def _flock(self, deadline: float) -> None:
+        """Take the file lock, polling: a blocking flock cannot time out. The first sleeps are
+        tens of microseconds, so a turn handed over is taken almost at once."""
+        fd = self._file()
+        pause = 0.00005
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise _busy(self.path) from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.001)
 
     def __exit__(self, *_: object) -> None:
         try:
@@ -136,7 +168,7 @@ def _sqlite_recipe(engine: Engine) -> None:
         # (SqlStore.checkpoint); a command's connection checkpoints when it closes.
         cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT * 1000}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
