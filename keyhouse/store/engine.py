@@ -96,6 +96,8 @@ class SqliteWriteLock:
         self._threads = threading.Lock()
         self._fd: int | None = None
         self._pid = -1
+        self._state = threading.Lock()
+        self._wait: _Wait | None = None
 
     def __enter__(self) -> None:
         # Bounded like SQLite's own busy timeout: a process stopped while it holds the lock
@@ -111,19 +113,39 @@ class SqliteWriteLock:
             raise
 
     def _flock(self, deadline: float) -> None:
-        """Take the file lock, polling: a blocking flock cannot time out. The first sleeps are
-        tens of microseconds, so a turn handed over is taken almost at once."""
+        """Take the file lock. Contended, the blocking ``flock`` (the kernel hands the lock
+        over the moment it is released; polling would lose every turn to a process that
+        writes back to back, such as ``keyhouse purge``) runs on a helper thread, so that
+        this one can give up at the deadline. A lock the helper takes after its writer gave
+        up goes to the next writer, or is released when none is waiting."""
         fd = self._file()
-        pause = 0.00005
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        with self._state:
+            wait = self._wait
+            if wait is None:
+                wait = self._wait = _Wait()
+                threading.Thread(target=self._take, args=(fd, wait), daemon=True).start()
+            wait.wanted = True
+        taken = wait.done.wait(max(deadline - time.monotonic(), 0))
+        with self._state:
+            if taken or wait.done.is_set():
+                self._wait = None
                 return
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise _busy(self.path) from None
-                time.sleep(pause)
-                pause = min(pause * 2, 0.001)
+            wait.wanted = False
+        raise _busy(self.path)
+
+    def _take(self, fd: int, wait: _Wait) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with self._state:
+            if wait.wanted:
+                wait.done.set()
+                return
+            self._wait = None
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
     def __exit__(self, *_: object) -> None:
         try:
@@ -136,7 +158,17 @@ class SqliteWriteLock:
         if self._fd is None or self._pid != os.getpid():
             self._fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
             self._pid = os.getpid()
+            self._state = threading.Lock()  # a forked child has no helper thread
+            self._wait = None
         return self._fd
+
+
+class _Wait:
+    """One blocking ``flock`` under way on a helper thread, and whether a writer still wants it."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.wanted = False
 
 
 def store_exists(url: str) -> bool:

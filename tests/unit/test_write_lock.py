@@ -75,3 +75,26 @@ def test_threads_of_one_process_time_out_too(tmp_path: Path) -> None:
     finally:
         leave.set()
         holder.join()
+
+
+def test_a_turn_taken_after_its_writer_gave_up_is_handed_back(tmp_path: Path) -> None:
+    lock = SqliteWriteLock(tmp_path / "k.db", timeout=0.2)
+    fd = _hold(lock.path)
+    with pytest.raises(OperationalError), lock:
+        pass
+    os.close(fd)  # the helper still waiting in the kernel takes the lock now, and gives it back
+    other = os.open(lock.path, os.O_RDWR)
+    try:
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                assert time.monotonic() < deadline, "the abandoned turn was never released"
+                time.sleep(0.01)
+        fcntl.flock(other, fcntl.LOCK_UN)
+    finally:
+        os.close(other)
+    with lock:
+        pass
