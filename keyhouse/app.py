@@ -11,9 +11,10 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 
+from keyhouse.api import groups, ims, login_profiles, network, policies, ram, sts, trail
 from keyhouse.api.asgi import WireApp
 from keyhouse.api.dispatch import Dispatcher
-from keyhouse.api.routes import default_table
+from keyhouse.api.routes import Route, table
 from keyhouse.api.wire import OriginResolver
 from keyhouse.clock import Clock, SystemClock
 from keyhouse.config import Settings
@@ -38,6 +39,20 @@ from keyhouse.store.migrate import migrate
 from keyhouse.store.sql import SqlStore
 
 log = logging.getLogger("keyhouse")
+
+
+def route_table() -> dict[tuple[str, str], Route]:
+    """Every action served on the wire: the handler modules' routes, joined."""
+    return table(
+        ims.ROUTES,
+        ram.ROUTES,
+        sts.ROUTES,
+        policies.ROUTES,
+        groups.ROUTES,
+        network.ROUTES,
+        login_profiles.ROUTES,
+        trail.ROUTES,
+    )
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -147,7 +162,7 @@ def build_app(settings: Settings, services: Services) -> WireApp:
 
     origins = OriginResolver(settings.proxy_networks())
     return WireApp(
-        Dispatcher(services, default_table(), origins),
+        Dispatcher(services, route_table(), origins),
         console=ConsoleApp(services, origins),
         ping=services.store.ping,
         trail_health=services.audit.health,

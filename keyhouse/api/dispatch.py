@@ -14,12 +14,12 @@ from keyhouse.api.params import WireError, parse_all
 from keyhouse.api.routes import Route
 from keyhouse.api.wire import OriginResolver, WireRequest, signed_request
 from keyhouse.crypto import MasterKeyError
+from keyhouse.domain.actions import PERMISSIONS, Level
 from keyhouse.domain.errors import DomainError, PermissionDenied
 from keyhouse.domain.model import Principal
 from keyhouse.services.audit import EventDraft
 from keyhouse.services.authn import NONCE_USED, AuthenticationFailed, Origin
 from keyhouse.services.committer import Outcome
-from keyhouse.services.permissions import PERMISSIONS, Level
 from keyhouse.services.registry import Services
 from keyhouse.store.cache import CacheMiss, MemoryScope, memory_reads
 

@@ -6,14 +6,16 @@ from typing import Any
 
 from keyhouse.api import render
 from keyhouse.api.params import Param, invalid, missing
-from keyhouse.api.routes import Route, route
+from keyhouse.api.routes import Routes
 from keyhouse.clock import format_date
+from keyhouse.domain.actions import Action
 from keyhouse.domain.model import KeyStatus, Principal
 from keyhouse.services.base import UserRef
 from keyhouse.services.registry import Services
 from keyhouse.services.users import UserChanges
 
 V = "2019-08-15"
+ROUTES = Routes()
 UPN = Param("UserPrincipalName", max_length=128)
 USER_ID = Param("UserId", max_length=64)
 KEY_ID = Param("UserAccessKeyId", required=True, max_length=64)
@@ -38,23 +40,25 @@ def _ref(p: P, *, with_key: bool = False) -> UserRef:
     return UserRef.key(p[name])
 
 
-def _owner(p: P) -> UserRef | None:
+def owner(p: P) -> UserRef | None:
     return UserRef.upn(p["UserPrincipalName"]) if p.get("UserPrincipalName") else None
 
 
-@route(V, "GetDefaultDomain", "ims")
+@ROUTES(V, Action.GetDefaultDomain, "ims")
 def get_default_domain(svc: Services, who: Principal, p: P) -> P:
     return {"DefaultDomainName": svc.accounts.default_domain(who)}
 
 
-@route(V, "SetDefaultDomain", "ims", Param("DefaultDomainName", required=True, max_length=128))
+@ROUTES(
+    V, Action.SetDefaultDomain, "ims", Param("DefaultDomainName", required=True, max_length=128)
+)
 def set_default_domain(svc: Services, who: Principal, p: P) -> P:
     return {"DefaultDomainName": svc.accounts.set_default_domain(who, p["DefaultDomainName"])}
 
 
-@route(
+@ROUTES(
     V,
-    "CreateUser",
+    Action.CreateUser,
     "ims",
     Param("UserPrincipalName", required=True, max_length=128),
     Param("DisplayName", required=True),
@@ -78,15 +82,15 @@ def create_user(svc: Services, who: Principal, p: P) -> P:
     return {"User": shown}
 
 
-@route(V, "GetUser", "ims", UPN, USER_ID, Param("UserAccessKeyId", max_length=64))
+@ROUTES(V, Action.GetUser, "ims", UPN, USER_ID, Param("UserAccessKeyId", max_length=64))
 def get_user(svc: Services, who: Principal, p: P) -> P:
     user, domain = svc.users.get(who, _ref(p, with_key=True))
     return {"User": render.ims_user(user, domain, with_name=True)}
 
 
-@route(
+@ROUTES(
     V,
-    "UpdateUser",
+    Action.UpdateUser,
     "ims",
     UPN,
     USER_ID,
@@ -111,9 +115,9 @@ def update_user(svc: Services, who: Principal, p: P) -> P:
     return {"User": shown}
 
 
-@route(
+@ROUTES(
     V,
-    "ListUsers",
+    Action.ListUsers,
     "ims",
     Param("Marker", max_length=512),
     Param("MaxItems", kind="int", minimum=1, maximum=1000),
@@ -131,15 +135,15 @@ def list_users(svc: Services, who: Principal, p: P) -> P:
     }
 
 
-@route(V, "DeleteUser", "ims", UPN, USER_ID)
+@ROUTES(V, Action.DeleteUser, "ims", UPN, USER_ID)
 def delete_user(svc: Services, who: Principal, p: P) -> P:
     svc.users.delete(who, _ref(p))
     return {}
 
 
-@route(
+@ROUTES(
     V,
-    "ListUsersInRecycleBin",
+    Action.ListUsersInRecycleBin,
     "ims",
     Param("Filter", max_length=256),
     Param("Marker", max_length=512),
@@ -160,7 +164,7 @@ def list_users_in_bin(svc: Services, who: Principal, p: P) -> P:
     }
 
 
-@route(V, "GetUserInRecycleBin", "ims", USER_ID, Param("UserAccessKeyId", max_length=64))
+@ROUTES(V, Action.GetUserInRecycleBin, "ims", USER_ID, Param("UserAccessKeyId", max_length=64))
 def get_user_in_bin(svc: Services, who: Principal, p: P) -> P:
     if p["UserId"] is None and p["UserAccessKeyId"] is None:
         raise missing("UserId")
@@ -169,47 +173,47 @@ def get_user_in_bin(svc: Services, who: Principal, p: P) -> P:
     return {"User": render.binned_user(user, domain)}
 
 
-@route(V, "RestoreUserFromRecycleBin", "ims", Param("UserId", required=True, max_length=64))
+@ROUTES(V, Action.RestoreUserFromRecycleBin, "ims", Param("UserId", required=True, max_length=64))
 def restore_user(svc: Services, who: Principal, p: P) -> P:
     svc.users.restore(who, p["UserId"])
     return {}
 
 
-@route(V, "DeleteUserInRecycleBin", "ims", Param("UserId", required=True, max_length=64))
+@ROUTES(V, Action.DeleteUserInRecycleBin, "ims", Param("UserId", required=True, max_length=64))
 def purge_user(svc: Services, who: Principal, p: P) -> P:
     svc.users.purge(who, p["UserId"])
     return {}
 
 
-@route(V, "CreateAccessKey", "ims", UPN)
+@ROUTES(V, Action.CreateAccessKey, "ims", UPN)
 def create_access_key(svc: Services, who: Principal, p: P) -> P:
-    created = svc.keys.create(who, _owner(p))
+    created = svc.keys.create(who, owner(p))
     shown = render.key(created.key, with_update=False)
     shown["AccessKeySecret"] = created.secret
     return {"AccessKey": shown}
 
 
-@route(V, "UpdateAccessKey", "ims", KEY_ID, STATUS, UPN)
+@ROUTES(V, Action.UpdateAccessKey, "ims", KEY_ID, STATUS, UPN)
 def update_access_key(svc: Services, who: Principal, p: P) -> P:
-    svc.keys.set_status(who, _owner(p), p["UserAccessKeyId"], KeyStatus(p["Status"]))
+    svc.keys.set_status(who, owner(p), p["UserAccessKeyId"], KeyStatus(p["Status"]))
     return {}
 
 
-@route(V, "DeleteAccessKey", "ims", KEY_ID, UPN)
+@ROUTES(V, Action.DeleteAccessKey, "ims", KEY_ID, UPN)
 def delete_access_key(svc: Services, who: Principal, p: P) -> P:
-    svc.keys.delete(who, _owner(p), p["UserAccessKeyId"])
+    svc.keys.delete(who, owner(p), p["UserAccessKeyId"])
     return {}
 
 
-@route(V, "ListAccessKeys", "ims", UPN)
+@ROUTES(V, Action.ListAccessKeys, "ims", UPN)
 def list_access_keys(svc: Services, who: Principal, p: P) -> P:
-    keys = svc.keys.list_live(who, _owner(p))
+    keys = svc.keys.list_live(who, owner(p))
     return {"AccessKeys": {"AccessKey": [render.key(k, with_update=True) for k in keys]}}
 
 
-@route(V, "GetAccessKeyLastUsed", "ims", KEY_ID, UPN)
+@ROUTES(V, Action.GetAccessKeyLastUsed, "ims", KEY_ID, UPN)
 def get_access_key_last_used(svc: Services, who: Principal, p: P) -> P:
-    key = svc.keys.last_used(who, _owner(p), p["UserAccessKeyId"])
+    key = svc.keys.last_used(who, owner(p), p["UserAccessKeyId"])
     return {
         "AccessKeyLastUsed": {
             "LastUsedDate": format_date(key.last_used_at),
@@ -218,13 +222,13 @@ def get_access_key_last_used(svc: Services, who: Principal, p: P) -> P:
     }
 
 
-@route(V, "ListAccessKeysInRecycleBin", "ims", USER_ID)
+@ROUTES(V, Action.ListAccessKeysInRecycleBin, "ims", USER_ID)
 def list_access_keys_in_bin(svc: Services, who: Principal, p: P) -> P:
     keys = svc.keys.list_bin(who, p["UserId"])
     return {"AccessKeys": {"AccessKey": [render.binned_key(k) for k in keys]}}
 
 
-@route(V, "GetAccessKeyInfoInRecycleBin", "ims", KEY_ID)
+@ROUTES(V, Action.GetAccessKeyInfoInRecycleBin, "ims", KEY_ID)
 def get_access_key_in_bin(svc: Services, who: Principal, p: P) -> P:
     found = svc.keys.get_in_bin(who, p["UserAccessKeyId"])
     shown = render.binned_key(found.key)
@@ -239,16 +243,49 @@ def get_access_key_in_bin(svc: Services, who: Principal, p: P) -> P:
     return {"AccessKey": shown}
 
 
-@route(V, "RestoreAccessKeyFromRecycleBin", "ims", KEY_ID, USER_ID)
+@ROUTES(V, Action.RestoreAccessKeyFromRecycleBin, "ims", KEY_ID, USER_ID)
 def restore_access_key(svc: Services, who: Principal, p: P) -> P:
     svc.keys.restore(who, p["UserId"], p["UserAccessKeyId"])
     return {}
 
 
-@route(V, "DeleteAccessKeyInRecycleBin", "ims", KEY_ID, USER_ID)
+@ROUTES(V, Action.DeleteAccessKeyInRecycleBin, "ims", KEY_ID, USER_ID)
 def purge_access_key(svc: Services, who: Principal, p: P) -> P:
     svc.keys.purge(who, p["UserId"], p["UserAccessKeyId"])
     return {}
 
 
-__all__ = ["Route"]
+# -- security preference -------------------------------------------------------------
+def _preference(allow_keys: bool) -> P:
+    return {
+        "SecurityPreference": {
+            "AccessKeyPreference": {
+                "AllowUserToManageAccessKeys": allow_keys,
+                "AllowUserToManageServiceCredentials": False,
+            },
+            "LoginProfilePreference": {
+                "AllowUserToChangePassword": True,
+                "AllowUserToLoginWithPasskey": False,
+                "EnableSaveMFATicket": False,
+                "LoginNetworkMasks": "",
+                "LoginSessionDuration": 6,
+                "MFAOperationForLogin": "independent",
+                "OperationForRiskLogin": "autonomous",
+            },
+            "MFAPreference": {"AllowUserToManageMFADevices": False},
+            "MaxIdleDays": {"MaxIdleDaysForAccessKeys": 730, "MaxIdleDaysForUsers": 730},
+            "PersonalInfoPreference": {"AllowUserToManagePersonalDingTalk": False},
+            "VerificationPreference": {"VerificationTypes": []},
+        }
+    }
+
+
+@ROUTES(V, Action.GetSecurityPreference, "ims")
+def get_security_preference(svc: Services, who: Principal, p: P) -> P:
+    return _preference(svc.accounts.security_preference(who).allow_user_manage_keys)
+
+
+@ROUTES(V, Action.SetSecurityPreference, "ims", Param("AllowUserToManageAccessKeys", "bool"))
+def set_security_preference(svc: Services, who: Principal, p: P) -> P:
+    account = svc.accounts.set_security_preference(who, p["AllowUserToManageAccessKeys"])
+    return _preference(account.allow_user_manage_keys)

@@ -127,3 +127,17 @@ def _pairs(raw: Mapping[str, str], name: str) -> list[tuple[str, str]]:
 
 def parse_all(params: tuple[Param, ...], raw: Mapping[str, str]) -> dict[str, Any]:
     return {p.name: p.parse(raw) for p in params}
+
+
+# Shared by the RAM handler modules.
+POLICY_NAME = Param("PolicyName", required=True, max_length=128)
+POLICY_TYPE = Param("PolicyType", required=True, max_length=16)
+USER_NAME = Param("UserName", required=True, max_length=64)
+GROUP_NAME = Param("GroupName", required=True, max_length=64)
+MARKER = Param("Marker", max_length=256)
+MAX_ITEMS = Param("MaxItems", "int", minimum=1, maximum=1000)
+RESOURCE_GROUP = Param("ResourceGroupId", max_length=64)  # accepted, not used: no resource groups
+
+
+def max_items(p: Mapping[str, Any]) -> int:
+    return int(p["MaxItems"] or 100)

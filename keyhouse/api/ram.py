@@ -6,14 +6,16 @@ from typing import Any
 
 from keyhouse.api import render
 from keyhouse.api.params import Param
-from keyhouse.api.routes import route
+from keyhouse.api.routes import Routes
 from keyhouse.clock import format_date
+from keyhouse.domain.actions import Action
 from keyhouse.domain.model import KeyStatus, Principal
 from keyhouse.services.base import UserRef
 from keyhouse.services.registry import Services
 from keyhouse.services.users import UserChanges
 
 V = "2015-05-01"
+ROUTES = Routes()
 NAME = Param("UserName", max_length=64)
 REQUIRED_NAME = Param("UserName", required=True, max_length=64)
 KEY_ID = Param("UserAccessKeyId", required=True, max_length=64)
@@ -24,9 +26,9 @@ def _owner(p: P) -> UserRef | None:
     return UserRef.name(p["UserName"]) if p.get("UserName") else None
 
 
-@route(
+@ROUTES(
     V,
-    "CreateUser",
+    Action.CreateUser,
     "ram",
     REQUIRED_NAME,
     Param("DisplayName"),
@@ -50,15 +52,15 @@ def create_user(svc: Services, who: Principal, p: P) -> P:
     return {"User": shown}
 
 
-@route(V, "GetUser", "ram", REQUIRED_NAME)
+@ROUTES(V, Action.GetUser, "ram", REQUIRED_NAME)
 def get_user(svc: Services, who: Principal, p: P) -> P:
     user, _ = svc.users.get(who, UserRef.name(p["UserName"]))
     return {"User": render.ram_user(user)}
 
 
-@route(
+@ROUTES(
     V,
-    "UpdateUser",
+    Action.UpdateUser,
     "ram",
     REQUIRED_NAME,
     Param("NewUserName", max_length=64),
@@ -79,9 +81,9 @@ def update_user(svc: Services, who: Principal, p: P) -> P:
     return {"User": render.ram_user(user)}
 
 
-@route(
+@ROUTES(
     V,
-    "ListUsers",
+    Action.ListUsers,
     "ram",
     Param("Marker", max_length=512),
     Param("MaxItems", kind="int", minimum=1, maximum=1000),
@@ -95,13 +97,13 @@ def list_users(svc: Services, who: Principal, p: P) -> P:
     }
 
 
-@route(V, "DeleteUser", "ram", REQUIRED_NAME)
+@ROUTES(V, Action.DeleteUser, "ram", REQUIRED_NAME)
 def delete_user(svc: Services, who: Principal, p: P) -> P:
     svc.users.delete(who, UserRef.name(p["UserName"]))
     return {}
 
 
-@route(V, "CreateAccessKey", "ram", NAME)
+@ROUTES(V, Action.CreateAccessKey, "ram", NAME)
 def create_access_key(svc: Services, who: Principal, p: P) -> P:
     created = svc.keys.create(who, _owner(p))
     shown = render.key(created.key, with_update=False)
@@ -109,9 +111,9 @@ def create_access_key(svc: Services, who: Principal, p: P) -> P:
     return {"AccessKey": shown}
 
 
-@route(
+@ROUTES(
     V,
-    "UpdateAccessKey",
+    Action.UpdateAccessKey,
     "ram",
     KEY_ID,
     NAME,
@@ -122,19 +124,19 @@ def update_access_key(svc: Services, who: Principal, p: P) -> P:
     return {}
 
 
-@route(V, "DeleteAccessKey", "ram", KEY_ID, NAME)
+@ROUTES(V, Action.DeleteAccessKey, "ram", KEY_ID, NAME)
 def delete_access_key(svc: Services, who: Principal, p: P) -> P:
     svc.keys.delete(who, _owner(p), p["UserAccessKeyId"])
     return {}
 
 
-@route(V, "ListAccessKeys", "ram", NAME)
+@ROUTES(V, Action.ListAccessKeys, "ram", NAME)
 def list_access_keys(svc: Services, who: Principal, p: P) -> P:
     keys = svc.keys.list_live(who, _owner(p))
     return {"AccessKeys": {"AccessKey": [render.key(k, with_update=False) for k in keys]}}
 
 
-@route(V, "GetAccessKeyLastUsed", "ram", KEY_ID, NAME)
+@ROUTES(V, Action.GetAccessKeyLastUsed, "ram", KEY_ID, NAME)
 def get_access_key_last_used(svc: Services, who: Principal, p: P) -> P:
     key = svc.keys.last_used(who, _owner(p), p["UserAccessKeyId"])
     return {"AccessKeyLastUsed": {"LastUsedDate": format_date(key.last_used_at)}}

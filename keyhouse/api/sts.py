@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from keyhouse.api.routes import route
+from keyhouse.api.routes import Routes
+from keyhouse.domain.actions import Action
 from keyhouse.domain.model import Principal
 from keyhouse.services.registry import Services
 
+ROUTES = Routes()
 
-@route("2015-04-01", "GetCallerIdentity", "sts")
+
+@ROUTES("2015-04-01", Action.GetCallerIdentity, "sts")
 def get_caller_identity(svc: Services, who: Principal, p: dict[str, Any]) -> dict[str, Any]:
     caller = svc.accounts.caller(who)
     if caller.kind == "user":

@@ -6,18 +6,20 @@ import base64
 from typing import Any
 
 from keyhouse.api.params import Param, invalid
-from keyhouse.api.routes import route
+from keyhouse.api.routes import Routes
 from keyhouse.clock import format_date
+from keyhouse.domain.actions import Action
 from keyhouse.domain.model import Principal
 from keyhouse.services.audit import parse_time
 from keyhouse.services.registry import Services
 
 P = dict[str, Any]
+ROUTES = Routes()
 
 
-@route(
+@ROUTES(
     "2020-07-06",
-    "LookupEvents",
+    Action.LookupEvents,
     "actiontrail",
     Param("LookupAttribute", "pairs"),
     Param("StartTime", max_length=64),
@@ -50,14 +52,14 @@ def lookup_events(svc: Services, who: Principal, p: P) -> P:
     return shown
 
 
-@route("2019-08-15", "GenerateCredentialReport", "ims")
+@ROUTES("2019-08-15", Action.GenerateCredentialReport, "ims")
 def generate_credential_report(svc: Services, who: Principal, p: P) -> P:
     return {"State": svc.reports.generate(who)}
 
 
-@route(
+@ROUTES(
     "2019-08-15",
-    "GetCredentialReport",
+    Action.GetCredentialReport,
     "ims",
     Param("MaxItems", "int", minimum=1, maximum=3501),
     Param("NextToken", max_length=64),

@@ -25,12 +25,12 @@ from starlette.templating import Jinja2Templates
 from keyhouse import ids
 from keyhouse.api.wire import OriginResolver, WireRequest
 from keyhouse.clock import format_date
+from keyhouse.domain.actions import PERMISSIONS, Action, Level
 from keyhouse.domain.errors import DomainError, PermissionDenied
 from keyhouse.domain.model import ConsoleSession, KeyDeletion, KeyStatus, Principal
 from keyhouse.services.audit import parse_time
 from keyhouse.services.base import UserRef
 from keyhouse.services.console import ConsoleBusy, SignInRefused
-from keyhouse.services.permissions import PERMISSIONS, Level
 from keyhouse.services.registry import Services
 
 HERE = Path(__file__).parent
@@ -199,7 +199,7 @@ class ConsoleApp:
         )
         draft.action, draft.version, draft.service = action, "console", "Ims"
         draft.event_type = "ConsoleOperation"
-        draft.rw = "Write" if PERMISSIONS[action].level is Level.WRITE else "Read"
+        draft.rw = "Write" if PERMISSIONS[Action(action)].level is Level.WRITE else "Read"
         draft.principal = principal
         try:
             result = call()

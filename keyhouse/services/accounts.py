@@ -6,6 +6,7 @@ import dataclasses
 
 from keyhouse import ids
 from keyhouse.domain import netpolicy, rules
+from keyhouse.domain.actions import Action
 from keyhouse.domain.errors import AlreadyExists, NotFound
 from keyhouse.domain.model import AccessKey, Account, KeyDeletion, KeyStatus, NewSecret, Principal
 from keyhouse.services.base import UseCases
@@ -71,19 +72,19 @@ class Accounts(UseCases):
         """The account's own choice (console settings), authorized like its security
         preference, which it belongs with."""
         with self.store.transaction(write=True) as tx:
-            account = self._account(tx, principal, "ram:SetSecurityPreference", lock=True)
+            account = self._account(tx, principal, Action.SetSecurityPreference, lock=True)
             account = dataclasses.replace(account, key_deletion=mode)
             tx.update_account(account)
             return account
 
     def default_domain(self, principal: Principal) -> str:
         with self.store.transaction() as tx:
-            return self._account(tx, principal, "ram:GetDefaultDomain").default_domain
+            return self._account(tx, principal, Action.GetDefaultDomain).default_domain
 
     def set_default_domain(self, principal: Principal, domain: str) -> str:
         rules.validate_default_domain(domain)
         with self.store.transaction(write=True) as tx:
-            account = self._account(tx, principal, "ram:SetDefaultDomain", lock=True)
+            account = self._account(tx, principal, Action.SetDefaultDomain, lock=True)
             named = tx.get_account_by_name(domain.removesuffix(rules.DOMAIN_SUFFIX))
             if named is not None and named.account_id != account.account_id:
                 # <AccountName>.onaliyun.com belongs to the account of that name.
@@ -95,13 +96,13 @@ class Accounts(UseCases):
 
     def security_preference(self, principal: Principal) -> Account:
         with self.store.transaction() as tx:
-            return self._account(tx, principal, "ram:GetSecurityPreference")
+            return self._account(tx, principal, Action.GetSecurityPreference)
 
     def set_security_preference(
         self, principal: Principal, allow_user_manage_keys: bool | None
     ) -> Account:
         with self.store.transaction(write=True) as tx:
-            account = self._account(tx, principal, "ram:SetSecurityPreference", lock=True)
+            account = self._account(tx, principal, Action.SetSecurityPreference, lock=True)
             if allow_user_manage_keys is not None:
                 account = dataclasses.replace(
                     account, allow_user_manage_keys=allow_user_manage_keys
@@ -112,17 +113,17 @@ class Accounts(UseCases):
     def network_policy(self, principal: Principal) -> str:
         """The account's network access policy as set (the documented "none" if never set)."""
         with self.store.transaction() as tx:
-            account = self._account(tx, principal, "ram:GetAccessKeyPolicyForAccount")
+            account = self._account(tx, principal, Action.GetAccessKeyPolicyForAccount)
             return tx.account_network_policy(account.account_id) or netpolicy.NONE
 
     def set_network_policy(self, principal: Principal, document: str) -> str:
         netpolicy.parse(document)
         with self.store.transaction(write=True) as tx:
-            account = self._account(tx, principal, "ram:SetAccessKeyPolicyForAccount", lock=True)
+            account = self._account(tx, principal, Action.SetAccessKeyPolicyForAccount, lock=True)
             tx.set_account_network_policy(account.account_id, document)
             return document
 
     def caller(self, principal: Principal) -> Principal:
         """Who the caller is (every authenticated principal may ask)."""
-        self.authorizer.require(principal, "sts:GetCallerIdentity", principal.account_id)
+        self.authorizer.require(principal, Action.GetCallerIdentity, principal.account_id)
         return principal

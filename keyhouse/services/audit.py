@@ -28,6 +28,7 @@ from typing import Any
 from keyhouse import ids
 from keyhouse.clock import Clock, format_date, parse_date
 from keyhouse.domain import audit, netpolicy
+from keyhouse.domain.actions import Action
 from keyhouse.domain.errors import InvalidValue
 from keyhouse.domain.model import Principal
 from keyhouse.services.authn import NONCE_USED, AuthenticationFailed
@@ -475,7 +476,7 @@ class Trail(UseCases):
                 filters[key] = value
         after = _untoken(next_token) if next_token else None
         with self.store.transaction() as tx:
-            account = self._account(tx, principal, "actiontrail:LookupEvents")
+            account = self._account(tx, principal, Action.LookupEvents)
             rows = tx.lookup_events(
                 account.account_id, start, end, filters, resource, after, forward, max_results + 1
             )
@@ -522,7 +523,7 @@ class Trail(UseCases):
         since = self.clock.now() - timedelta(days=days)
         with self.store.transaction() as tx:
             if not principal.is_operator:
-                account = self._account(tx, principal, "actiontrail:LookupEvents")
+                account = self._account(tx, principal, Action.LookupEvents)
             found = tx.events_of_key(access_key_id, since=since, limit=100_000)
         if not principal.is_operator:
             found = [(a, body) for a, body in found if a == account.account_id]
@@ -536,7 +537,7 @@ class Trail(UseCases):
         proposed = netpolicy.parse(document)
         now = self.clock.now()
         with self.store.transaction() as tx:
-            account = self._account(tx, principal, "actiontrail:LookupEvents")
+            account = self._account(tx, principal, Action.LookupEvents)
             rows = tx.lookup_events(
                 account.account_id, now - timedelta(days=days), now, {}, None, None, False, 100_000
             )

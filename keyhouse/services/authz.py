@@ -17,9 +17,9 @@ from enum import StrEnum
 
 from keyhouse.clock import Clock
 from keyhouse.domain import netpolicy, policy
+from keyhouse.domain.actions import SELF_SERVICE_KEY_ACTIONS, Action, Scope
 from keyhouse.domain.errors import PermissionDenied
 from keyhouse.domain.model import Principal
-from keyhouse.services.permissions import SELF_SERVICE_KEY_ACTIONS
 
 
 class Effect(StrEnum):
@@ -45,9 +45,6 @@ class Grants:
 
     policies: Sequence[tuple[str, policy.Policy]]
     manage_own_keys: bool
-
-
-_FREE = frozenset({"sts:GetCallerIdentity"})
 
 
 class GrantCache:
@@ -90,7 +87,7 @@ class Authorizer:
     def decide(
         self,
         principal: Principal,
-        action: str,
+        action: Action,
         account_id: str,
         resource: str = "*",
         grants: Callable[[], Grants] | None = None,
@@ -103,11 +100,12 @@ class Authorizer:
             return Decision(Effect.ALLOW, "local operator")
         if principal.is_root:
             return Decision(Effect.ALLOW, "account root")
-        if action in _FREE:
+        permission = action.permission
+        if permission.scope is Scope.NONE:
             return Decision(Effect.ALLOW, "allowed for every authenticated principal")
         held = grants() if grants is not None else Grants((), False)
         ctx = policy.RequestContext(
-            action=action,
+            action=permission.action,
             resource=resource,
             source_ip=netpolicy.parse_address(principal.source_ip),
             current_time=self.clock.now(),
@@ -130,7 +128,7 @@ class Authorizer:
     def require(
         self,
         principal: Principal,
-        action: str,
+        action: Action,
         account_id: str,
         resource: str = "*",
         grants: Callable[[], Grants] | None = None,
@@ -141,7 +139,7 @@ class Authorizer:
         if not decision.allowed:
             raise PermissionDenied(
                 "You are not authorized to do this action.",
-                action=action,
+                action=action.permission.action,
                 reason=decision.reason,
                 effect=decision.effect.value,
             )

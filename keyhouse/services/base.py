@@ -8,10 +8,10 @@ from typing import Literal, NoReturn
 from keyhouse.clock import Clock
 from keyhouse.crypto import SecretBox
 from keyhouse.domain import policy, rules
+from keyhouse.domain.actions import ANY_USER, Action, account_resource, user_resource
 from keyhouse.domain.errors import NotFound
 from keyhouse.domain.model import AccessKey, Account, Principal, User
 from keyhouse.services.authz import Authorizer, Grants
-from keyhouse.services.permissions import ANY_USER, account_resource, user_resource
 from keyhouse.store.sql import SqlStore, Tx
 
 
@@ -59,7 +59,7 @@ class UseCases:
         self.box = box
 
     def _account(
-        self, tx: Tx, principal: Principal, action: str | None = None, *, lock: bool = False
+        self, tx: Tx, principal: Principal, action: Action | None = None, *, lock: bool = False
     ) -> Account:
         """The caller's account. With ``action``: after checking the caller may perform it as
         an account-wide action (resource ``acs:ram:*:<account>:*``). Without: the caller must
@@ -76,7 +76,7 @@ class UseCases:
         tx: Tx,
         principal: Principal,
         account: Account,
-        action: str,
+        action: Action,
         resource: str,
         target_user_id: str | None = None,
     ) -> None:
@@ -97,7 +97,7 @@ class UseCases:
         tx: Tx,
         principal: Principal,
         account: Account,
-        action: str,
+        action: Action,
         name: str,
         user_id: str | None = None,
     ) -> None:
@@ -105,7 +105,7 @@ class UseCases:
         self._authorize(tx, principal, account, action, resource, target_user_id=user_id)
 
     def _unknown_user(
-        self, tx: Tx, principal: Principal, account: Account, action: str, error: Exception
+        self, tx: Tx, principal: Principal, account: Account, action: Action, error: Exception
     ) -> NoReturn:
         """Raise ``error`` (the user or key named by ID does not exist) to a caller that may
         perform ``action`` on every user; NoPermission to anyone else, as for an ID that
@@ -133,7 +133,7 @@ class UseCases:
         tx: Tx,
         principal: Principal,
         account: Account,
-        action: str,
+        action: Action,
         ref: UserRef,
         *,
         lock: bool = False,

@@ -15,6 +15,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from keyhouse.domain.actions import Action
 from keyhouse.domain.errors import AlreadyExists, DomainError, InvalidValue, NotFound
 from keyhouse.domain.model import ConsoleSession, LoginProfile, NewSecret, Principal, User
 from keyhouse.services.base import UseCases, UserRef
@@ -131,7 +132,7 @@ class Console(UseCases):
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
-            user = self._target(tx, principal, account, "ram:CreateLoginProfile", ref, lock=True)
+            user = self._target(tx, principal, account, Action.CreateLoginProfile, ref, lock=True)
             check_password_policy(password)
             if tx.get_login_profile(user.user_id) is not None:
                 raise AlreadyExists("user.login_profile", "The user already has a login profile.")
@@ -159,7 +160,7 @@ class Console(UseCases):
     ) -> tuple[User, LoginProfile, str]:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            user = self._target(tx, principal, account, "ram:GetLoginProfile", ref, tags=False)
+            user = self._target(tx, principal, account, Action.GetLoginProfile, ref, tags=False)
             return user, self._profile(tx, user), account.default_domain
 
     def update_login_profile(
@@ -175,7 +176,7 @@ class Console(UseCases):
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
-            user = self._target(tx, principal, account, "ram:UpdateLoginProfile", ref, lock=True)
+            user = self._target(tx, principal, account, Action.UpdateLoginProfile, ref, lock=True)
             profile = self._profile(tx, user)
             if password is not None:
                 check_password_policy(password)
@@ -199,7 +200,7 @@ class Console(UseCases):
     def delete_login_profile(self, principal: Principal, ref: UserRef) -> None:
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
-            user = self._target(tx, principal, account, "ram:DeleteLoginProfile", ref, lock=True)
+            user = self._target(tx, principal, account, Action.DeleteLoginProfile, ref, lock=True)
             self._profile(tx, user)
             tx.delete_login_profile(user.user_id)  # and signs the user out everywhere
 

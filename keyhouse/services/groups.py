@@ -7,11 +7,11 @@ from datetime import datetime
 
 from keyhouse import ids
 from keyhouse.domain import rules
+from keyhouse.domain.actions import Action, group_resource
 from keyhouse.domain.errors import Conflict, InvalidValue, LimitExceeded, NotFound
 from keyhouse.domain.model import Account, Group, Principal, User
 from keyhouse.services import audit
 from keyhouse.services.base import UseCases, UserRef
-from keyhouse.services.permissions import group_resource
 from keyhouse.store.sql import Tx
 
 
@@ -21,7 +21,7 @@ class Groups(UseCases):
         tx: Tx,
         principal: Principal,
         account: Account,
-        action: str,
+        action: Action,
         name: str,
         *,
         lock: bool = False,
@@ -41,7 +41,7 @@ class Groups(UseCases):
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
             resource = group_resource(account.account_id, name)
-            self._authorize(tx, principal, account, "ram:CreateGroup", resource)
+            self._authorize(tx, principal, account, Action.CreateGroup, resource)
             group = Group(ids.group_id(), account.account_id, name, comments, now, now)
             tx.insert_group(group)
             audit.annotate(GroupId=group.group_id, GroupName=group.name)
@@ -50,7 +50,7 @@ class Groups(UseCases):
     def get(self, principal: Principal, name: str) -> Group:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            return self._named(tx, principal, account, "ram:GetGroup", name)
+            return self._named(tx, principal, account, Action.GetGroup, name)
 
     def update(
         self, principal: Principal, name: str, new_name: str | None, new_comments: str | None
@@ -62,7 +62,7 @@ class Groups(UseCases):
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
-            group = self._named(tx, principal, account, "ram:UpdateGroup", name, lock=True)
+            group = self._named(tx, principal, account, Action.UpdateGroup, name, lock=True)
             updated = dataclasses.replace(
                 group,
                 name=new_name if new_name is not None else group.name,
@@ -76,7 +76,7 @@ class Groups(UseCases):
         self, principal: Principal, marker: str | None, max_items: int
     ) -> tuple[list[Group], str]:
         with self.store.transaction() as tx:
-            account = self._account(tx, principal, "ram:ListGroups")
+            account = self._account(tx, principal, Action.ListGroups)
             found = tx.list_groups(account.account_id, marker or None, max_items + 1)
         page = found[:max_items]
         return page, (page[-1].name if len(found) > max_items else "")
@@ -84,7 +84,7 @@ class Groups(UseCases):
     def delete(self, principal: Principal, name: str) -> None:
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
-            group = self._named(tx, principal, account, "ram:DeleteGroup", name, lock=True)
+            group = self._named(tx, principal, account, Action.DeleteGroup, name, lock=True)
             if tx.count_members(group.group_id):
                 raise Conflict("group.user", "The group has members; remove them first.")
             if tx.attachments_of("Group", group.group_id):
@@ -97,9 +97,9 @@ class Groups(UseCases):
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
-            group = self._named(tx, principal, account, "ram:AddUserToGroup", name, lock=True)
+            group = self._named(tx, principal, account, Action.AddUserToGroup, name, lock=True)
             user = self._target(
-                tx, principal, account, "ram:AddUserToGroup", ref, lock=True, tags=False
+                tx, principal, account, Action.AddUserToGroup, ref, lock=True, tags=False
             )
             if len(tx.groups_of(user.user_id)) >= rules.GROUPS_PER_USER:
                 raise LimitExceeded(
@@ -111,8 +111,8 @@ class Groups(UseCases):
     def remove_user(self, principal: Principal, name: str, ref: UserRef) -> None:
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
-            group = self._named(tx, principal, account, "ram:RemoveUserFromGroup", name, lock=True)
-            user = self._target(tx, principal, account, "ram:RemoveUserFromGroup", ref, tags=False)
+            group = self._named(tx, principal, account, Action.RemoveUserFromGroup, name, lock=True)
+            user = self._target(tx, principal, account, Action.RemoveUserFromGroup, ref, tags=False)
             if not tx.remove_member(group.group_id, user.user_id):
                 raise NotFound("group.user", "The user is not in the group.")
             tx.bump_grants(account.account_id)
@@ -120,7 +120,7 @@ class Groups(UseCases):
     def for_user(self, principal: Principal, ref: UserRef) -> list[tuple[Group, datetime]]:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            user = self._target(tx, principal, account, "ram:ListGroupsForUser", ref, tags=False)
+            user = self._target(tx, principal, account, Action.ListGroupsForUser, ref, tags=False)
             return tx.groups_of(user.user_id)
 
     def members(
@@ -130,7 +130,7 @@ class Groups(UseCases):
             raise InvalidValue("Marker", "The marker is not one this service returned.")
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            group = self._named(tx, principal, account, "ram:ListUsersForGroup", name)
+            group = self._named(tx, principal, account, Action.ListUsersForGroup, name)
             found = tx.members_of(group.group_id, marker, max_items + 1)
         page = found[:max_items]
         return page, (page[-1][0].name if len(found) > max_items else "")

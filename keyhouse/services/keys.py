@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from keyhouse import ids
 from keyhouse.domain import netpolicy, rules
+from keyhouse.domain.actions import Action, account_resource, root_resource, user_resource
 from keyhouse.domain.errors import NotFound
 from keyhouse.domain.model import (
     AccessKey,
@@ -18,7 +19,6 @@ from keyhouse.domain.model import (
 )
 from keyhouse.services import audit
 from keyhouse.services.base import UseCases, UserRef, key_not_found, user_not_found
-from keyhouse.services.permissions import account_resource, root_resource, user_resource
 from keyhouse.store.sql import Tx
 
 
@@ -31,7 +31,7 @@ class BinnedKey:
 
 class Keys(UseCases):
     def _owner(
-        self, tx: Tx, account: Account, principal: Principal, ref: UserRef | None, action: str
+        self, tx: Tx, account: Account, principal: Principal, ref: UserRef | None, action: Action
     ) -> str | None:
         """Whose keys a request means (the named user, else the caller itself), once the
         caller may perform ``action`` on them."""
@@ -56,7 +56,7 @@ class Keys(UseCases):
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
-            owner = self._owner(tx, account, principal, ref, "ram:CreateAccessKey")
+            owner = self._owner(tx, account, principal, ref, Action.CreateAccessKey)
             self._lock_owner(tx, account, owner)
             rules.check_room_for_key(owner, len(tx.list_live_keys(account.account_id, owner)))
             key = AccessKey(
@@ -78,7 +78,7 @@ class Keys(UseCases):
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
-            owner = self._owner(tx, account, principal, ref, "ram:UpdateAccessKey")
+            owner = self._owner(tx, account, principal, ref, Action.UpdateAccessKey)
             key = self._key_of(tx, account, owner, access_key_id).with_status(status, now)
             tx.update_key(key)
             return key
@@ -86,13 +86,13 @@ class Keys(UseCases):
     def list_live(self, principal: Principal, ref: UserRef | None) -> list[AccessKey]:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            owner = self._owner(tx, account, principal, ref, "ram:ListAccessKeys")
+            owner = self._owner(tx, account, principal, ref, Action.ListAccessKeys)
             return tx.list_live_keys(account.account_id, owner)
 
     def last_used(self, principal: Principal, ref: UserRef | None, access_key_id: str) -> AccessKey:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            owner = self._owner(tx, account, principal, ref, "ram:GetAccessKeyLastUsed")
+            owner = self._owner(tx, account, principal, ref, Action.GetAccessKeyLastUsed)
             return self._key_of(tx, account, owner, access_key_id)
 
     def delete(self, principal: Principal, ref: UserRef | None, access_key_id: str) -> None:
@@ -100,7 +100,7 @@ class Keys(UseCases):
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
-            owner = self._owner(tx, account, principal, ref, "ram:DeleteAccessKey")
+            owner = self._owner(tx, account, principal, ref, Action.DeleteAccessKey)
             self._lock_owner(tx, account, owner)
             key = self._key_of(tx, account, owner, access_key_id)
             if account.key_deletion is KeyDeletion.IMMEDIATE:
@@ -116,7 +116,7 @@ class Keys(UseCases):
     def network_policy(self, principal: Principal, ref: UserRef | None, access_key_id: str) -> str:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            owner = self._owner(tx, account, principal, ref, "ram:GetAccessKeyPolicy")
+            owner = self._owner(tx, account, principal, ref, Action.GetAccessKeyPolicy)
             key = self._key_of(tx, account, owner, access_key_id)
             return tx.key_network_policy(key.access_key_id) or netpolicy.NONE
 
@@ -126,7 +126,7 @@ class Keys(UseCases):
         netpolicy.parse(document)
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
-            owner = self._owner(tx, account, principal, ref, "ram:SetAccessKeyPolicy")
+            owner = self._owner(tx, account, principal, ref, Action.SetAccessKeyPolicy)
             key = self._key_of(tx, account, owner, access_key_id)
             tx.set_key_network_policy(key.access_key_id, document)
             return document
@@ -145,7 +145,7 @@ class Keys(UseCases):
         account: Account,
         principal: Principal,
         user_id: str | None,
-        action: str,
+        action: Action,
         *,
         account_wide: bool = False,
     ) -> str | None:
@@ -190,14 +190,19 @@ class Keys(UseCases):
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
             owner = self._bin_owner(
-                tx, account, principal, user_id, "ram:ListAccessKeysInRecycleBin", account_wide=True
+                tx,
+                account,
+                principal,
+                user_id,
+                Action.ListAccessKeysInRecycleBin,
+                account_wide=True,
             )
             return tx.list_binned_keys(account.account_id, owner)
 
     def get_in_bin(self, principal: Principal, access_key_id: str) -> BinnedKey:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            action = "ram:GetAccessKeyInfoInRecycleBin"
+            action = Action.GetAccessKeyInfoInRecycleBin
             try:
                 key = self._binned(tx, account, _ANY, access_key_id)
             except NotFound as missing:
@@ -217,7 +222,7 @@ class Keys(UseCases):
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
             owner = self._bin_owner(
-                tx, account, principal, user_id, "ram:RestoreAccessKeyFromRecycleBin"
+                tx, account, principal, user_id, Action.RestoreAccessKeyFromRecycleBin
             )
             self._lock_owner(tx, account, owner)
             key = self._binned(tx, account, owner, access_key_id)
@@ -232,7 +237,7 @@ class Keys(UseCases):
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
             owner = self._bin_owner(
-                tx, account, principal, user_id, "ram:DeleteAccessKeyInRecycleBin"
+                tx, account, principal, user_id, Action.DeleteAccessKeyInRecycleBin
             )
             key = self._binned(tx, account, owner, access_key_id)
             tx.delete_key(key.access_key_id)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from keyhouse.domain import policy, rules
+from keyhouse.domain.actions import Action, group_resource, policy_resource
 from keyhouse.domain.errors import AlreadyExists, Conflict, InvalidValue, LimitExceeded, NotFound
 from keyhouse.domain.model import (
     Account,
@@ -18,7 +19,6 @@ from keyhouse.domain.model import (
     User,
 )
 from keyhouse.services.base import UseCases, UserRef
-from keyhouse.services.permissions import group_resource, policy_resource
 from keyhouse.store.sql import Tx
 
 
@@ -91,7 +91,7 @@ class Policies(UseCases):
         tx: Tx,
         principal: Principal,
         account: Account,
-        action: str,
+        action: Action,
         name: str,
         policy_type: str = "Custom",
     ) -> None:
@@ -108,7 +108,7 @@ class Policies(UseCases):
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal, lock=True)
-            self._check_policy(tx, principal, account, "ram:CreatePolicy", name)
+            self._check_policy(tx, principal, account, Action.CreatePolicy, name)
             if name in policy.SYSTEM_POLICIES:
                 raise AlreadyExists("policy", f"A system policy has this name: {name}.")
             if tx.count_policies(account.account_id) >= rules.CUSTOM_POLICY_LIMIT:
@@ -122,7 +122,7 @@ class Policies(UseCases):
     def get(self, principal: Principal, policy_type: str, name: str) -> PolicyView:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            self._check_policy(tx, principal, account, "ram:GetPolicy", name, policy_type)
+            self._check_policy(tx, principal, account, Action.GetPolicy, name, policy_type)
             return self._view(tx, account, policy_type, name)
 
     def page(
@@ -135,7 +135,7 @@ class Policies(UseCases):
         if marker and after_type not in {"System", "Custom"}:
             raise InvalidValue("Marker", "The marker is not one this service returned.")
         with self.store.transaction() as tx:
-            account = self._account(tx, principal, "ram:ListPolicies")
+            account = self._account(tx, principal, Action.ListPolicies)
             views: list[PolicyView] = []
             if policy_type in (None, "System") and after_type != "Custom":
                 for name in sorted(policy.SYSTEM_POLICIES):
@@ -167,7 +167,7 @@ class Policies(UseCases):
     def delete(self, principal: Principal, name: str, *, cascade: bool = False) -> None:
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
-            self._check_policy(tx, principal, account, "ram:DeletePolicy", name)
+            self._check_policy(tx, principal, account, Action.DeletePolicy, name)
             self._custom(tx, account, name, lock=True)
             if tx.attachment_count(account.account_id, "Custom", name):
                 if not cascade:
@@ -196,7 +196,7 @@ class Policies(UseCases):
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
-            self._check_policy(tx, principal, account, "ram:CreatePolicyVersion", name)
+            self._check_policy(tx, principal, account, Action.CreatePolicyVersion, name)
             custom = self._custom(tx, account, name, lock=True)
             versions = tx.list_versions(custom)
             if len(versions) >= rules.POLICY_VERSION_LIMIT:
@@ -235,7 +235,7 @@ class Policies(UseCases):
     ) -> PolicyVersion:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            self._check_policy(tx, principal, account, "ram:GetPolicyVersion", name, policy_type)
+            self._check_policy(tx, principal, account, Action.GetPolicyVersion, name, policy_type)
             rules.validate_policy_type(policy_type)
             if policy_type == "System":
                 view = self._view(tx, account, "System", name)
@@ -251,7 +251,7 @@ class Policies(UseCases):
     ) -> list[PolicyVersion]:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            self._check_policy(tx, principal, account, "ram:ListPolicyVersions", name, policy_type)
+            self._check_policy(tx, principal, account, Action.ListPolicyVersions, name, policy_type)
             rules.validate_policy_type(policy_type)
             if policy_type == "System":
                 view = self._view(tx, account, "System", name)
@@ -262,7 +262,7 @@ class Policies(UseCases):
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
-            self._check_policy(tx, principal, account, "ram:SetDefaultPolicyVersion", name)
+            self._check_policy(tx, principal, account, Action.SetDefaultPolicyVersion, name)
             custom = self._custom(tx, account, name, lock=True)
             self._version(tx, custom, version_id)
             tx.update_policy(
@@ -273,7 +273,7 @@ class Policies(UseCases):
     def delete_version(self, principal: Principal, name: str, version_id: str) -> None:
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
-            self._check_policy(tx, principal, account, "ram:DeletePolicyVersion", name)
+            self._check_policy(tx, principal, account, Action.DeletePolicyVersion, name)
             custom = self._custom(tx, account, name, lock=True)
             version = self._version(tx, custom, version_id)
             if version.is_default:
@@ -331,8 +331,8 @@ class Policies(UseCases):
     ) -> None:
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
-            user = self._target(tx, principal, account, "ram:AttachPolicyToUser", ref, lock=True)
-            self._check_policy(tx, principal, account, "ram:AttachPolicyToUser", name, policy_type)
+            user = self._target(tx, principal, account, Action.AttachPolicyToUser, ref, lock=True)
+            self._check_policy(tx, principal, account, Action.AttachPolicyToUser, name, policy_type)
             self._attach(tx, account, "User", user.user_id, policy_type, name)
 
     def detach_from_user(
@@ -340,16 +340,16 @@ class Policies(UseCases):
     ) -> None:
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
-            user = self._target(tx, principal, account, "ram:DetachPolicyFromUser", ref, lock=True)
+            user = self._target(tx, principal, account, Action.DetachPolicyFromUser, ref, lock=True)
             self._check_policy(
-                tx, principal, account, "ram:DetachPolicyFromUser", name, policy_type
+                tx, principal, account, Action.DetachPolicyFromUser, name, policy_type
             )
             self._detach(tx, account, "User", user.user_id, policy_type, name)
 
     def for_user(self, principal: Principal, ref: UserRef) -> list[Attached]:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            user = self._target(tx, principal, account, "ram:ListPoliciesForUser", ref, tags=False)
+            user = self._target(tx, principal, account, Action.ListPoliciesForUser, ref, tags=False)
             return self._attached(tx, account, tx.attachments_of("User", user.user_id))
 
     def _attached(self, tx: Tx, account: Account, found: list[Attachment]) -> list[Attached]:
@@ -374,7 +374,7 @@ class Policies(UseCases):
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
             self._check_policy(
-                tx, principal, account, "ram:ListEntitiesForPolicy", name, policy_type
+                tx, principal, account, Action.ListEntitiesForPolicy, name, policy_type
             )
             self._attachable(tx, account, policy_type, name)
             users, groups = tx.entities_of(account.account_id, policy_type, name)
@@ -382,7 +382,7 @@ class Policies(UseCases):
 
     # -- group attachments ------------------------------------------------------------------
     def _group(
-        self, tx: Tx, principal: Principal, account: Account, action: str, name: str
+        self, tx: Tx, principal: Principal, account: Account, action: Action, name: str
     ) -> Group:
         rules.validate_group_name(name)
         self._authorize(tx, principal, account, action, group_resource(account.account_id, name))
@@ -396,8 +396,10 @@ class Policies(UseCases):
     ) -> None:
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
-            group = self._group(tx, principal, account, "ram:AttachPolicyToGroup", group_name)
-            self._check_policy(tx, principal, account, "ram:AttachPolicyToGroup", name, policy_type)
+            group = self._group(tx, principal, account, Action.AttachPolicyToGroup, group_name)
+            self._check_policy(
+                tx, principal, account, Action.AttachPolicyToGroup, name, policy_type
+            )
             self._attach(tx, account, "Group", group.group_id, policy_type, name)
 
     def detach_from_group(
@@ -405,14 +407,14 @@ class Policies(UseCases):
     ) -> None:
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
-            group = self._group(tx, principal, account, "ram:DetachPolicyFromGroup", group_name)
+            group = self._group(tx, principal, account, Action.DetachPolicyFromGroup, group_name)
             self._check_policy(
-                tx, principal, account, "ram:DetachPolicyFromGroup", name, policy_type
+                tx, principal, account, Action.DetachPolicyFromGroup, name, policy_type
             )
             self._detach(tx, account, "Group", group.group_id, policy_type, name)
 
     def for_group(self, principal: Principal, group_name: str) -> list[Attached]:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            group = self._group(tx, principal, account, "ram:ListPoliciesForGroup", group_name)
+            group = self._group(tx, principal, account, Action.ListPoliciesForGroup, group_name)
             return self._attached(tx, account, tx.attachments_of("Group", group.group_id))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from keyhouse.clock import format_date
+from keyhouse.domain.actions import Action
 from keyhouse.domain.errors import InvalidValue, NotFound
 from keyhouse.domain.model import AccessKey, Principal
 from keyhouse.domain.rules import ROOT_KEY_LIMIT
@@ -84,7 +85,7 @@ class Reports(UseCases):
         """Generate the report now; "COMPLETED" when a fresh one already exists."""
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
-            account = self._account(tx, principal, "ram:GenerateCredentialReport", lock=True)
+            account = self._account(tx, principal, Action.GenerateCredentialReport, lock=True)
             existing = tx.get_report(account.account_id)
             if existing is not None and now - existing[0] < FRESH:
                 return "COMPLETED"
@@ -125,7 +126,7 @@ class Reports(UseCases):
 
     def get(self, principal: Principal, max_items: int, next_token: str | None) -> ReportPage:
         with self.store.transaction() as tx:
-            account = self._account(tx, principal, "ram:GetCredentialReport")
+            account = self._account(tx, principal, Action.GetCredentialReport)
             found = tx.get_report(account.account_id)
         if found is None:
             raise NotFound(

@@ -12,6 +12,7 @@ from datetime import datetime
 from keyhouse import ids
 from keyhouse.clock import parse_date
 from keyhouse.domain import rules
+from keyhouse.domain.actions import Action
 from keyhouse.domain.errors import AlreadyExists, Conflict, InvalidValue, LimitExceeded, NotFound
 from keyhouse.domain.model import Account, KeyDeletion, KeyStatus, Principal, User
 from keyhouse.services import audit
@@ -68,7 +69,7 @@ class Users(UseCases):
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal, lock=True)
             name = self._new_name(account, ref)
-            self._authorize_user(tx, principal, account, "ram:CreateUser", name)
+            self._authorize_user(tx, principal, account, Action.CreateUser, name)
             shown = display_name if display_name is not None else name
             rules.validate_display_name(shown, "DisplayName", display_name_limit)
             rules.validate_comments(comments, "Comments")
@@ -99,7 +100,7 @@ class Users(UseCases):
     def get(self, principal: Principal, ref: UserRef) -> tuple[User, str]:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            return self._target(tx, principal, account, "ram:GetUser", ref), account.default_domain
+            return self._target(tx, principal, account, Action.GetUser, ref), account.default_domain
 
     def update(
         self, principal: Principal, ref: UserRef, changes: UserChanges, *, display_name_limit: int
@@ -107,7 +108,7 @@ class Users(UseCases):
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
-            user = self._target(tx, principal, account, "ram:UpdateUser", ref, lock=True)
+            user = self._target(tx, principal, account, Action.UpdateUser, ref, lock=True)
             if changes.display_name is not None:
                 rules.validate_display_name(
                     changes.display_name, "NewDisplayName", display_name_limit
@@ -135,7 +136,7 @@ class Users(UseCases):
     ) -> Page:
         after = _decode_marker(marker, 1)[0] if marker else None
         with self.store.transaction() as tx:
-            account = self._account(tx, principal, "ram:ListUsers")
+            account = self._account(tx, principal, Action.ListUsers)
             found = tx.list_live_users(account.account_id, after, max_items + 1, tags)
         page = found[:max_items]
         more = len(found) > max_items
@@ -146,7 +147,7 @@ class Users(UseCases):
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal, lock=True)
-            user = self._target(tx, principal, account, "ram:DeleteUser", ref, lock=True)
+            user = self._target(tx, principal, account, Action.DeleteUser, ref, lock=True)
             keys = tx.list_live_keys(account.account_id, user.user_id)
             if any(k.status is KeyStatus.ACTIVE for k in keys):
                 raise Conflict(
@@ -191,7 +192,7 @@ class Users(UseCases):
                     "Marker", "The marker is not one this service returned."
                 ) from exc
         with self.store.transaction() as tx:
-            account = self._account(tx, principal, "ram:ListUsersInRecycleBin")
+            account = self._account(tx, principal, Action.ListUsersInRecycleBin)
             name = None
             if name_filter is not None:
                 name = rules.split_principal_name(name_filter, account.default_domain, "Filter")
@@ -207,7 +208,7 @@ class Users(UseCases):
     def get_in_bin(self, principal: Principal, ref: UserRef) -> tuple[User, str]:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            user = self._binned_user(tx, principal, account, ref, "ram:GetUserInRecycleBin")
+            user = self._binned_user(tx, principal, account, ref, Action.GetUserInRecycleBin)
             return user, account.default_domain
 
     def restore(self, principal: Principal, user_id: str) -> None:
@@ -216,7 +217,7 @@ class Users(UseCases):
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal, lock=True)
             user = self._binned_user(
-                tx, principal, account, UserRef.id(user_id), "ram:RestoreUserFromRecycleBin"
+                tx, principal, account, UserRef.id(user_id), Action.RestoreUserFromRecycleBin
             )
             if tx.get_live_user_by_name(account.account_id, user.name) is not None:
                 raise AlreadyExists(
@@ -232,12 +233,12 @@ class Users(UseCases):
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal, lock=True)
             user = self._binned_user(
-                tx, principal, account, UserRef.id(user_id), "ram:DeleteUserInRecycleBin"
+                tx, principal, account, UserRef.id(user_id), Action.DeleteUserInRecycleBin
             )
             return tx.purge_user(user.user_id)
 
     def _binned_user(
-        self, tx: Tx, principal: Principal, account: Account, ref: UserRef, action: str
+        self, tx: Tx, principal: Principal, account: Account, ref: UserRef, action: Action
     ) -> User:
         user = None
         if ref.by == "id":

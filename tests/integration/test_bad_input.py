@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from keyhouse.api.routes import default_table
+from keyhouse.app import route_table
 from tests.integration import raw
 from tests.integration.server import Server
 
@@ -20,7 +20,7 @@ HOSTILE = [
     "99999999999",
     " ",
 ]
-ROUTES = sorted(default_table().values(), key=lambda r: (r.version, r.action))
+ROUTES = sorted(route_table().values(), key=lambda r: (r.version, r.action))
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=[f"{r.version}:{r.action}" for r in ROUTES])

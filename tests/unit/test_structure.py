@@ -1,0 +1,109 @@
+"""How the code is laid out: no import cycles, small modules, transactions in one layer, and
+the README's table of served actions the same as the routes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import grimp
+
+from keyhouse.app import route_table
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "keyhouse"
+LONGEST = 500
+
+
+def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan, iteratively)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for start in sorted(graph.modules):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph.find_modules_directly_imported_by(start))))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            module, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append(
+                        (child, iter(sorted(graph.find_modules_directly_imported_by(child))))
+                    )
+                elif child in on_stack:
+                    low[module] = min(low[module], index[child])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[module])
+            if low[module] == index[module]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == module:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_no_import_cycles_anywhere_in_keyhouse() -> None:
+    # Every import counts, including those inside functions and under TYPE_CHECKING.
+    graph = grimp.build_graph("keyhouse")
+    assert _cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    graph = grimp.ImportGraph()
+    for a, b in (("p.a", "p.b"), ("p.b", "p.c"), ("p.c", "p.a"), ("p.c", "p.d")):
+        graph.add_import(importer=a, imported=b)
+    assert _cycles(graph) == [["p.a", "p.b", "p.c"]]
+
+
+def test_no_module_is_over_500_lines() -> None:
+    long = {
+        str(path.relative_to(ROOT)): n
+        for path in PACKAGE.rglob("*.py")
+        if (n := len(path.read_text().splitlines())) > LONGEST
+    }
+    assert long == {}
+
+
+def test_only_the_store_the_use_cases_and_the_composition_root_open_transactions() -> None:
+    """The API handlers, the console and the CLI go through use-cases; they never open a store
+    transaction or a connection themselves."""
+    allowed = ("keyhouse/store/", "keyhouse/services/", "keyhouse/app.py")
+    opening = re.compile(r"\.transaction\(|\.connect\(\)|\.begin\(\)")
+    found = [
+        f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+        for path in PACKAGE.rglob("*.py")
+        if not str(path.relative_to(ROOT)).startswith(allowed)
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if opening.search(line)
+    ]
+    assert found == []
+
+
+def test_the_readme_lists_exactly_the_routed_actions() -> None:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### What is served", 1)[1].split("\n\n", 2)[1]
+    listed: set[tuple[str, str]] = set()
+    for row in section.splitlines()[2:]:
+        api, actions = (cell.strip() for cell in row.strip("|").split("|"))
+        version = api.split()[-1]
+        for name in re.findall(r"\b[A-Z][A-Za-z]+\b", re.sub(r"\([^)]*\)", "", actions)):
+            listed.add((version, name))
+    assert listed == set(route_table())
