@@ -23,6 +23,7 @@ from keyhouse.store.schema import (
     policy_versions,
     users,
 )
+from keyhouse.store.users import user_from
 
 
 def _policy(row: Any) -> CustomPolicy:
@@ -269,8 +270,6 @@ class AccessControlTx:
             attachments.c.policy_type == policy_type,
             attachments.c.policy_name == policy_name,
         )
-        from keyhouse.store.sql import _user
-
         user_rows = self._c.execute(
             select(users, attachments.c.attached_at)
             .join(
@@ -296,7 +295,7 @@ class AccessControlTx:
             .order_by(groups.c.name)
         )
         return (
-            [(_user(r), r.attached_at) for r in user_rows],
+            [(user_from(r), r.attached_at) for r in user_rows],
             [(_group(r), r.attached_at) for r in group_rows],
         )
 
@@ -372,8 +371,6 @@ class AccessControlTx:
     def members_of(
         self, group_id: str, after: str | None, limit: int
     ) -> list[tuple[User, datetime]]:
-        from keyhouse.store.sql import _user
-
         q = (
             select(users, group_members.c.joined_at)
             .join(group_members, group_members.c.user_id == users.c.user_id)
@@ -382,7 +379,7 @@ class AccessControlTx:
         if after is not None:
             q = q.where(users.c.name > after)
         rows = self._c.execute(q.order_by(users.c.name).limit(limit))
-        return [(_user(r), r.joined_at) for r in rows]
+        return [(user_from(r), r.joined_at) for r in rows]
 
     def count_members(self, group_id: str) -> int:
         q = select(func.count()).where(group_members.c.group_id == group_id)
