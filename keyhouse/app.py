@@ -21,7 +21,7 @@ from keyhouse.config import Settings
 from keyhouse.console.app import ConsoleApp
 from keyhouse.keyring import open_keyring
 from keyhouse.services.accounts import Accounts
-from keyhouse.services.audit import AuditWriter, Trail
+from keyhouse.services.audit import AuditWriter
 from keyhouse.services.authn import Authenticator
 from keyhouse.services.authz import Authorizer
 from keyhouse.services.committer import GroupCommitter
@@ -33,6 +33,7 @@ from keyhouse.services.policies import Policies
 from keyhouse.services.registry import Services
 from keyhouse.services.reports import Reports
 from keyhouse.services.sweep import Sweeper
+from keyhouse.services.trail import Trail
 from keyhouse.services.users import Users
 from keyhouse.store.engine import make_engine
 from keyhouse.store.migrate import migrate

@@ -28,10 +28,10 @@ from keyhouse.clock import format_date
 from keyhouse.domain.actions import PERMISSIONS, Action, Level
 from keyhouse.domain.errors import DomainError, PermissionDenied
 from keyhouse.domain.model import ConsoleSession, KeyDeletion, KeyStatus, Principal
-from keyhouse.services.audit import parse_time
 from keyhouse.services.base import UserRef
 from keyhouse.services.console import ConsoleBusy, SignInRefused
 from keyhouse.services.registry import Services
+from keyhouse.services.trail import parse_time
 
 HERE = Path(__file__).parent
 COOKIE = "kh_session"

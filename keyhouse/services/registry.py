@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from keyhouse.clock import Clock
 from keyhouse.services.accounts import Accounts
-from keyhouse.services.audit import AuditWriter, Trail
+from keyhouse.services.audit import AuditWriter
 from keyhouse.services.authn import Authenticator
 from keyhouse.services.console import Console
 from keyhouse.services.groups import Groups
@@ -15,6 +15,7 @@ from keyhouse.services.leaks import LeakScanner
 from keyhouse.services.policies import Policies
 from keyhouse.services.reports import Reports
 from keyhouse.services.sweep import Sweeper
+from keyhouse.services.trail import Trail
 from keyhouse.services.users import Users
 from keyhouse.store.sql import SqlStore
 

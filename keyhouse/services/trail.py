@@ -1,0 +1,174 @@
+"""Reading the audit trail: ActionTrail LookupEvents, verification, and the operator's
+questions (who still uses this key, what would this network policy refuse)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from keyhouse.clock import parse_date
+from keyhouse.domain import audit, netpolicy
+from keyhouse.domain.actions import Action
+from keyhouse.domain.errors import InvalidValue
+from keyhouse.domain.model import Principal
+from keyhouse.services.base import UseCases
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    events: list[dict[str, Any]]
+    next_token: str
+    start: datetime
+    end: datetime
+
+
+_LOOKUP_KEYS = (
+    "EventAccessKeyId",
+    "EventName",
+    "User",
+    "EventRW",
+    "EventId",
+    "ServiceName",
+    "ResourceName",
+)
+# Refusals that mean "this key exists no longer, or not as a usable key".
+DEAD_KEY_CODES = ("InvalidAccessKeyId.Inactive", "InvalidAccessKeyId.NotFound")
+
+
+def _token(at: datetime, seq: int) -> str:
+    return base64.urlsafe_b64encode(f"{at.isoformat()}|{seq}".encode()).decode()
+
+
+def _untoken(token: str) -> tuple[datetime, int]:
+    refused = InvalidValue("NextToken", "The token is not one this service returned.")
+    if len(token) > 200:
+        raise refused
+    try:
+        at, seq = base64.urlsafe_b64decode(token.encode()).decode().split("|")
+        when, number = datetime.fromisoformat(at), int(seq)
+    except (ValueError, UnicodeError) as exc:
+        raise refused from exc
+    if when.tzinfo is None or not 0 <= number < 2**63:
+        raise refused
+    return when, number
+
+
+class Trail(UseCases):
+    """Reading the trail: ActionTrail LookupEvents, and the operator's questions."""
+
+    def lookup(
+        self,
+        principal: Principal,
+        attributes: list[tuple[str, str]],
+        start: datetime | None,
+        end: datetime | None,
+        max_results: int,
+        next_token: str | None,
+        forward: bool,
+    ) -> Page:
+        now = self.clock.now()
+        end = end or now
+        start = start or end - timedelta(days=7)
+        if start > end:
+            raise InvalidValue("StartTime", "StartTime must not be after EndTime.")
+        filters: dict[str, str] = {}
+        resource = None
+        for key, value in attributes:
+            if key not in _LOOKUP_KEYS:
+                raise InvalidValue(
+                    "LookupAttribute", f"Unknown key {key!r}; use one of {', '.join(_LOOKUP_KEYS)}."
+                )
+            if key == "ResourceName":
+                resource = value
+            else:
+                filters[key] = value
+        after = _untoken(next_token) if next_token else None
+        with self.store.transaction() as tx:
+            account = self._account(tx, principal, Action.LookupEvents)
+            rows = tx.lookup_events(
+                account.account_id, start, end, filters, resource, after, forward, max_results + 1
+            )
+        page = rows[:max_results]
+        more = len(rows) > max_results
+        token = _token(page[-1][0], page[-1][1]) if more and page else ""
+        return Page([json.loads(body) for _, _, body in page], token, start, end)
+
+    # -- operator views (CLI) -------------------------------------------------------------
+    def verify(self, account_id: str | None = None) -> list[audit.Break]:
+        """Every account's chain (or one); the first break of each broken one."""
+        with self.store.transaction() as tx:
+            heads = tx.audit_heads([account_id] if account_id is not None else None)
+            breaks = []
+            for head in heads:
+                found = audit.verify(head, tx.chain(head.account_id))
+                if found is not None:
+                    breaks.append(found)
+            return breaks
+
+    def export(self, since: datetime, until: datetime | None) -> Iterator[str]:
+        with self.store.transaction() as tx:
+            yield from tx.events_between(since, until)
+
+    def attempts(self, access_key_id: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """Refused uses of a disabled, binned or purged key, newest first."""
+        with self.store.transaction() as tx:
+            found = tx.events_of_key(access_key_id, errors=DEAD_KEY_CODES, limit=limit)
+        return [json.loads(body) for _, body in found]
+
+    def history(self, access_key_id: str, limit: int = 1000) -> list[tuple[str, dict[str, Any]]]:
+        """(account id, event) of events signed with or naming the key, newest first."""
+        with self.store.transaction() as tx:
+            found = tx.events_of_key(access_key_id, mentioned=True, limit=limit)
+        return [(account, json.loads(body)) for account, body in found]
+
+    def simulate(
+        self, principal: Principal, access_key_id: str, document: str, days: int
+    ) -> list[dict[str, Any]]:
+        """Recent successful uses of the key that ``document`` (a network access policy)
+        would have refused, newest first. They come from the trail, so the caller must be
+        allowed to read it (``actiontrail:LookupEvents``); only its own account's uses."""
+        proposed = netpolicy.parse(document)
+        since = self.clock.now() - timedelta(days=days)
+        with self.store.transaction() as tx:
+            if not principal.is_operator:
+                account = self._account(tx, principal, Action.LookupEvents)
+            found = tx.events_of_key(access_key_id, since=since, limit=100_000)
+        if not principal.is_operator:
+            found = [(a, body) for a, body in found if a == account.account_id]
+        return _refused_by(proposed, (body for _, body in found))
+
+    def simulate_account(
+        self, principal: Principal, document: str, days: int
+    ) -> list[dict[str, Any]]:
+        """The same for every key of the caller's account (an account-level policy), as far
+        as the caller may read the trail."""
+        proposed = netpolicy.parse(document)
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            account = self._account(tx, principal, Action.LookupEvents)
+            rows = tx.lookup_events(
+                account.account_id, now - timedelta(days=days), now, {}, None, None, False, 100_000
+            )
+        return _refused_by(proposed, (body for _, _, body in rows))
+
+
+def _refused_by(proposed: netpolicy.NetworkPolicy, bodies: Iterable[str]) -> list[dict[str, Any]]:
+    refused = []
+    for body in bodies:
+        event = json.loads(body)
+        if event.get("errorCode") or event.get("eventType") != "ApiCall":
+            continue  # refused anyway, or not signed with an AccessKey
+        if not proposed.allows(event.get("sourceIpAddress", "")):
+            refused.append(event)
+    return refused
+
+
+def parse_time(text: str, parameter: str) -> datetime:
+    try:
+        return parse_date(text)
+    except ValueError as exc:
+        raise InvalidValue(parameter, "Use a UTC time such as 2026-11-29T08:00:00Z.") from exc
