@@ -21,6 +21,7 @@ from keyhouse.config import Settings
 from keyhouse.console.app import ConsoleApp
 from keyhouse.keyring import open_keyring
 from keyhouse.services.accounts import Accounts
+from keyhouse.services.acting import Acting
 from keyhouse.services.audit import AuditWriter
 from keyhouse.services.authn import Authenticator
 from keyhouse.services.authz import Authorizer
@@ -86,6 +87,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         groups=Groups(store, clock, authorizer, box),
         leaks=LeakScanner(store, box),
         audit=writer,
+        acting=Acting(writer),
         trail=Trail(store, clock, authorizer, box),
         reports=Reports(store, clock, authorizer, box),
         console=Console(store, clock, authorizer, box),

@@ -123,6 +123,37 @@ class Action(StrEnum):
     GetCallerIdentity = auto()
 
 
+class Command(StrEnum):
+    """What the local operator does from the command line that no wire action does: the
+    names of those commands' events (the other commands' events take the wire action's name)."""
+
+    @staticmethod
+    def _generate_next_value_(name: str, start: int, count: int, last_values: list[str]) -> str:
+        return name
+
+    @property
+    def writes(self) -> bool:
+        return self in _COMMAND_WRITES
+
+    CreateAccount = auto()
+    GetAccount = auto()
+    SetAccountPassword = auto()
+    ProtectAccessKey = auto()
+    UnprotectAccessKey = auto()
+    WhoIs = auto()
+    ListAccessKeyAttempts = auto()
+    SimulateAccessKeyPolicy = auto()
+
+
+_COMMAND_WRITES = frozenset(
+    {
+        Command.CreateAccount,
+        Command.SetAccountPassword,
+        Command.ProtectAccessKey,
+        Command.UnprotectAccessKey,
+    }
+)
+
 L, R, W = Level.LIST, Level.READ, Level.WRITE
 A, U, G, P, N = Scope.ACCOUNT, Scope.USER, Scope.GROUP, Scope.POLICY, Scope.NONE
 

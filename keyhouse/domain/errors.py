@@ -1,7 +1,7 @@
 """Domain errors: a stable code and data, never an HTTP status.
 
 Each surface (wire API, CLI, console) maps ``code`` to its own presentation; the wire mapping
-lives in :mod:`keyhouse.api.errors`.
+lives in :mod:`keyhouse.domain.codes`.
 """
 
 from __future__ import annotations
@@ -72,3 +72,9 @@ class StoreLocked(DomainError):
     """The store holds secrets that the configured master key cannot open."""
 
     code = "store_locked"
+
+
+class Unavailable(DomainError):
+    """The store could not record what was done (its event): try again later."""
+
+    code = "unavailable"

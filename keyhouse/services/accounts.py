@@ -9,9 +9,8 @@ from keyhouse.domain import netpolicy, rules
 from keyhouse.domain.actions import Action
 from keyhouse.domain.errors import AlreadyExists, NotFound
 from keyhouse.domain.model import AccessKey, Account, KeyDeletion, KeyStatus, NewSecret, Principal
+from keyhouse.services.audit import concerns
 from keyhouse.services.base import UseCases
-
-OPERATOR = Principal(kind="operator", account_id="")
 
 
 class Accounts(UseCases):
@@ -39,6 +38,7 @@ class Accounts(UseCases):
                 created_at=now,
             )
             tx.insert_account(account)
+            concerns(account.account_id)  # the operator's event goes to the new account's trail
             key = AccessKey(
                 access_key_id=ids.access_key_id(),
                 account_id=account.account_id,
@@ -59,14 +59,13 @@ class Accounts(UseCases):
         with self.store.transaction() as tx:
             return tx.list_accounts()
 
-    def set_key_deletion(self, name: str, mode: KeyDeletion) -> Account:
-        with self.store.transaction(write=True) as tx:
+    def named(self, name: str) -> Account:
+        """The account with this name (operator only: the CLI names accounts)."""
+        with self.store.transaction() as tx:
             account = tx.get_account_by_name(name)
-            if account is None:
-                raise NotFound("account", f"There is no account named {name!r}.")
-            account = dataclasses.replace(account, key_deletion=mode)
-            tx.update_account(account)
-            return account
+        if account is None:
+            raise NotFound("account", f"There is no account named {name}.")
+        return account
 
     def set_key_deletion_mode(self, principal: Principal, mode: KeyDeletion) -> Account:
         """The account's own choice (console settings), authorized like its security

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -74,12 +75,21 @@ def annotate(**fields: Any) -> None:
         draft.annotations.update(fields)
 
 
+def concerns(account_id: str) -> None:
+    """The current event belongs to this account's trail: for an operator's command that
+    named no account because it creates one (no-op otherwise)."""
+    draft = _current.get()
+    if draft is not None and draft.principal is not None and not draft.principal.account_id:
+        draft.principal = dataclasses.replace(draft.principal, account_id=account_id)
+
+
 def _identity(d: EventDraft) -> dict[str, Any]:
     p = d.principal
     if p is not None:
+        kind = "root-account" if p.is_root else "operator" if p.is_operator else "ram-user"
         return {
-            "type": "root-account" if p.is_root else "ram-user",
-            "principalId": p.user_id or p.account_id,
+            "type": kind,
+            "principalId": "operator" if p.is_operator else p.user_id or p.account_id,
             "accountId": p.account_id,
             "accessKeyId": p.access_key_id,
             "userName": p.user_name or "root",

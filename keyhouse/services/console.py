@@ -16,7 +16,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from keyhouse.domain.actions import Action
-from keyhouse.domain.errors import AlreadyExists, DomainError, InvalidValue, NotFound
+from keyhouse.domain.errors import (
+    AlreadyExists,
+    DomainError,
+    InvalidValue,
+    NotFound,
+    PermissionDenied,
+)
 from keyhouse.domain.model import ConsoleSession, LoginProfile, NewSecret, Principal, User
 from keyhouse.services.base import UseCases, UserRef
 from keyhouse.store.sql import Tx
@@ -81,6 +87,15 @@ def _verify(stored: str | None, password: str) -> bool:
 def _hash(password: str) -> str:
     with _hash_slot():
         return _hasher.hash(password)
+
+
+def _operator_only(principal: Principal) -> None:
+    if not principal.is_operator:
+        raise PermissionDenied(
+            "Only the operator (keyhouse account set-password) sets the owner's password.",
+            action="keyhouse:SetAccountPassword",
+            reason="operator only",
+        )
 
 
 def _plausible(name: str, longest: int) -> bool:
@@ -205,15 +220,15 @@ class Console(UseCases):
             tx.delete_login_profile(user.user_id)  # and signs the user out everywhere
 
     # -- the account owner's password (operator, CLI) ---------------------------------------
-    def set_account_password(self, account_name: str, password: str) -> None:
+    def set_owner_password(self, principal: Principal, password: str) -> None:
+        """The account owner's console password: set by the local operator only."""
+        _operator_only(principal)
         # Hashed before the transaction: argon2 (and a wait for a hash slot) must not hold
         # the store's write lock.
         password_hash = _hash(check_password_policy(password))
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
-            account = tx.get_account_by_name(account_name)
-            if account is None:
-                raise NotFound("account", f"No account is named {account_name}.")
+            account = self._account(tx, principal)
             tx.set_account_password(account.account_id, password_hash, now)
             tx.end_sessions(account.account_id, None)  # a new password signs the owner out
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from keyhouse import ids
 from keyhouse.domain import netpolicy, rules
 from keyhouse.domain.actions import Action, account_resource, root_resource, user_resource
-from keyhouse.domain.errors import NotFound
+from keyhouse.domain.errors import NotFound, PermissionDenied
 from keyhouse.domain.model import (
     AccessKey,
     Account,
@@ -27,6 +27,14 @@ class BinnedKey:
     key: AccessKey
     user: User | None  # None: a key of the account root
     domain: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeyOwner:
+    key: AccessKey
+    account_name: str
+    user_name: str | None  # None: the account's root
+    protected: bool
 
 
 class Keys(UseCases):
@@ -131,12 +139,31 @@ class Keys(UseCases):
             tx.set_key_network_policy(key.access_key_id, document)
             return document
 
-    def protect(self, access_key_id: str, reason: str | None) -> bool:
-        """Operator only (CLI): put a key under leak protection (``reason``) or lift it
-        (None). False when there is no such key."""
+    def protect(self, principal: Principal, access_key_id: str, reason: str | None) -> None:
+        """Put one of the account's keys under leak protection (``reason``) or lift it (None):
+        the local operator only (keyhouse key protect, keyhouse scan --protect)."""
+        if not principal.is_operator:
+            raise PermissionDenied(
+                "Only the operator puts a key under leak protection.",
+                action="keyhouse:ProtectAccessKey",
+                reason="operator only",
+            )
         now = self.clock.now() if reason is not None else None
         with self.store.transaction(write=True) as tx:
-            return tx.set_protection(access_key_id, reason, now)
+            key = tx.get_key(access_key_id)
+            if key is None or key.account_id != principal.account_id:
+                raise key_not_found(access_key_id)
+            tx.set_protection(access_key_id, reason, now)
+
+    def whose(self, access_key_id: str) -> KeyOwner | None:
+        """Who owns the key, in any state short of purged (the operator's whois); None when
+        the store does not know it. Never its secret."""
+        with self.store.transaction() as tx:
+            found = tx.key_owner(access_key_id)
+        if found is None:
+            return None
+        key, account_name, user_name, _sealed, protected = found
+        return KeyOwner(key, account_name, user_name, protected)
 
     # -- the key recycle bin --------------------------------------------------------------
     def _bin_owner(

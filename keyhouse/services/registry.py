@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from keyhouse.clock import Clock
 from keyhouse.services.accounts import Accounts
+from keyhouse.services.acting import Acting
 from keyhouse.services.audit import AuditWriter
 from keyhouse.services.authn import Authenticator
 from keyhouse.services.console import Console
@@ -31,6 +32,7 @@ class Services:
     groups: Groups
     leaks: LeakScanner
     audit: AuditWriter
+    acting: Acting
     trail: Trail
     reports: Reports
     console: Console

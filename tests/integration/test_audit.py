@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import base64
 import csv
+import getpass
 import io
 import json
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -436,3 +438,60 @@ def test_retention_drops_old_events_and_the_chain_still_verifies(tmp_path: Path)
         assert "intact" in srv.cli("audit", "verify").stdout
     finally:
         srv.stop()
+
+
+def test_the_operators_commands_leave_events_that_name_the_operator(server: Server) -> None:
+    """Every CLI command that acts on an account is one event in that account's trail, by
+    the operator (OS user and host), with the wire action's name where there is one."""
+    account = server.create_account(f"op{uuid.uuid4().hex[:10]}")
+    name = account["AccountName"]
+    root = Api("v3", server.endpoint, account["AccessKeyId"], account["AccessKeySecret"])
+    server.cli("account", "update", "--name", name, "--key-deletion", "immediate")
+    server.cli("account", "set-password", "--name", name, input="Owner-Passw0rd\n")
+    server.cli("account", "show", "--name", name)
+    created = json.loads(server.cli("account", "new-root-key", "--name", name, "--json").stdout)
+    server.cli("key", "protect", created["AccessKeyId"], "--reason", "found in a paste")
+    server.cli("key", "unprotect", created["AccessKeyId"])
+    server.cli("whois", created["AccessKeyId"])
+    refused = server.cli("account", "set-password", "--name", name, input="weak\n", check=False)
+    assert refused.returncode == 1
+    by_operator = [e for e in events(root) if e["userIdentity"]["type"] == "operator"]
+    by_operator.sort(key=lambda e: (e["eventTime"], e["eventId"]))
+    names = [e["eventName"] for e in by_operator]
+    assert sorted(names) == sorted(
+        [
+            "CreateAccount",
+            "SetSecurityPreference",
+            "SetAccountPassword",
+            "GetAccount",
+            "CreateAccessKey",
+            "ProtectAccessKey",
+            "UnprotectAccessKey",
+            "WhoIs",
+            "SetAccountPassword",
+        ]
+    )
+    me = f"{getpass.getuser()}@{socket.gethostname()}"
+    for event in by_operator:
+        assert event["userIdentity"]["userName"] == me
+        assert event["userIdentity"]["accountId"] == account["AccountId"]
+        assert event["eventType"] == "OperatorCommand"
+    writes = {e["eventName"] for e in by_operator if e["eventRW"] == "Write"}
+    assert writes == {
+        "CreateAccount",
+        "SetSecurityPreference",
+        "SetAccountPassword",
+        "CreateAccessKey",
+        "ProtectAccessKey",
+        "UnprotectAccessKey",
+    }
+    failed = [e for e in by_operator if e.get("errorCode")]
+    assert [(e["eventName"], e["errorCode"]) for e in failed] == [
+        ("SetAccountPassword", "InvalidParameter.Password.TooWeak")
+    ]
+    protect = next(e for e in by_operator if e["eventName"] == "ProtectAccessKey")
+    assert protect["requestParameters"]["UserAccessKeyId"] == created["AccessKeyId"]
+    assert "Owner-Passw0rd" not in json.dumps(by_operator)
+    # LookupEvents finds the operator's change by the key it concerned.
+    found = events(root, ResourceName=created["AccessKeyId"])
+    assert {"ProtectAccessKey", "UnprotectAccessKey"} <= {e["eventName"] for e in found}

@@ -1,0 +1,26 @@
+"""The ``keyhouse`` command. Its flags and output formats are an interface: keep them stable.
+
+Each module holds one family of commands; this one joins them into the ``keyhouse`` group.
+"""
+
+from __future__ import annotations
+
+import click
+
+from keyhouse.cli.accounts import account
+from keyhouse.cli.keys import key, scan, whois
+from keyhouse.cli.serve import serve
+from keyhouse.cli.store import purge, store
+from keyhouse.cli.trail import acl, audit
+
+
+@click.group()
+@click.version_option(package_name="keyhouse")
+def main() -> None:
+    """Keyhouse: a self-hosted AccessKey service speaking the Alibaba Cloud RAM/IMS/STS protocol."""
+
+
+for command in (serve, account, key, scan, whois, audit, acl, store, purge):
+    main.add_command(command)
+
+__all__ = ["main"]

@@ -1,0 +1,247 @@
+"""The operator's commands on single AccessKey pairs of any account: leak protection, who
+owns a key, who still uses a disabled one, and scanning files for leaked pairs. Each command on
+a known key leaves one event in the key's account's trail, naming the operator."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from keyhouse.cli.common import (
+    EXIT_CONFIG,
+    EXIT_DOMAIN,
+    acting,
+    database_option,
+    fail,
+    load,
+    open_services,
+    store_name,
+    table,
+)
+from keyhouse.clock import format_date
+from keyhouse.config import Settings
+from keyhouse.domain.actions import Command
+from keyhouse.services.registry import Services
+
+
+@click.group()
+def key() -> None:
+    """Operate on one AccessKey pair (any account)."""
+
+
+def account_of(svc: Services, settings: Settings, access_key_id: str, *, live: bool) -> str:
+    """The account the key belongs to: from the store, or (unless ``live``) from the trail
+    of a purged key. Exit 1 when neither knows it."""
+    owner = svc.keys.whose(access_key_id)
+    if owner is not None:
+        return owner.key.account_id
+    if not live:
+        history = svc.trail.history(access_key_id, limit=1)
+        if history:
+            return history[0][0]
+    if live:
+        fail(EXIT_DOMAIN, f"no AccessKey {access_key_id} in {store_name(settings)}")
+    fail(EXIT_DOMAIN, f"{access_key_id} is unknown to {store_name(settings)} and its audit trail")
+
+
+def _protect(svc: Services, account_id: str, access_key_id: str, reason: str | None) -> None:
+    what = Command.ProtectAccessKey if reason is not None else Command.UnprotectAccessKey
+    params = {"UserAccessKeyId": access_key_id}
+    if reason is not None:
+        params["Reason"] = reason
+    with acting(svc, account_id, what, params) as who:
+        svc.keys.protect(who, access_key_id, reason)
+
+
+@key.command("protect")
+@click.argument("access_key_id")
+@click.option("--reason", required=True, help="Why the pair is suspected of leaking.")
+@database_option
+def key_protect(access_key_id: str, reason: str, database_url: str | None) -> None:
+    """Refuse every write-level action signed with the pair (reads still work)."""
+    if not reason.strip() or len(reason) > 256:
+        fail(EXIT_CONFIG, "--reason must be 1 to 256 characters")
+    settings = load(database_url=database_url)
+    with open_services(settings) as svc:
+        account_id = account_of(svc, settings, access_key_id, live=True)
+        _protect(svc, account_id, access_key_id, reason.strip())
+    click.echo(f"{access_key_id} is under leak protection: write-level actions are refused.")
+
+
+@key.command("unprotect")
+@click.argument("access_key_id")
+@database_option
+def key_unprotect(access_key_id: str, database_url: str | None) -> None:
+    """Lift leak protection from the pair."""
+    settings = load(database_url=database_url)
+    with open_services(settings) as svc:
+        account_id = account_of(svc, settings, access_key_id, live=True)
+        _protect(svc, account_id, access_key_id, None)
+    click.echo(f"{access_key_id} is no longer under leak protection.")
+
+
+@key.command("attempts")
+@click.argument("access_key_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the events as JSON lines.")
+@database_option
+def key_attempts(access_key_id: str, as_json: bool, database_url: str | None) -> None:
+    """Who still tries to use a disabled, binned or purged pair: time, address, action."""
+    settings = load(database_url=database_url)
+    with open_services(settings) as svc:
+        svc.audit.flush()
+        account_id = account_of(svc, settings, access_key_id, live=False)
+        params = {"UserAccessKeyId": access_key_id}
+        with acting(svc, account_id, Command.ListAccessKeyAttempts, params):
+            found = svc.trail.attempts(access_key_id)
+    if as_json:
+        for event in found:
+            click.echo(json.dumps(event, sort_keys=True))
+        return
+    if not found:
+        click.echo(f"No refused attempts with {access_key_id} are recorded.")
+        return
+    table(
+        ("TIME", "SOURCE", "ACTION", "REFUSED WITH", "USER AGENT"),
+        [
+            (
+                e["eventTime"],
+                e["sourceIpAddress"],
+                e["eventName"],
+                e["errorCode"],
+                e["userAgent"][:40],
+            )
+            for e in found
+        ],
+    )
+
+
+@click.command()
+@click.argument("access_key_id")
+@database_option
+def whois(access_key_id: str, database_url: str | None) -> None:
+    """Whose AccessKey is this? Live, binned and purged keys (purged ones from the trail)."""
+    settings = load(database_url=database_url)
+    with open_services(settings) as svc:
+        svc.audit.flush()
+        account_id = account_of(svc, settings, access_key_id, live=False)
+        names = {a.account_id: a.name for a in svc.accounts.all()}
+        with acting(svc, account_id, Command.WhoIs, {"UserAccessKeyId": access_key_id}):
+            found = svc.keys.whose(access_key_id)
+            history = svc.trail.history(access_key_id)
+    used = [e for _, e in history if not e.get("errorCode") and _signed_by(e, access_key_id)]
+    where = used[0]["sourceIpAddress"] if used else "never seen"
+    if found is not None:
+        k = found.key
+        status = "in recycle bin" if k.in_bin else k.status.value
+        rows = [
+            ("AccessKeyId", access_key_id),
+            ("Account", f"{found.account_name} ({k.account_id})"),
+            ("User", found.user_name or "(account root)"),
+            ("Status", status + (" (under leak protection)" if found.protected else "")),
+            ("Created", format_date(k.created_at)),
+            (
+                "Last used",
+                f"{format_date(k.last_used_at)} ({k.last_used_service})"
+                if k.last_used_at
+                else "never",
+            ),
+            ("Last used from", where),
+        ]
+    else:
+        created = [e for _, e in history if e["eventName"] == "CreateAccessKey"]
+        purged = [e for _, e in history if e["eventName"] == "PurgeAccessKeysFromRecycleBin"]
+        owner = next((e["userIdentity"].get("userName") for e in used), None)
+        if created:
+            given = created[-1]["requestParameters"]
+            owner = given.get("UserPrincipalName") or given.get("UserName", owner)
+        rows = [
+            ("AccessKeyId", access_key_id),
+            ("Account", f"{names.get(account_id, '(deleted account)')} ({account_id})"),
+            ("User", owner or "(unknown)"),
+            ("Status", "purged" + (f" at {purged[0]['eventTime']}" if purged else "")),
+            ("Created", created[-1]["eventTime"] if created else "(before the trail)"),
+            ("Last used", used[0]["eventTime"] if used else "never (in the trail)"),
+            ("Last used from", where),
+        ]
+    width = max(len(k) for k, _ in rows)
+    for label, value in rows:
+        click.echo(f"{label.ljust(width)}  {value}")
+
+
+def _signed_by(event: dict[str, Any], access_key_id: str) -> bool:
+    return bool(event.get("userIdentity", {}).get("accessKeyId") == access_key_id)
+
+
+def _sources(paths: tuple[str, ...]) -> Iterator[tuple[str, list[str]]]:
+    for given in paths:
+        if given == "-":
+            yield "-", sys.stdin.read().splitlines()
+            continue
+        path = Path(given)
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            try:
+                with file.open("rb") as handle:
+                    data = handle.read()
+            except OSError as exc:
+                fail(EXIT_CONFIG, f"cannot read {file}: {exc.strerror}")
+            if b"\0" in data[:8192]:
+                continue  # binary
+            yield str(file), data.decode("utf-8", "replace").splitlines()
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print findings as a JSON list.")
+@click.option("--protect", is_flag=True, help="Put every confirmed key under leak protection.")
+@database_option
+def scan(paths: tuple[str, ...], as_json: bool, protect: bool, database_url: str | None) -> None:
+    """Find AccessKey IDs (and their secrets) in files, directories or stdin (-).
+
+    Exits 1 when a confirmed leak (an ID with its matching secret) is found. Never prints a
+    secret."""
+    with open_services(load(database_url=database_url)) as svc:
+        findings = [f for name, lines in _sources(paths) for f in svc.leaks.scan(name, lines)]
+        if protect:
+            protected = set()
+            for finding in findings:
+                if finding.confirmed and finding.access_key_id not in protected:
+                    owner = svc.keys.whose(finding.access_key_id)
+                    if owner is None:
+                        continue
+                    reason = f"confirmed leak found by keyhouse scan in {finding.source}"
+                    _protect(svc, owner.key.account_id, finding.access_key_id, reason[:256])
+                    protected.add(finding.access_key_id)
+            findings = [
+                dataclasses.replace(f, protected=f.protected or f.access_key_id in protected)
+                for f in findings
+            ]
+    if as_json:
+        click.echo(json.dumps([f.as_dict() for f in findings], indent=2))
+    else:
+        _print_findings(findings)
+    if any(f.confirmed for f in findings):
+        sys.exit(1)
+
+
+def _print_findings(findings: list[Any]) -> None:
+    if not findings:
+        click.echo("No AccessKey IDs found.")
+        return
+    rows = [
+        (
+            f"{f.source}:{f.line}",
+            f.access_key_id,
+            f.owner or "(not in this store)",
+            f.status,
+            ("CONFIRMED" if f.confirmed else "suspect") + (" (protected)" if f.protected else ""),
+        )
+        for f in findings
+    ]
+    table(("WHERE", "ACCESS KEY ID", "OWNER", "STATUS", "FINDING"), rows)

@@ -1,0 +1,91 @@
+"""``keyhouse store copy`` and ``keyhouse purge``: the store itself, and the retention sweep."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime
+
+import click
+
+from keyhouse.cli.common import (
+    EXIT_CONFIG,
+    EXIT_DOMAIN,
+    as_of,
+    database_option,
+    fail,
+    load,
+    open_services,
+)
+from keyhouse.clock import format_date
+from keyhouse.config import ConfigError, load_settings
+from keyhouse.store.sql import Purged
+
+
+@click.group()
+def store() -> None:
+    """Operate on the store itself."""
+
+
+@store.command("copy")
+@click.option("--to", "target_url", required=True, help="URL of an empty target store.")
+@database_option
+def store_copy(target_url: str, database_url: str | None) -> None:
+    """Copy every row of this store into an empty one (e.g. SQLite to PostgreSQL)."""
+    from keyhouse.store.copy import TargetNotEmpty, copy_store
+    from keyhouse.store.engine import make_engine
+
+    settings = load(database_url=database_url)
+    try:
+        target_settings = load_settings({"database_url": target_url})
+    except ConfigError as exc:
+        fail(EXIT_CONFIG, str(exc).replace("--database-url", "--to", 1))
+    with open_services(settings) as services:  # refuses a store whose master key is missing
+        target = make_engine(target_settings.database_url)
+        try:
+            copied = copy_store(services.store.engine, target)
+        except TargetNotEmpty as exc:
+            fail(EXIT_DOMAIN, str(exc))
+        finally:
+            target.dispose()
+        for table, rows in copied.items():
+            click.echo(f"{table}: {rows} rows")
+
+
+@click.command()
+@click.option(
+    "--as-of", callback=as_of, default=None, help="Sweep as if the clock read this UTC time."
+)
+@click.option(
+    "--yes", is_flag=True, help="With a future --as-of: really purge (else only list what would)."
+)
+@database_option
+def purge(as_of: datetime | None, yes: bool, database_url: str | None) -> None:
+    """Run the retention sweep now and print what it purged.
+
+    With --as-of later than now, it lists what such a sweep would purge (things whose
+    recycle-bin time is not over yet) and purges nothing unless --yes is given."""
+    settings = load(database_url=database_url)
+    with open_services(settings) as services:
+        when = as_of or services.clock.now()
+        if when > services.clock.now() and not yes:
+            found = services.sweeper.preview(when)
+            click.echo(
+                f"A sweep as of {format_date(when)} would purge {len(found)} "
+                "(nothing was purged; add --yes to purge them now):"
+            )
+            _print_purged(found)
+            return
+        patience = 2 * services.sweeper.lease.total_seconds()
+        purged = services.sweeper.sweep_waiting(when, patience, time.sleep)
+        if purged is None:
+            fail(EXIT_DOMAIN, "another instance kept sweeping; try again later")
+            return
+        click.echo(f"Retention sweep as of {format_date(when)}: purged {len(purged)}.")
+        _print_purged(purged)
+
+
+def _print_purged(items: Sequence[Purged]) -> None:
+    for item in items:
+        label = "AccessKey" if item.kind == "access_key" else "User"
+        click.echo(f"  {label} {item.ident}  account {item.account_id}  {item.detail}")
