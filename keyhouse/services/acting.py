@@ -97,3 +97,21 @@ class Acting:
     def _finish(self, draft: EventDraft, status: int, body: Mapping[str, str]) -> None:
         if self.audit.finish(draft, status, body) is not Outcome.COMMITTED:
             raise Unavailable("The audit trail could not record this; try again in a moment.")
+
+    def sign_in(
+        self,
+        surface: Surface,
+        account_id: str,
+        user: str,
+        principal: Principal | None,
+        refused_with: str = "",
+    ) -> None:
+        """A ConsoleSignin event: a success, or a refusal with its code (failed, throttled)."""
+        draft, token = self.audit.begin(ids.request_id(), surface.source_ip, surface.user_agent, {})
+        self.audit.end(token)
+        draft.action, draft.service, draft.event_type = "ConsoleSignin", "Console", "ConsoleSignin"
+        draft.version = surface.version
+        draft.principal = principal
+        draft.account_id, draft.user_name = account_id, user or None
+        body = {"Code": refused_with, "Message": "Sign-in refused."} if refused_with else {}
+        self._finish(draft, 401 if refused_with else 200, body)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 import secrets
 import threading
@@ -326,13 +327,23 @@ class Console(UseCases):
 
     # -- one-time notices (post/redirect/get) ----------------------------------------------
     def flash(
-        self, session: ConsoleSession, message: str, created: NewSecret | None = None
+        self,
+        session: ConsoleSession,
+        *,
+        notice: str = "",
+        error: str = "",
+        field: str = "",
+        form: dict[str, str] | None = None,
+        created: NewSecret | None = None,
     ) -> None:
-        """Keep ``message`` (and the new pair's secret, sealed) for the session's next page."""
+        """Keep what the session's next page shows once (post/redirect/get): a notice, or an
+        error with the form as it was sent, and a new pair's secret, sealed."""
         sealed = None
         if created is not None:
             sealed = self.box.seal(created.key.access_key_id, created.secret)
         key_id = created.key.access_key_id if created else None
+        shown = {"notice": notice, "error": error, "field": field, "form": _bounded(form or {})}
+        message = json.dumps(shown)
         with self.store.transaction(write=True) as tx:
             tx.put_flash(session.token_hash, message, self.clock.now(), key_id, sealed)
 
@@ -348,7 +359,18 @@ class Console(UseCases):
             return None
         message, key_id, sealed = found
         secret = self.box.open(key_id, sealed) if key_id and sealed else None
-        return Flash(message, key_id, secret)
+        try:
+            shown = json.loads(message)
+        except ValueError:  # a notice kept before notices were JSON
+            shown = {"notice": message}
+        return Flash(
+            notice=str(shown.get("notice", "")),
+            error=str(shown.get("error", "")),
+            field=str(shown.get("field", "")),
+            form={str(k): str(v) for k, v in dict(shown.get("form") or {}).items()},
+            access_key_id=key_id,
+            secret=secret,
+        )
 
     def sign_out(self, token: str) -> None:
         with self.store.transaction(write=True) as tx:
@@ -383,11 +405,35 @@ class Console(UseCases):
 
 @dataclass(frozen=True, slots=True)
 class Flash:
-    """What the next page shows once: a notice, and a new pair with its secret."""
+    """What the next page shows once: a notice, or an error with the form that caused it,
+    and a new pair with its secret."""
 
-    message: str
+    notice: str = ""
+    error: str = ""
+    field: str = ""  # the form field the error is about
+    form: dict[str, str] = dataclasses.field(default_factory=dict)
     access_key_id: str | None = None
     secret: str | None = dataclasses.field(default=None, repr=False)
+
+
+# A form kept for its next page: at most this many characters in all (a policy document fits).
+FORM_KEPT = 16_384
+# Never kept, not even sealed: what a person typed as a password.
+_NOT_KEPT = frozenset({"csrf", "password", "current", "new", "repeat"})
+
+
+def _bounded(form: dict[str, str]) -> dict[str, str]:
+    kept: dict[str, str] = {}
+    room = FORM_KEPT
+    for name, value in form.items():
+        if name in _NOT_KEPT or len(name) > 64:
+            continue
+        value = value[:room]
+        kept[name] = value
+        room -= len(value)
+        if room <= 0:
+            break
+    return kept
 
 
 def password_status(profile: LoginProfile) -> str:

@@ -69,6 +69,8 @@ class Trail(UseCases):
         max_results: int,
         next_token: str | None,
         forward: bool,
+        *,
+        errors_only: bool = False,
     ) -> Page:
         now = self.clock.now()
         end = end or now
@@ -90,7 +92,15 @@ class Trail(UseCases):
         with self.store.transaction() as tx:
             account = self._account(tx, principal, Action.LookupEvents)
             rows = tx.lookup_events(
-                account.account_id, start, end, filters, resource, after, forward, max_results + 1
+                account.account_id,
+                start,
+                end,
+                filters,
+                resource,
+                after,
+                forward,
+                max_results + 1,
+                errors_only=errors_only,
             )
         page = rows[:max_results]
         more = len(rows) > max_results

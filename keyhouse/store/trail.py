@@ -106,14 +106,19 @@ class TrailTx:
         after: tuple[datetime, int] | None,
         forward: bool,
         limit: int,
+        *,
+        errors_only: bool = False,
     ) -> list[tuple[datetime, int, str]]:
-        """(event time, seq, body) of matching events, oldest first when ``forward``."""
+        """(event time, seq, body) of matching events, oldest first when ``forward``;
+        ``errors_only``: refusals and failures only."""
         t, s = audit_events.c.event_time, audit_events.c.seq
         q = select(t, s, audit_events.c.body).where(
             audit_events.c.account_id == account_id, t >= start, t <= end
         )
         for key, value in filters.items():
             q = q.where(LOOKUP_COLUMNS[key] == value)
+        if errors_only:
+            q = q.where(audit_events.c.error_code.is_not(None))
         if resource:
             q = q.where(audit_events.c.resources.contains(f" {resource} ", autoescape=True))
         if after is not None:

@@ -1,0 +1,325 @@
+"""What every console page shares: the signed-in session, CSRF, one audit event per request,
+post/redirect/get with a one-time flash, and the templates.
+
+A page module declares its routes on a :class:`Pages` list:
+
+- ``@pages.get(path, Action.X, params)``: a page view. It runs on a worker thread as the
+  signed-in principal, inside one Read event named for what the person looked at.
+- ``@pages.post(path, Action.X, back, params)``: a change. One event, named for the change,
+  with the vendor's code when it fails. The handler returns a :class:`Redirect`; a refusal
+  redirects to ``back`` with the error and the form as it was sent. Either way the next
+  page shows it once, and a reload repeats nothing.
+
+The event loop never touches the store: everything after reading the form runs on a thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from keyhouse.api.wire import OriginResolver, WireRequest
+from keyhouse.clock import format_date
+from keyhouse.domain.actions import Action
+from keyhouse.domain.codes import vendor_code
+from keyhouse.domain.errors import DomainError, InvalidValue, PermissionDenied
+from keyhouse.domain.model import ConsoleSession, NewSecret, Principal
+from keyhouse.services.acting import Surface
+from keyhouse.services.console import Flash
+from keyhouse.services.registry import Services
+
+HERE = Path(__file__).parent
+COOKIE = "kh_session"
+MAX_FORM_FIELDS = 64
+MAX_FORM_BYTES = 64 * 1024
+
+
+def explain(error: DomainError) -> str:
+    """A refusal in words for the person who met it."""
+    if isinstance(error, PermissionDenied):
+        return (
+            f"You are not allowed to do this ({error.action}). Ask an administrator for a "
+            "policy that allows it."
+        )
+    return error.message
+
+
+def confirm(form: Mapping[str, str], expected: str, what: str) -> None:
+    """A destructive action's dialog asks to type what it destroys: refuse a mismatch."""
+    if form.get("confirm", "").strip() != expected:
+        raise InvalidValue("Confirmation", f"Type {what} {expected} to confirm.")
+
+
+def path(*parts: str) -> str:
+    return "/console/" + "/".join(quote(p, safe="") for p in parts)
+
+
+@dataclass
+class Redirect:
+    """Where a change sends the browser, and what the next page shows once."""
+
+    to: str
+    notice: str = ""
+    created: NewSecret | None = None
+    form: dict[str, str] | None = None  # kept for the next page (a draft to show)
+
+
+@dataclass
+class Ctx:
+    """One signed-in console request, served on a worker thread."""
+
+    request: Request
+    web: Web
+    session: ConsoleSession
+    who: Principal
+    form: dict[str, str] = field(default_factory=dict)
+    flash: Flash = field(default_factory=Flash)
+
+    @property
+    def svc(self) -> Services:
+        return self.web.services
+
+    def arg(self, name: str) -> str:
+        return str(self.request.path_params[name])
+
+    def query(self, name: str, default: str = "") -> str:
+        return self.request.query_params.get(name, default).strip()
+
+    def page(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        return self.web.render(
+            self.request,
+            template,
+            status=status,
+            session=self.session,
+            who=self.who,
+            flash=self.flash,
+            **context,
+        )
+
+    def problem(self, error: DomainError, title: str = "") -> HTMLResponse:
+        _, status = vendor_code(error)
+        return self.page(
+            "problem.html", status=status, title=title or "Not available", message=explain(error)
+        )
+
+
+Params = Callable[[Ctx], dict[str, str]]
+Handler = Callable[[Ctx], Any]
+
+
+def _none(_: Ctx) -> dict[str, str]:
+    return {}
+
+
+@dataclass(frozen=True)
+class Page:
+    """One console route: a page view (``back`` is None) or a change."""
+
+    route: str
+    handler: Handler
+    event: Action | None
+    params: Params
+    back: Callable[[Ctx], str] | None = None
+
+
+Raw = Callable[["Web", Request], Awaitable[Response]]
+
+
+class Pages(list[Page | tuple[str, list[str], Raw]]):
+    """A page module's routes, declared by decorating its handlers; the console app joins
+    every module's list (:meth:`Web.routes`)."""
+
+    def get(
+        self, route: str, event: Action | None, params: Params = _none
+    ) -> Callable[[Handler], Handler]:
+        def add(handler: Handler) -> Handler:
+            self.append(Page(route, handler, event, params))
+            return handler
+
+        return add
+
+    def post(
+        self, route: str, event: Action | None, back: Callable[[Ctx], str], params: Params = _none
+    ) -> Callable[[Handler], Handler]:
+        """``event`` None: a post that changes nothing and reads nothing (it only carries a
+        draft over to the page it redirects to, which records what it does)."""
+
+        def add(handler: Handler) -> Handler:
+            self.append(Page(route, handler, event, params, back))
+            return handler
+
+        return add
+
+    def raw(self, route: str, methods: list[str]) -> Callable[[Raw], Raw]:
+        """A route outside the signed-in flow (signing in and out)."""
+
+        def add(endpoint: Raw) -> Raw:
+            self.append((route, methods, endpoint))
+            return endpoint
+
+        return add
+
+
+_TOO_BIG = {
+    "session": None,
+    "who": None,
+    "title": "This form is too large",
+    "message": "The form sent more than the console accepts.",
+}
+_EXPIRED = {
+    "title": "This form has expired",
+    "message": "The form did not come from this console session (it may have expired). "
+    "Go back, reload the page, and try again.",
+}
+
+
+async def read_form(request: Request) -> dict[str, str] | None:
+    """The form's fields, bounded in count and size before they are parsed; None beyond."""
+    length = request.headers.get("content-length", "")
+    if not length.isdigit() or int(length) > MAX_FORM_BYTES:
+        return None
+    data: FormData = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+    return {k: v for k, v in data.items() if isinstance(v, str)}
+
+
+class Web:
+    """The console's shared parts: the use-cases, templates, and where requests come from."""
+
+    def __init__(self, services: Services, origins: OriginResolver) -> None:
+        self.services = services
+        self.origins = origins
+        self.templates = Jinja2Templates(directory=str(HERE / "templates"))
+        self.templates.env.globals["format_date"] = format_date
+        self.templates.env.globals["path"] = path
+
+    def routes(self, *lists: Pages) -> list[Route]:
+        """Starlette routes for the page modules' lists."""
+        found: list[Route] = []
+        for pages in lists:
+            for page in pages:
+                if isinstance(page, tuple):
+                    route, methods, raw = page
+                    found.append(Route(route, self._raw(raw), methods=methods))
+                else:
+                    method = "GET" if page.back is None else "POST"
+                    found.append(Route(page.route, self._endpoint(page), methods=[method]))
+        return found
+
+    def _raw(self, raw: Raw) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            return await raw(self, request)
+
+        return endpoint
+
+    def _endpoint(self, page: Page) -> Callable[[Request], Awaitable[Response]]:
+        if page.back is None:
+
+            async def view(request: Request) -> Response:
+                return await run_in_threadpool(self.view, request, page)
+
+            return view
+
+        async def change(request: Request) -> Response:
+            form = await read_form(request)
+            if form is None:
+                return self.render(request, "problem.html", status=413, **_TOO_BIG)
+            return await run_in_threadpool(self.change, request, form, page)
+
+        return change
+
+    def render(
+        self, request: Request, template: str, status: int = 200, **context: Any
+    ) -> HTMLResponse:
+        context.setdefault("session", None)
+        context.setdefault("who", None)
+        context.setdefault("flash", Flash())
+        return self.templates.TemplateResponse(request, template, context, status_code=status)
+
+    def origin(self, request: Request) -> Any:
+        client = request.client.host if request.client else ""
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.items()]
+        wire = WireRequest.build("GET", "/console", b"", raw, b"", client, request.url.scheme)
+        return self.origins.resolve(wire)
+
+    def surface(self, request: Request) -> Surface:
+        origin = self.origin(request)
+        agent = request.headers.get("user-agent", "")
+        return Surface("ConsoleOperation", "console", origin.address, agent)
+
+    def signed_in(self, request: Request) -> tuple[ConsoleSession, Principal] | None:
+        token = request.cookies.get(COOKIE)
+        if not token:
+            return None
+        found = self.services.console.session(token)
+        if found is None:
+            return None
+        session, principal = found
+        origin = self.origin(request)
+        return session, dataclasses.replace(
+            principal, source_ip=origin.address, secure_transport=origin.secure
+        )
+
+    def _gate(self, request: Request) -> Ctx | Response:
+        found = self.signed_in(request)
+        if found is None:
+            return RedirectResponse("/console/signin", status_code=303)
+        session, who = found
+        if session.must_change_password and request.url.path != "/console/password":
+            return RedirectResponse("/console/password", status_code=303)
+        return Ctx(request, self, session, who)
+
+    def view(self, request: Request, page: Page) -> Response:
+        """A page view, on a worker thread: one Read event for it."""
+        ctx = self._gate(request)
+        if isinstance(ctx, Response):
+            return ctx
+        ctx.flash = self.services.console.take_flash(ctx.session) or Flash()
+        if page.event is None:
+            return page.handler(ctx)  # type: ignore[no-any-return]
+        try:
+            with self.services.acting.event(
+                self.surface(request), ctx.who, page.event, page.params(ctx)
+            ):
+                return page.handler(ctx)  # type: ignore[no-any-return]
+        except DomainError as exc:
+            return ctx.problem(exc)
+
+    def change(self, request: Request, form: dict[str, str], page: Page) -> Response:
+        """A change, on a worker thread: one event for it, then post/redirect/get."""
+        ctx = self._gate(request)
+        if isinstance(ctx, Response):
+            return ctx
+        if not hmac.compare_digest(form.get("csrf", ""), ctx.session.csrf):
+            return ctx.page("problem.html", status=403, **_EXPIRED)
+        ctx.form = form
+        console = self.services.console
+        back = page.back
+        assert back is not None
+        try:
+            if page.event is None:
+                done: Redirect = page.handler(ctx)
+            else:
+                surface = self.surface(request)
+                with self.services.acting.event(surface, ctx.who, page.event, page.params(ctx)):
+                    done = page.handler(ctx)
+        except DomainError as exc:
+            # The flash is written after the event's scope: a write transaction inside it
+            # would record the refused change as done.
+            field_name = str(getattr(exc, "parameter", ""))
+            console.flash(ctx.session, error=explain(exc), field=field_name, form=form)
+            return RedirectResponse(back(ctx), status_code=303)
+        if done.notice or done.created or done.form:
+            console.flash(ctx.session, notice=done.notice, created=done.created, form=done.form)
+        return RedirectResponse(done.to, status_code=303)
