@@ -20,8 +20,7 @@ def open_keyring(settings: Settings, store: SqlStore) -> SecretBox:
     A key file is created (mode 0600) only while the store holds no secret: creating one for a
     store that already has secrets would hide the real problem, a lost key.
     """
-    with store.transaction() as tx:
-        samples = tx.sealed_samples()
+    samples = store.sealed_samples()
     path = settings.key_file_path()
     keys: list[MasterKey] | None
     if settings.master_key:

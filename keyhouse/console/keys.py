@@ -27,7 +27,7 @@ def home(ctx: Ctx, tab: str = "keys") -> str:
     """The page a key action returns to."""
     name = ctx.request.path_params.get("name")
     if name is None:
-        return "/console/keys"
+        return "/console/keys/new-key" if tab == "new-key" else "/console/keys"
     return path("users", name, tab)
 
 

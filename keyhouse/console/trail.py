@@ -74,4 +74,7 @@ def trail(ctx: Ctx) -> Response:
         older = "/console/audit?" + urlencode(
             {**{k: v for k, v in query.items() if v}, "next": token}
         )
-    return ctx.page("audit.html", nav="audit", rows=rows, q=query, older=older, error=error)
+    status = 400 if error else 200
+    return ctx.page(
+        "audit.html", status=status, nav="audit", rows=rows, q=query, older=older, error=error
+    )

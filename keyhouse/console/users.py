@@ -6,7 +6,7 @@ from starlette.responses import RedirectResponse, Response
 
 from keyhouse.console.web import Ctx, Pages, Redirect, path
 from keyhouse.domain.actions import Action
-from keyhouse.domain.errors import DomainError
+from keyhouse.domain.errors import DomainError, InvalidValue
 from keyhouse.domain.model import User
 from keyhouse.services.base import UserRef
 
@@ -27,7 +27,9 @@ def everyone(ctx: Ctx) -> list[User]:
 
 def _offset(ctx: Ctx) -> int:
     raw = ctx.query("offset") or "0"
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else 0
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
+        raise InvalidValue("Offset", "The page offset must be a whole number.")
+    return int(raw)
 
 
 @PAGES.get("/console/users", Action.ListUsers, lambda c: {"Search": c.query("q")[:128]})
@@ -48,11 +50,11 @@ def users(ctx: Ctx) -> Response:
                 missing=f"No user in this account has the AccessKey {q}.",
             )
         return RedirectResponse(path("users", found.name), status_code=303)
+    offset = _offset(ctx)
     shown = everyone(ctx)
     if q:
         needle = q.lower()
         shown = [u for u in shown if needle in u.name.lower() or needle in u.display_name.lower()]
-    offset = _offset(ctx)
     return ctx.page(
         "users.html",
         nav="users",

@@ -66,6 +66,24 @@ def path(*parts: str) -> str:
     return "/console/" + "/".join(quote(p, safe="") for p in parts)
 
 
+# The side navigation's entry for a page, by the start of its address.
+_NAV = (
+    ("/console/users", "users"),
+    ("/console/groups", "groups"),
+    ("/console/policies", "policies"),
+    ("/console/keys", "keys"),
+    ("/console/recycle-bin", "bin"),
+    ("/console/network-policy", "network"),
+    ("/console/audit", "audit"),
+    ("/console/report", "report"),
+    ("/console/settings", "settings"),
+)
+
+
+def nav_of(address: str) -> str:
+    return next((key for start, key in _NAV if address.startswith(start)), "")
+
+
 @dataclass
 class Redirect:
     """Where a change sends the browser, and what the next page shows once."""
@@ -98,6 +116,7 @@ class Ctx:
         return self.request.query_params.get(name, default).strip()
 
     def page(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        context.setdefault("nav", nav_of(self.request.url.path))
         return self.web.render(
             self.request,
             template,

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from keyhouse.crypto import Sealed
 from keyhouse.store.access import AccessControlTx
 from keyhouse.store.accounts import AccountsTx
 from keyhouse.store.cache import CacheMiss, MemoryTx, ReadCache, RecordingTx, current_memory_scope
@@ -85,6 +86,12 @@ class SqlStore:
         """Whether ``exc`` says the store could not be reached or was busy (try again later),
         rather than that the statement itself cannot succeed."""
         return isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout)
+
+    def sealed_samples(self) -> list[tuple[str, Sealed]]:
+        """One (AccessKey ID, sealed secret) per master key id in use: what the keyring is
+        checked against at start-up."""
+        with self.transaction() as tx:
+            return tx.sealed_samples()
 
     def checkpoint(self) -> None:
         """SQLite only: copy the write-ahead log into the database file, without blocking

@@ -4,11 +4,13 @@ the README's table of served actions the same as the routes."""
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 from pathlib import Path
 
 import grimp
 
 from keyhouse.app import route_table
+from keyhouse.config import Settings, env_name
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "keyhouse"
@@ -107,3 +109,12 @@ def test_the_readme_lists_exactly_the_routed_actions() -> None:
         for name in re.findall(r"\b[A-Z][A-Za-z]+\b", re.sub(r"\([^)]*\)", "", actions)):
             listed.add((version, name))
     assert listed == set(route_table())
+
+
+def test_the_readme_lists_every_setting_by_its_derived_variable() -> None:
+    """Each setting's variable is derived from its field (KEYHOUSE_ and the name); the
+    README's configuration table names exactly those."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"`(KEYHOUSE_[A-Z_]+)`", section))
+    assert listed == {env_name(f.name) for f in fields(Settings)}
