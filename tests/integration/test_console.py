@@ -747,3 +747,28 @@ def test_the_console_is_usable_390_pixels_wide(
         shot(page, console, "narrow")
     finally:
         context.close()
+
+
+def test_the_owner_rotates_the_root_pair(
+    console: Server, owner: dict[str, Any], root: Api, page: Any
+) -> None:
+    sign_in(page, console, owner["AccountName"], PASSWORD)
+    page.locator("nav.side").get_by_role("link", name="My AccessKeys").click()
+    old = owner["AccessKeyId"]
+    expect(page.locator(f"#key-{old}")).to_contain_text("Active")
+    dialog = open_dialog(page, "rotate")
+    expect(dialog).to_contain_text(old)
+    dialog.get_by_role("button", name="Create the new pair").click()
+    new_id = page.locator("#new-key-id").inner_text()
+    secret = page.locator("#new-key-secret").inner_text()
+    page.get_by_role("link", name="I have saved the secret").click()
+    assert page.url.endswith("/console/keys")
+    fresh = Api("v3", console.endpoint, new_id, secret)
+    assert fresh.sts("GetCallerIdentity")["IdentityType"] == "Account"
+    open_dialog(page, f"disable-{old}").get_by_role("button", name="Disable").click()
+    dialog = open_dialog(page, f"delete-{old}")
+    dialog.get_by_label("Type the AccessKey ID to confirm").fill(old)
+    dialog.get_by_role("button", name="Delete AccessKey").click()
+    expect(page.locator(f"#binned-{old}")).to_be_visible()
+    live = fresh.ims("ListAccessKeys")["AccessKeys"]["AccessKey"]
+    assert [k["AccessKeyId"] for k in live] == [new_id]
