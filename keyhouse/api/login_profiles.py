@@ -34,18 +34,17 @@ def _login_profile(user: User, profile: LoginProfile, domain: str) -> P:
 PROFILE_UPN = Param("UserPrincipalName", required=True, max_length=128)
 PASSWORD = Param("Password", max_length=128)
 STATUS = Param("Status", choices=("Active", "Inactive"))
-
-
-@ROUTES(
-    IMS,
-    Action.CreateLoginProfile,
-    "ims",
+# CreateLoginProfile and UpdateLoginProfile take the same parameters.
+PROFILE = (
     PROFILE_UPN,
     PASSWORD,
     Param("PasswordResetRequired", "bool"),
     Param("MFABindRequired", "bool"),
     STATUS,
 )
+
+
+@ROUTES(IMS, Action.CreateLoginProfile, "ims", *PROFILE)
 def create_login_profile(svc: Services, who: Principal, p: P) -> P:
     user, profile, domain = svc.console.create_login_profile(
         who,
@@ -67,16 +66,7 @@ def get_login_profile(svc: Services, who: Principal, p: P) -> P:
     return {"LoginProfile": _login_profile(user, profile, domain)}
 
 
-@ROUTES(
-    IMS,
-    Action.UpdateLoginProfile,
-    "ims",
-    PROFILE_UPN,
-    PASSWORD,
-    Param("PasswordResetRequired", "bool"),
-    Param("MFABindRequired", "bool"),
-    STATUS,
-)
+@ROUTES(IMS, Action.UpdateLoginProfile, "ims", *PROFILE)
 def update_login_profile(svc: Services, who: Principal, p: P) -> P:
     user, profile, domain = svc.console.update_login_profile(
         who,

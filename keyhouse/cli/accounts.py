@@ -12,7 +12,7 @@ import click
 from keyhouse.cli.common import acting, database_option, load, open_services, table
 from keyhouse.clock import format_date
 from keyhouse.domain.actions import Action, Command
-from keyhouse.domain.model import Account, KeyDeletion
+from keyhouse.domain.model import Account, KeyDeletion, NewSecret
 
 
 @click.group()
@@ -32,20 +32,21 @@ def account_create(name: str, as_json: bool, database_url: str | None) -> None:
         acting(svc, "", Command.CreateAccount, {"AccountName": name}),
     ):
         acct, created = svc.accounts.create(name)
+    json_fields = {"AccountId": acct.account_id, "AccountName": acct.name}
+    lines = [("AccountId", acct.account_id), ("AccountName", acct.name)]
+    _show_pair(created, as_json, json_fields, [*lines, ("DefaultDomain", acct.default_domain)])
+
+
+def _show_pair(
+    created: NewSecret, as_json: bool, json_fields: dict[str, str], lines: list[tuple[str, str]]
+) -> None:
+    """A new pair, printed this once: one JSON object, or aligned lines and a warning."""
+    key_id, secret = created.key.access_key_id, created.secret
     if as_json:
-        shown = {
-            "AccountId": acct.account_id,
-            "AccountName": acct.name,
-            "AccessKeyId": created.key.access_key_id,
-            "AccessKeySecret": created.secret,
-        }
-        click.echo(json.dumps(shown))
+        click.echo(json.dumps({**json_fields, "AccessKeyId": key_id, "AccessKeySecret": secret}))
         return
-    click.echo(f"AccountId:       {acct.account_id}")
-    click.echo(f"AccountName:     {acct.name}")
-    click.echo(f"DefaultDomain:   {acct.default_domain}")
-    click.echo(f"AccessKeyId:     {created.key.access_key_id}")
-    click.echo(f"AccessKeySecret: {created.secret}")
+    for label, value in [*lines, ("AccessKeyId", key_id), ("AccessKeySecret", secret)]:
+        click.echo(f"{label + ':':<17}{value}")
     click.echo("The secret is shown this once; store it now.")
 
 
@@ -146,17 +147,7 @@ def account_new_root_key(name: str, as_json: bool, database_url: str | None) -> 
         acct = svc.accounts.named(name)
         with acting(svc, acct.account_id, Action.CreateAccessKey, {}) as who:
             created = svc.keys.create(who, None)
-    if as_json:
-        shown = {
-            "AccountName": acct.name,
-            "AccessKeyId": created.key.access_key_id,
-            "AccessKeySecret": created.secret,
-        }
-        click.echo(json.dumps(shown))
-        return
-    click.echo(f"AccessKeyId:     {created.key.access_key_id}")
-    click.echo(f"AccessKeySecret: {created.secret}")
-    click.echo("The secret is shown this once; store it now.")
+    _show_pair(created, as_json, {"AccountName": acct.name}, [])
 
 
 @account.command("set-password")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from keyhouse.console.users import everyone
-from keyhouse.console.web import Ctx, Pages, Redirect, confirm, path
+from keyhouse.console.web import Ctx, Pages, Redirect, confirm, path, policy_named
 from keyhouse.domain.actions import Action
 from keyhouse.domain.errors import DomainError
 from keyhouse.services.base import UserRef
@@ -94,21 +94,14 @@ def remove_member(ctx: Ctx) -> Redirect:
     return Redirect(_back(ctx), notice=f"{user} was removed from {name}.")
 
 
-def _policy(ctx: Ctx) -> tuple[str, str]:
-    if "policy" in ctx.request.path_params:
-        return ctx.arg("kind"), ctx.arg("policy")
-    kind, _, name = ctx.form.get("policy", "").partition(":")
-    return kind, name
-
-
 def _policy_params(ctx: Ctx) -> dict[str, str]:
-    kind, name = _policy(ctx)
+    kind, name = policy_named(ctx)
     return {"GroupName": ctx.arg("group"), "PolicyType": kind, "PolicyName": name}
 
 
 @PAGES.post("/console/groups/{group}/policies", Action.AttachPolicyToGroup, _back, _policy_params)
 def attach(ctx: Ctx) -> Redirect:
-    kind, policy = _policy(ctx)
+    kind, policy = policy_named(ctx)
     ctx.svc.policies.attach_to_group(ctx.who, ctx.arg("group"), kind, policy)
     return Redirect(_back(ctx), notice=f"{policy} was attached to {ctx.arg('group')}.")
 
@@ -120,7 +113,7 @@ def attach(ctx: Ctx) -> Redirect:
     _policy_params,
 )
 def detach(ctx: Ctx) -> Redirect:
-    kind, policy = _policy(ctx)
+    kind, policy = policy_named(ctx)
     ctx.svc.policies.detach_from_group(ctx.who, ctx.arg("group"), kind, policy)
     return Redirect(_back(ctx), notice=f"{policy} was detached from {ctx.arg('group')}.")
 

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.responses import Response
 
 from keyhouse.console import keys as keys_pages
-from keyhouse.console.web import Ctx, Pages, Redirect, path
+from keyhouse.console.web import Ctx, Pages, Redirect, path, policy_named
 from keyhouse.domain.actions import Action
 from keyhouse.domain.errors import DomainError
 from keyhouse.services.base import UserRef
@@ -163,16 +163,8 @@ def leave(ctx: Ctx) -> Redirect:
 
 
 def _policy_params(ctx: Ctx) -> dict[str, str]:
-    kind, policy = _policy(ctx)
+    kind, policy = policy_named(ctx)
     return {"UserName": ctx.arg("name"), "PolicyType": kind, "PolicyName": policy}
-
-
-def _policy(ctx: Ctx) -> tuple[str, str]:
-    """(type, name) of the policy a form or a route names ("Custom:Name" in a picker)."""
-    if "policy" in ctx.request.path_params:
-        return ctx.arg("kind"), ctx.arg("policy")
-    kind, _, name = ctx.form.get("policy", "").partition(":")
-    return kind, name
 
 
 @PAGES.post(
@@ -182,7 +174,7 @@ def _policy(ctx: Ctx) -> tuple[str, str]:
     _policy_params,
 )
 def attach(ctx: Ctx) -> Redirect:
-    name, (kind, policy) = ctx.arg("name"), _policy(ctx)
+    name, (kind, policy) = ctx.arg("name"), policy_named(ctx)
     ctx.svc.policies.attach_to_user(ctx.who, UserRef.name(name), kind, policy)
     return Redirect(path("users", name, "policies"), notice=f"{policy} was attached to {name}.")
 
@@ -194,6 +186,6 @@ def attach(ctx: Ctx) -> Redirect:
     _policy_params,
 )
 def detach(ctx: Ctx) -> Redirect:
-    name, (kind, policy) = ctx.arg("name"), _policy(ctx)
+    name, (kind, policy) = ctx.arg("name"), policy_named(ctx)
     ctx.svc.policies.detach_from_user(ctx.who, UserRef.name(name), kind, policy)
     return Redirect(path("users", name, "policies"), notice=f"{policy} was detached from {name}.")

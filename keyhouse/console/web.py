@@ -62,6 +62,14 @@ def confirm(form: Mapping[str, str], expected: str, what: str) -> None:
         raise InvalidValue("Confirmation", f"Type {what} {expected} to confirm.")
 
 
+def policy_named(ctx: Ctx) -> tuple[str, str]:
+    """(type, name) of the policy a route names, or a picker ("Custom:Name")."""
+    if "policy" in ctx.request.path_params:
+        return ctx.arg("kind"), ctx.arg("policy")
+    kind, _, name = ctx.form.get("policy", "").partition(":")
+    return kind, name
+
+
 def path(*parts: str) -> str:
     return "/console/" + "/".join(quote(p, safe="") for p in parts)
 
