@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 
-from keyhouse.api import groups, ims, login_profiles, network, policies, ram, sts, trail
+from keyhouse.api import groups, ims, login_profiles, network, policies, ram, roles, sts, trail
 from keyhouse.api.asgi import WireApp
 from keyhouse.api.dispatch import Dispatcher
 from keyhouse.api.routes import Route, table
@@ -33,6 +33,7 @@ from keyhouse.services.leaks import LeakScanner
 from keyhouse.services.policies import Policies
 from keyhouse.services.registry import Services
 from keyhouse.services.reports import Reports
+from keyhouse.services.roles import Roles
 from keyhouse.services.sweep import Sweeper
 from keyhouse.services.trail import Trail
 from keyhouse.services.users import Users
@@ -51,6 +52,7 @@ def route_table() -> dict[tuple[str, str], Route]:
         sts.ROUTES,
         policies.ROUTES,
         groups.ROUTES,
+        roles.ROUTES,
         network.ROUTES,
         login_profiles.ROUTES,
         trail.ROUTES,
@@ -85,6 +87,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         keys=Keys(store, clock, authorizer, box),
         policies=Policies(store, clock, authorizer, box),
         groups=Groups(store, clock, authorizer, box),
+        roles=Roles(store, clock, authorizer, box),
         leaks=LeakScanner(store, box),
         audit=writer,
         acting=Acting(writer),

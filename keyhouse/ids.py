@@ -32,6 +32,11 @@ def group_id() -> str:
     return "g-" + _digits(16)
 
 
+def role_id() -> str:
+    """A 19-digit role ID (the vendor's are numeric strings of 17 to 19 digits)."""
+    return str(secrets.choice("123456789")) + _digits(18)
+
+
 def access_key_id() -> str:
     """``LTAI`` followed by 20 letters and digits."""
     return "LTAI" + "".join(secrets.choice(_ALNUM) for _ in range(20))

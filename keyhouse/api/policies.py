@@ -199,5 +199,16 @@ def list_entities_for_policy(svc: Services, who: Principal, p: P) -> P:
                 for g, at in found.groups
             ]
         },
-        "Roles": {"Role": []},
+        "Roles": {
+            "Role": [
+                {
+                    "RoleId": r.role_id,
+                    "RoleName": r.name,
+                    "Arn": r.arn,
+                    "Description": r.description,
+                    "AttachDate": format_date(at),
+                }
+                for r, at in found.roles
+            ]
+        },
     }

@@ -27,6 +27,7 @@ class Scope(StrEnum):
     USER = "user"  # the user the request targets (the caller itself when none is named)
     GROUP = "group"
     POLICY = "policy"
+    ROLE = "role"
     NONE = "none"  # no permission needed (who am I?)
 
 
@@ -114,6 +115,15 @@ class Action(StrEnum):
     AttachPolicyToGroup = auto()
     DetachPolicyFromGroup = auto()
     ListPoliciesForGroup = auto()
+    # roles
+    CreateRole = auto()
+    GetRole = auto()
+    ListRoles = auto()
+    UpdateRole = auto()
+    DeleteRole = auto()
+    AttachPolicyToRole = auto()
+    DetachPolicyFromRole = auto()
+    ListPoliciesForRole = auto()
     # credential report
     GenerateCredentialReport = auto()
     GetCredentialReport = auto()
@@ -156,6 +166,7 @@ _COMMAND_WRITES = frozenset(
 
 L, R, W = Level.LIST, Level.READ, Level.WRITE
 A, U, G, P, N = Scope.ACCOUNT, Scope.USER, Scope.GROUP, Scope.POLICY, Scope.NONE
+RO = Scope.ROLE
 
 
 def _permissions(
@@ -234,6 +245,15 @@ PERMISSIONS: dict[Action, Permission] = _permissions(
         Action.AttachPolicyToGroup: (W, G),
         Action.DetachPolicyFromGroup: (W, G),
         Action.ListPoliciesForGroup: (L, G),
+        # roles
+        Action.CreateRole: (W, RO),
+        Action.GetRole: (R, RO),
+        Action.ListRoles: (L, A),
+        Action.UpdateRole: (W, RO),
+        Action.DeleteRole: (W, RO),
+        Action.AttachPolicyToRole: (W, RO),
+        Action.DetachPolicyFromRole: (W, RO),
+        Action.ListPoliciesForRole: (L, RO),
         # credential report
         Action.GenerateCredentialReport: (W, A),
         Action.GetCredentialReport: (R, A),
@@ -271,6 +291,11 @@ def user_resource(account_id: str, user_name: str) -> str:
 
 def root_resource(account_id: str) -> str:
     return f"acs:ram:*:{account_id}:root"
+
+
+def role_resource(account_id: str, role_name: str) -> str:
+    """A role's resource, its name lower-cased as in its ARN."""
+    return f"acs:ram:*:{account_id}:role/{role_name.lower()}"
 
 
 def group_resource(account_id: str, group_name: str) -> str:

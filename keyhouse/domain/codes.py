@@ -58,6 +58,14 @@ _TABLE: dict[str, tuple[str, int]] = {
     "conflict.group.policy": ("DeleteConflict.Group.Policy", 409),
     "console.busy": ("ServiceUnavailable", 503),
     "unavailable": ("ServiceUnavailable", 503),
+    "malformed_policy_document": ("MalformedPolicyDocument", 400),
+    "not_found.role": ("EntityNotExist.Role", 404),
+    "already_exists.role": ("EntityAlreadyExists.Role", 409),
+    "limit_exceeded.role": ("LimitExceeded.Role", 409),
+    "conflict.role.policy": ("DeleteConflict.Role.Policy", 409),
+    "not_found.role.policy": ("EntityNotExist.Role.Policy", 404),
+    "already_exists.role.policy": ("EntityAlreadyExists.Role.Policy", 409),
+    "limit_exceeded.role.policy": ("LimitExceeded.Role.Policy", 409),
 }
 
 _RECOMMEND: dict[str, str] = {

@@ -78,3 +78,9 @@ class Unavailable(DomainError):
     """The store could not record what was done (its event): try again later."""
 
     code = "unavailable"
+
+
+class MalformedDocument(DomainError):
+    """A trust policy that is not one Keyhouse can enforce exactly; the message says why."""
+
+    code = "malformed_policy_document"

@@ -195,3 +195,23 @@ class ConsoleSession:
     must_change_password: bool
     created_at: datetime
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    """A RAM role: whom its trust policy lets assume it, and for how long at most."""
+
+    role_id: str
+    account_id: str
+    name: str
+    description: str
+    trust_policy: str
+    max_session_duration: int
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def arn(self) -> str:
+        """``acs:ram::<account>:role/<name>``, the name lower-cased as the vendor's service
+        writes it (role names are unique regardless of case)."""
+        return f"acs:ram::{self.account_id}:role/{self.name.lower()}"

@@ -168,3 +168,27 @@ def validate_group_name(name: str, parameter: str = "GroupName") -> str:
             "The group name must be 1 to 64 letters, digits, periods, hyphens or underscores.",
         )
     return name
+
+
+# -- roles ------------------------------------------------------------------------------------
+ROLE_LIMIT = 1000
+MAX_SESSION_DURATION = (3600, 43200)
+_ROLE_NAME = re.compile(r"^[A-Za-z0-9.-]{1,64}\Z", re.ASCII)
+
+
+def validate_role_name(name: str, parameter: str = "RoleName") -> str:
+    if not name or len(name) > 64:
+        raise InvalidValue(f"{parameter}.Length", "The role name must be 1 to 64 characters.")
+    if not _ROLE_NAME.match(name):
+        raise InvalidValue(
+            f"{parameter}.InvalidChars",
+            "The role name may hold only letters, digits, periods and hyphens.",
+        )
+    return name
+
+
+def validate_max_session_duration(seconds: int, parameter: str = "MaxSessionDuration") -> int:
+    low, high = MAX_SESSION_DURATION
+    if not low <= seconds <= high:
+        raise InvalidValue(parameter, f"The maximum session duration is {low} to {high} seconds.")
+    return seconds

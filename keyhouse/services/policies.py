@@ -16,9 +16,11 @@ from keyhouse.domain.model import (
     Group,
     PolicyVersion,
     Principal,
+    Role,
     User,
 )
 from keyhouse.services.base import UseCases, UserRef
+from keyhouse.services.roles import named_role
 from keyhouse.store.sql import Tx
 
 
@@ -46,6 +48,7 @@ class Attached:
 class Entities:
     users: list[tuple[User, datetime]]
     groups: list[tuple[Group, datetime]]
+    roles: list[tuple[Role, datetime]]
 
 
 def _not_found(name: str) -> NotFound:
@@ -378,7 +381,8 @@ class Policies(UseCases):
             )
             self._attachable(tx, account, policy_type, name)
             users, groups = tx.entities_of(account.account_id, policy_type, name)
-            return Entities(users, groups)
+            roles = tx.roles_of_policy(account.account_id, policy_type, name)
+            return Entities(users, groups, roles)
 
     # -- group attachments ------------------------------------------------------------------
     def _group(
@@ -418,3 +422,30 @@ class Policies(UseCases):
             account = self._account(tx, principal)
             group = self._group(tx, principal, account, Action.ListPoliciesForGroup, group_name)
             return self._attached(tx, account, tx.attachments_of("Group", group.group_id))
+
+    # -- role attachments -------------------------------------------------------------------
+    def attach_to_role(
+        self, principal: Principal, role_name: str, policy_type: str, name: str
+    ) -> None:
+        with self.store.transaction(write=True) as tx:
+            account = self._account(tx, principal)
+            action = Action.AttachPolicyToRole
+            role = named_role(self, tx, principal, account, action, role_name, lock=True)
+            self._check_policy(tx, principal, account, action, name, policy_type)
+            self._attach(tx, account, "Role", role.role_id, policy_type, name)
+
+    def detach_from_role(
+        self, principal: Principal, role_name: str, policy_type: str, name: str
+    ) -> None:
+        with self.store.transaction(write=True) as tx:
+            account = self._account(tx, principal)
+            action = Action.DetachPolicyFromRole
+            role = named_role(self, tx, principal, account, action, role_name, lock=True)
+            self._check_policy(tx, principal, account, action, name, policy_type)
+            self._detach(tx, account, "Role", role.role_id, policy_type, name)
+
+    def for_role(self, principal: Principal, role_name: str) -> list[Attached]:
+        with self.store.transaction() as tx:
+            account = self._account(tx, principal)
+            role = named_role(self, tx, principal, account, Action.ListPoliciesForRole, role_name)
+            return self._attached(tx, account, tx.attachments_of("Role", role.role_id))

@@ -15,6 +15,7 @@ from keyhouse.services.keys import Keys
 from keyhouse.services.leaks import LeakScanner
 from keyhouse.services.policies import Policies
 from keyhouse.services.reports import Reports
+from keyhouse.services.roles import Roles
 from keyhouse.services.sweep import Sweeper
 from keyhouse.services.trail import Trail
 from keyhouse.services.users import Users
@@ -30,6 +31,7 @@ class Services:
     keys: Keys
     policies: Policies
     groups: Groups
+    roles: Roles
     leaks: LeakScanner
     audit: AuditWriter
     acting: Acting

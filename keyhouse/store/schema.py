@@ -203,10 +203,27 @@ group_members = Table(
 
 # Which policy is attached to which user or group. A custom policy is named within the
 # account; a system policy by its name alone.
+# RAM roles. Names are unique within an account regardless of case (``name_lower``), as role
+# ARNs carry the name lower-cased.
+roles = Table(
+    "roles",
+    metadata,
+    Column("role_id", String(20), primary_key=True),
+    Column("account_id", String(16), ForeignKey("accounts.account_id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("name_lower", String(64), nullable=False),
+    Column("description", String(1024), nullable=False, default=""),
+    Column("trust_policy", Text(), nullable=False),
+    Column("max_session_duration", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("account_id", "name_lower"),
+)
+
 attachments = Table(
     "attachments",
     metadata,
-    Column("principal_type", String(8), primary_key=True),  # "User" | "Group"
+    Column("principal_type", String(8), primary_key=True),  # "User" | "Group" | "Role"
     Column("principal_id", String(20), primary_key=True),
     Column("policy_type", String(8), primary_key=True),  # "System" | "Custom"
     Column("policy_name", String(128), primary_key=True),

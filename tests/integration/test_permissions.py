@@ -331,7 +331,42 @@ CALLS: list[Call] = [
         "group",
     ),
     ("ram", "ListPoliciesForGroup", lambda p, w: {"GroupName": "team"}, "group"),
+    # RAM roles
+    (
+        "ram",
+        "CreateRole",
+        lambda p, w: {"RoleName": f"r-{p.name}", "AssumeRolePolicyDocument": trust(w)},
+        "role",
+    ),
+    ("ram", "GetRole", lambda p, w: {"RoleName": "ops-role"}, "role"),
+    ("ram", "ListRoles", lambda p, w: {}, "account"),
+    ("ram", "UpdateRole", lambda p, w: {"RoleName": "ops-role", "NewDescription": "d"}, "role"),
+    ("ram", "DeleteRole", lambda p, w: {"RoleName": "ghost"}, "role"),
+    (
+        "ram",
+        "AttachPolicyToRole",
+        lambda p, w: {"RoleName": "ghost", "PolicyName": "shared", "PolicyType": "Custom"},
+        "role",
+    ),
+    (
+        "ram",
+        "DetachPolicyFromRole",
+        lambda p, w: {"RoleName": "ghost", "PolicyName": "shared", "PolicyType": "Custom"},
+        "role",
+    ),
+    ("ram", "ListPoliciesForRole", lambda p, w: {"RoleName": "ops-role"}, "role"),
 ]
+
+
+def trust(w: World) -> str:
+    """A trust policy letting any identity of the world's account assume the role."""
+    statement = {
+        "Effect": "Allow",
+        "Action": "sts:AssumeRole",
+        "Principal": {"RAM": [f"acs:ram::{w.account_id}:root"]},
+    }
+    return json.dumps({"Version": "1", "Statement": [statement]})
+
 
 VERSIONS = {
     "ims": "2019-08-15",
@@ -383,7 +418,9 @@ def _world(root: Api, account: dict[str, Any]) -> World:
         PolicyDocument=doc({"Effect": "Allow", "Action": "ram:GetUser", "Resource": "*"}),
     )
     root.ram("CreateGroup", GroupName="team")
-    return World(account, identity["AccountId"], domain, "victim", victim_key, gone_id)
+    world = World(account, identity["AccountId"], domain, "victim", victim_key, gone_id)
+    root.ram("CreateRole", RoleName="ops-role", AssumeRolePolicyDocument=trust(world))
+    return world
 
 
 @pytest.fixture
