@@ -34,6 +34,7 @@ from keyhouse.services.policies import Policies
 from keyhouse.services.registry import Services
 from keyhouse.services.reports import Reports
 from keyhouse.services.roles import Roles
+from keyhouse.services.sts import Sts
 from keyhouse.services.sweep import Sweeper
 from keyhouse.services.trail import Trail
 from keyhouse.services.users import Users
@@ -88,6 +89,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         policies=Policies(store, clock, authorizer, box),
         groups=Groups(store, clock, authorizer, box),
         roles=Roles(store, clock, authorizer, box),
+        sts=Sts(store, clock, authorizer, box),
         leaks=LeakScanner(store, box),
         audit=writer,
         acting=Acting(writer),

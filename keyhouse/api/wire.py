@@ -210,10 +210,6 @@ def _v3(req: WireRequest) -> SignedRequest:
     unsigned = sorted(required - set(auth.signed_headers))
     if unsigned:
         raise _incomplete(f"these headers must be signed: {', '.join(unsigned)}.")
-    if "x-acs-security-token" in req.headers:
-        raise AuthenticationFailed(
-            "security_token", "Security tokens are not issued by this service."
-        )
     timestamp = _timestamp(req.header("x-acs-date") or "")
     nonce = _nonce(req.header("x-acs-signature-nonce"))
     payload_hash = hashlib.sha256(req.body).hexdigest()
@@ -225,7 +221,8 @@ def _v3(req: WireRequest) -> SignedRequest:
         to_sign = acs3.string_to_sign(canonical)
         return acs3.sign(secret, to_sign), to_sign
 
-    return SignedRequest(auth.credential, auth.signature, timestamp, nonce, expected)
+    token = req.header("x-acs-security-token")  # signed: every x-acs- header must be
+    return SignedRequest(auth.credential, auth.signature, timestamp, nonce, expected, token)
 
 
 def _rpc(req: WireRequest) -> SignedRequest:
@@ -242,10 +239,6 @@ def _rpc(req: WireRequest) -> SignedRequest:
             "signature_method",
             f"Specified signature method {given['SignatureMethod']} is not supported.",
         )
-    if "SecurityToken" in given:
-        raise AuthenticationFailed(
-            "security_token", "Security tokens are not issued by this service."
-        )
     timestamp = _timestamp(given["Timestamp"])
     nonce = _nonce(given.get("SignatureNonce"))
     signed_params = [(k, v) for k, v in everything if k != "Signature"]
@@ -254,4 +247,7 @@ def _rpc(req: WireRequest) -> SignedRequest:
         to_sign = rpc.string_to_sign(req.method, signed_params, req.path or "/")
         return rpc.sign(secret, to_sign), to_sign
 
-    return SignedRequest(given["AccessKeyId"], given["Signature"], timestamp, nonce, expected)
+    token = given.get("SecurityToken")  # a signed parameter like any other
+    return SignedRequest(
+        given["AccessKeyId"], given["Signature"], timestamp, nonce, expected, token
+    )

@@ -124,6 +124,7 @@ class Action(StrEnum):
     AttachPolicyToRole = auto()
     DetachPolicyFromRole = auto()
     ListPoliciesForRole = auto()
+    AssumeRole = auto()
     # credential report
     GenerateCredentialReport = auto()
     GetCredentialReport = auto()
@@ -254,6 +255,8 @@ PERMISSIONS: dict[Action, Permission] = _permissions(
         Action.AttachPolicyToRole: (W, RO),
         Action.DetachPolicyFromRole: (W, RO),
         Action.ListPoliciesForRole: (L, RO),
+        # STS: assuming a role mints credentials, a write (a leak-protected key may not)
+        Action.AssumeRole: (W, RO, "sts"),
         # credential report
         Action.GenerateCredentialReport: (W, A),
         Action.GetCredentialReport: (R, A),

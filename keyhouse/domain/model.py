@@ -105,7 +105,7 @@ class AccessKey:
 class Principal:
     """Who is calling: an account root, a RAM user, or the local operator (CLI)."""
 
-    kind: str  # "root" | "user" | "operator"
+    kind: str  # "root" | "user" | "operator" | "assumed-role"
     account_id: str
     user_id: str | None = None
     user_name: str | None = None
@@ -115,6 +115,8 @@ class Principal:
     secure_transport: bool = False
     # The key it signed with is under leak protection: write-level actions are refused.
     protected: bool = False
+    # A role session (temporary credentials from STS AssumeRole).
+    session: RoleSession | None = None
 
     @property
     def is_root(self) -> bool:
@@ -123,6 +125,28 @@ class Principal:
     @property
     def is_operator(self) -> bool:
         return self.kind == "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class RoleSession:
+    """What a temporary credential stands for: a role, a session of it, and who assumed it."""
+
+    role_id: str
+    role_name: str
+    name: str  # RoleSessionName
+    expires_at: datetime
+    policy: str | None  # the session policy given to AssumeRole, if any
+    source_account_id: str  # who assumed the role: its account,
+    source_name: str  # its user's or role's name,
+    source_kind: str  # "user" | "assumed-role",
+    source_access_key_id: str  # and the key it signed AssumeRole with
+
+    @property
+    def principal_id(self) -> str:
+        return f"{self.role_id}:{self.name}"
+
+    def arn(self, account_id: str) -> str:
+        return f"acs:ram::{account_id}:assumed-role/{self.role_name.lower()}/{self.name}"
 
 
 @dataclass(frozen=True, slots=True)

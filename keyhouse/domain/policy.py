@@ -352,4 +352,8 @@ SYSTEM_POLICIES: dict[str, tuple[str, str]] = {
         "Read-only access to Resource Access Management.",
         document({"Effect": "Allow", "Action": ["ram:Get*", "ram:List*"], "Resource": "*"}),
     ),
+    "AliyunSTSAssumeRoleAccess": (
+        "Permission to assume RAM roles (their trust policies still decide who may).",
+        document({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}),
+    ),
 }

@@ -85,6 +85,24 @@ def concerns(account_id: str) -> None:
 
 def _identity(d: EventDraft) -> dict[str, Any]:
     p = d.principal
+    if p is not None and p.session is not None:
+        s = p.session
+        return {
+            "type": "AssumedRoleUser",
+            "principalId": s.principal_id,
+            "accountId": p.account_id,
+            "accessKeyId": p.access_key_id,
+            "userName": f"{s.role_name}:{s.name}",
+            "arn": s.arn(p.account_id),
+            "sessionContext": {
+                "roleId": s.role_id,
+                "roleName": s.role_name,
+                "sessionName": s.name,
+                "sourceAccountId": s.source_account_id,
+                "sourceIdentity": s.source_name,
+                "sourceAccessKeyId": s.source_access_key_id,
+            },
+        }
     if p is not None:
         kind = "root-account" if p.is_root else "operator" if p.is_operator else "ram-user"
         return {

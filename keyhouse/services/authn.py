@@ -4,6 +4,7 @@ HMAC comparison; the single-use nonce is spent when the request commits
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import re
 from collections.abc import Callable
@@ -15,9 +16,11 @@ from keyhouse.crypto import SecretBox
 from keyhouse.domain import netpolicy
 from keyhouse.domain.errors import DomainError
 from keyhouse.domain.model import KeyStatus, Principal
+from keyhouse.services import tokens
 from keyhouse.services.committer import NonceClaim
+from keyhouse.services.tokens import STS_PREFIX
 from keyhouse.store.cache import CacheMiss, current_memory_scope
-from keyhouse.store.hot import Credential
+from keyhouse.store.hot import Credential, RoleState
 from keyhouse.store.sql import SqlStore
 
 # Printable ASCII, as long as the column: anything else cannot be a stored AccessKey ID.
@@ -55,6 +58,8 @@ class SignedRequest:
     nonce: str
     # Given the secret, returns (expected signature, server string-to-sign).
     expected: Callable[[str], tuple[str, str]] = field(repr=False)
+    # A temporary credential's token (signed with the request), if one was sent.
+    security_token: str | None = field(default=None, repr=False)
 
 
 class Authenticator:
@@ -79,6 +84,12 @@ class Authenticator:
         now = self.clock.now()
         if not _ACCESS_KEY_ID.match(request.access_key_id):
             raise AuthenticationFailed("key_not_found", "Specified access key is not found.")
+        if request.access_key_id.startswith(STS_PREFIX):
+            return self._temporary(request, origin, now)
+        if request.security_token is not None:
+            raise AuthenticationFailed(
+                "token_mismatch", "Specified SecurityToken mismatch with the AccessKey."
+            )
         credential = self._credential(request.access_key_id)
         try:
             self._verify(request, credential, origin, now)
@@ -101,6 +112,58 @@ class Authenticator:
             protected=credential.protected,
         )
 
+    def _temporary(self, request: SignedRequest, origin: Origin, now: datetime) -> Principal:
+        """A request signed with a temporary credential: its token opened (no store read),
+        its role checked as it is now (the cache, else one indexed read), then the signature."""
+        if not request.security_token:
+            raise AuthenticationFailed(
+                "token_missing", "SecurityToken is mandatory for this action."
+            )
+        try:
+            account_id, session, secret = tokens.open_token(
+                self.box, request.access_key_id, request.security_token, now
+            )
+        except tokens.TokenRefused as refused:
+            raise AuthenticationFailed(
+                refused.code.removeprefix("auth."), refused.message
+            ) from None
+        role = self._role(session.role_id)
+        if role is None or role.account_id != account_id:
+            raise AuthenticationFailed(
+                "token_malformed", "Specified SecurityToken is invalid: its role no longer exists."
+            )
+        try:
+            self._check(request, secret, role.account_network_policy, None, origin, now)
+        except AuthenticationFailed as failure:
+            failure.data.update(account_id=account_id)
+            raise
+        return Principal(
+            "assumed-role",
+            account_id,
+            access_key_id=request.access_key_id,
+            source_ip=origin.address,
+            secure_transport=origin.secure,
+            session=dataclasses.replace(session, role_name=role.name),
+        )
+
+    def _role(self, role_id: str) -> RoleState | None:
+        """A role's current state: from the cache on the event loop (CacheMiss if it is not
+        there), else from the store (and then cached). Keyed apart from AccessKey IDs."""
+        key = "role:" + role_id
+        memory = current_memory_scope()
+        if memory is not None:
+            cached = self.store.cache.credential(key)
+            if cached is None or not isinstance(cached[1], RoleState):
+                raise CacheMiss("role")
+            memory.depend(cached[1].account_id, cached[0])
+            return cached[1]
+        found = self.store.hot.role(role_id)
+        if found is None:
+            return None
+        epoch, state = found
+        self.store.cache.record_credential(state.account_id, epoch, key, state)
+        return state
+
     def _credential(self, access_key_id: str) -> Credential:
         """From the cache when serving on the event loop (CacheMiss if it is not there), else
         from the store (and then cached)."""
@@ -110,6 +173,8 @@ class Authenticator:
             if cached is None:
                 raise CacheMiss("credential")
             epoch, credential = cached
+            if not isinstance(credential, Credential):
+                raise CacheMiss("credential")
             memory.depend(credential.account_id, epoch)
             return credential
         found = self.store.hot.credential(access_key_id)
@@ -132,6 +197,33 @@ class Authenticator:
         if credential.status != KeyStatus.ACTIVE.value:
             raise AuthenticationFailed("key_inactive", "Specified access key is disabled.")
         secret = self.box.open(request.access_key_id, credential.sealed)
+        self._check(
+            request,
+            secret,
+            credential.account_network_policy,
+            credential.network_policy,
+            origin,
+            now,
+            checked_time=True,
+        )
+
+    def _check(
+        self,
+        request: SignedRequest,
+        secret: str,
+        account_policy: str | None,
+        key_policy: str | None,
+        origin: Origin,
+        now: datetime,
+        *,
+        checked_time: bool = False,
+    ) -> None:
+        """The timestamp, the signature with ``secret``, and the network access policy."""
+        if not checked_time and abs(now - request.timestamp) > self.tolerance:
+            raise AuthenticationFailed(
+                "timestamp_expired",
+                "Specified time stamp or date value is expired (more than 15 minutes off).",
+            )
         expected, string_to_sign = request.expected(secret)
         if not hmac.compare_digest(expected.encode(), request.signature.encode()):
             raise AuthenticationFailed(
@@ -139,7 +231,7 @@ class Authenticator:
                 "Specified signature is not matched with our calculation. "
                 "server string to sign is:" + string_to_sign,
             )
-        network = netpolicy.applicable(credential.network_policy, credential.account_network_policy)
+        network = netpolicy.applicable(key_policy, account_policy)
         if network is not None and not network.allows(origin.address, origin.vpc_id):
             raise AuthenticationFailed(
                 "access_policy_denied", "Specified access key denied due to access policy."

@@ -112,6 +112,21 @@ class Authorizer:
             secure_transport=principal.secure_transport,
         )
         verdict = policy.evaluate(held.policies, ctx)
+        session = principal.session
+        if (
+            session is not None
+            and session.policy is not None
+            and verdict.effect is policy.Effect.ALLOW
+        ):
+            # A role session's permissions: the role's policies, narrowed by the session policy
+            # given to AssumeRole (both must allow; a Deny in either refuses).
+            narrowed = policy.evaluate([("Session", policy.compiled(session.policy))], ctx)
+            if narrowed.effect is policy.Effect.DENY:
+                return Decision(Effect.EXPLICIT_DENY, "the session policy denies this action")
+            if narrowed.effect is not policy.Effect.ALLOW:
+                return Decision(
+                    Effect.IMPLICIT_DENY, "the session policy does not allow this action"
+                )
         if verdict.effect is policy.Effect.DENY:
             return Decision(Effect.EXPLICIT_DENY, "a policy denies this action", verdict.policy)
         if verdict.effect is policy.Effect.ALLOW:

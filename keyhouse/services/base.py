@@ -114,18 +114,20 @@ class UseCases:
         raise error
 
     def _grants(self, tx: Tx, principal: Principal, account: Account) -> Grants:
-        user_id = principal.user_id or ""
+        session = principal.session
+        holder = (principal.user_id or "") if session is None else "role:" + session.role_id
         cache = self.authorizer.cache
-        found = cache.get(user_id, account.grants_epoch)
+        found = cache.get(holder, account.grants_epoch)
         if found is None:
             compiled = []
-            for policy_type, name, document in tx.grants(user_id):
+            held = tx.grants(holder) if session is None else tx.role_grants(session.role_id)
+            for policy_type, name, document in held:
                 if policy_type == "System" and name in policy.SYSTEM_POLICIES:
                     document = policy.SYSTEM_POLICIES[name][1]
                 if document:
                     compiled.append((f"{policy_type}:{name}", policy.compiled(document)))
             found = tuple(compiled)
-            cache.put(user_id, account.grants_epoch, found)
+            cache.put(holder, account.grants_epoch, found)
         return Grants(found, account.allow_user_manage_keys)
 
     def _target(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from keyhouse import ids
 from keyhouse.domain import netpolicy, rules
 from keyhouse.domain.actions import Action, account_resource, root_resource, user_resource
-from keyhouse.domain.errors import NotFound, PermissionDenied
+from keyhouse.domain.errors import InvalidValue, NotFound, PermissionDenied
 from keyhouse.domain.model import (
     AccessKey,
     Account,
@@ -45,6 +45,10 @@ class Keys(UseCases):
         caller may perform ``action`` on them."""
         if ref is not None:
             return self._target(tx, principal, account, action, ref, tags=False).user_id
+        if principal.session is not None:
+            raise InvalidValue(
+                "UserPrincipalName", "A role session must name the user whose AccessKeys it means."
+            )
         if principal.kind == "user":
             name = principal.user_name or ""
             self._authorize_user(tx, principal, account, action, name, principal.user_id)

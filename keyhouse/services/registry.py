@@ -16,6 +16,7 @@ from keyhouse.services.leaks import LeakScanner
 from keyhouse.services.policies import Policies
 from keyhouse.services.reports import Reports
 from keyhouse.services.roles import Roles
+from keyhouse.services.sts import Sts
 from keyhouse.services.sweep import Sweeper
 from keyhouse.services.trail import Trail
 from keyhouse.services.users import Users
@@ -32,6 +33,7 @@ class Services:
     policies: Policies
     groups: Groups
     roles: Roles
+    sts: Sts
     leaks: LeakScanner
     audit: AuditWriter
     acting: Acting

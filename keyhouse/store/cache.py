@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from keyhouse.domain.model import AccessKey, Account, User
 
 if TYPE_CHECKING:
-    from keyhouse.store.hot import Credential
+    from keyhouse.store.hot import Credential, RoleState
 
 
 class CacheMiss(Exception):
@@ -49,7 +49,8 @@ class _Entry:
 
     epoch: int
     account: Account | None = None
-    credentials: dict[str, Credential] = field(default_factory=dict)
+    # AccessKey ID -> its credential; "role:<RoleId>" -> a role's state (temporary credentials)
+    credentials: dict[str, Credential | RoleState] = field(default_factory=dict)
     users_by_name: dict[str, User | None] = field(default_factory=dict)
     users_by_id: dict[str, User | None] = field(default_factory=dict)
     live_keys: dict[str | None, tuple[AccessKey, ...]] = field(default_factory=dict)
@@ -78,7 +79,7 @@ class ReadCache:
         self.evictions = 0
 
     # -- reading ----------------------------------------------------------------------------
-    def credential(self, access_key_id: str) -> tuple[int, Credential] | None:
+    def credential(self, access_key_id: str) -> tuple[int, Credential | RoleState] | None:
         """(epoch, credential) of a key read before, or None."""
         with self._lock:
             account_id = self._key_account.get(access_key_id)
@@ -115,7 +116,7 @@ class ReadCache:
                 entry.account = account
 
     def record_credential(
-        self, account_id: str, epoch: int, access_key_id: str, credential: Credential
+        self, account_id: str, epoch: int, access_key_id: str, credential: Credential | RoleState
     ) -> None:
         with self._lock:
             entry = self._current(account_id, epoch)

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, select
 
 from keyhouse.crypto import Sealed
-from keyhouse.store.schema import access_keys, accounts, cache_epochs, users
+from keyhouse.store.schema import access_keys, accounts, cache_epochs, roles, users
 
 _CREDENTIAL = (
     select(
@@ -43,6 +43,26 @@ _CREDENTIAL = (
     )
     .where(access_keys.c.access_key_id == bindparam("access_key_id"))
 )
+
+
+_ROLE = (
+    select(roles.c.account_id, roles.c.name, accounts.c.network_policy, cache_epochs.c.epoch)
+    .select_from(
+        roles.join(accounts, accounts.c.account_id == roles.c.account_id).join(
+            cache_epochs, cache_epochs.c.account_id == roles.c.account_id
+        )
+    )
+    .where(roles.c.role_id == bindparam("role_id"))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RoleState:
+    """What verifying a temporary credential needs to know about its role, right now."""
+
+    account_id: str
+    name: str
+    account_network_policy: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +109,7 @@ class HotPath:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._credential = _Statement(_CREDENTIAL, engine)
+        self._role = _Statement(_ROLE, engine)
         self._disconnect = engine.dialect.loaded_dbapi.Error
         self._local = threading.local()
         self._open: list[Any] = []
@@ -113,6 +134,13 @@ class HotPath:
             own,
             acct,
         )
+
+    def role(self, role_id: str) -> tuple[int, RoleState] | None:
+        """(the account's cache epoch, the role's state), or None when it no longer exists."""
+        row = self._run(self._role, {"role_id": role_id})
+        if row is None:
+            return None
+        return int(row[3]), RoleState(row[0], row[1], row[2])
 
     def _run(self, statement: _Statement, values: dict[str, Any]) -> Any:
         connection = self._connection()

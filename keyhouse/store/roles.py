@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from keyhouse.domain.errors import AlreadyExists
 from keyhouse.domain.model import Role
-from keyhouse.store.schema import attachments, roles
+from keyhouse.store.schema import attachments, policies, policy_versions, roles
 
 
 def role_from(row: Any) -> Role:
@@ -28,8 +28,41 @@ def role_from(row: Any) -> Role:
     )
 
 
+# The documents of the policies attached to a role (a custom one's default version; system
+# ones are resolved by the caller).
+_ROLE_GRANTS = (
+    select(attachments.c.policy_type, attachments.c.policy_name, policy_versions.c.document)
+    .select_from(
+        attachments.outerjoin(
+            policies,
+            and_(
+                attachments.c.policy_type == "Custom",
+                policies.c.account_id == attachments.c.account_id,
+                policies.c.name == attachments.c.policy_name,
+            ),
+        ).outerjoin(
+            policy_versions,
+            and_(
+                policy_versions.c.account_id == policies.c.account_id,
+                policy_versions.c.policy_name == policies.c.name,
+                policy_versions.c.version_id == policies.c.default_version,
+            ),
+        )
+    )
+    .where(
+        attachments.c.principal_type == "Role", attachments.c.principal_id == bindparam("role_id")
+    )
+)
+
+
 class RolesTx:
     _c: Connection
+
+    def role_grants(self, role_id: str) -> list[tuple[str, str, str | None]]:
+        """(policy type, policy name, default document or None for system) of every policy
+        attached to the role."""
+        rows = self._c.execute(_ROLE_GRANTS, {"role_id": role_id})
+        return [(r.policy_type, r.policy_name, r.document) for r in rows]
 
     def get_role(self, account_id: str, name: str, *, lock: bool = False) -> Role | None:
         """The account's role of this name, whatever its case."""

@@ -38,11 +38,19 @@ def _snake(name: str) -> str:
 
 
 class Api:
-    def __init__(self, flavour: str, endpoint: str, access_key_id: str, secret: str) -> None:
+    def __init__(
+        self,
+        flavour: str,
+        endpoint: str,
+        access_key_id: str,
+        secret: str,
+        token: str | None = None,
+    ) -> None:
         self.flavour = flavour
         self.endpoint = endpoint
         self.access_key_id = access_key_id
         self._secret = secret
+        self._token = token  # a temporary credential's SecurityToken
         self._clients: dict[str, Any] = {}
 
     def ims(self, action: str, **params: Any) -> dict[str, Any]:
@@ -97,6 +105,7 @@ class Api:
             config = Config(
                 access_key_id=self.access_key_id,
                 access_key_secret=self._secret,
+                security_token=self._token,
                 endpoint=self.endpoint,
                 protocol="http",
                 signature_algorithm="v2" if self.flavour == "v2" else None,
@@ -114,7 +123,13 @@ class Api:
         if client is None:
             from aliyunsdkcore.client import AcsClient
 
-            client = AcsClient(self.access_key_id, self._secret, "cn-hangzhou", timeout=30)
+            if self._token is None:
+                client = AcsClient(self.access_key_id, self._secret, "cn-hangzhou", timeout=30)
+            else:
+                from aliyunsdkcore.auth.credentials import StsTokenCredential
+
+                sts = StsTokenCredential(self.access_key_id, self._secret, self._token)
+                client = AcsClient(region_id="cn-hangzhou", timeout=30, credential=sts)
             self._clients["legacy"] = client
         request = self._legacy_request(product, action, params)
         try:

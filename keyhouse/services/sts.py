@@ -1,0 +1,105 @@
+"""STS AssumeRole: who may assume a role, for how long, with which session policy; the
+temporary credentials it mints are keyhouse.services.tokens."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from keyhouse.domain import policy, trust
+from keyhouse.domain.actions import Action, role_resource
+from keyhouse.domain.errors import InvalidValue, NotFound, PermissionDenied
+from keyhouse.domain.model import Principal, RoleSession
+from keyhouse.services import audit
+from keyhouse.services.base import UseCases
+from keyhouse.services.tokens import Minted, mint
+
+DURATION = (900, 3600)  # the least, the default
+_ARN = re.compile(
+    r"^acs:ram::(?P<account>[0-9]{1,32}):role/(?P<name>[A-Za-z0-9.-]{1,64})\Z", re.ASCII
+)
+_SESSION_NAME = re.compile(r"^[\w.@-]{2,64}\Z", re.ASCII)
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}\Z", re.ASCII)
+
+
+class Sts(UseCases):
+    def assume_role(
+        self,
+        principal: Principal,
+        role_arn: str,
+        session_name: str,
+        duration: int | None,
+        session_policy: str | None,
+        external_id: str | None,
+    ) -> Minted:
+        found = _ARN.match(role_arn)
+        if found is None:
+            raise InvalidValue("RoleArn", "The role ARN must be acs:ram::<account id>:role/<name>.")
+        if not _SESSION_NAME.match(session_name):
+            raise InvalidValue(
+                "RoleSessionName",
+                "The session name must be 2 to 64 letters, digits, periods, @, - or _.",
+            )
+        if external_id is not None and not _EXTERNAL_ID.match(external_id):
+            raise InvalidValue("ExternalId", "The external ID must be 2 to 1224 characters.")
+        if session_policy is not None:
+            if len(session_policy) > 2048:
+                raise InvalidValue(
+                    "PolicySize", "The session policy must be at most 2048 characters."
+                )
+            try:
+                policy.parse(session_policy)
+            except InvalidValue as exc:
+                raise InvalidValue("PolicyGrammar", exc.message) from None
+        seconds = DURATION[1] if duration is None else duration
+        if principal.is_root:
+            raise PermissionDenied(
+                "Roles may not be assumed by root accounts.",
+                action="sts:AssumeRole",
+                reason="an account's root may not assume roles",
+            )
+        account_id, name = found["account"], found["name"]
+        with self.store.transaction() as tx:
+            own = self._account(tx, principal)
+            # The caller's own policies allow it on the role (in whatever account it is) ...
+            resource = role_resource(account_id, name)
+            self._authorize(tx, principal, own, Action.AssumeRole, resource)
+            role = tx.get_role(account_id, name)
+            if role is None:
+                raise NotFound("role", f"The role does not exist: {role_arn}.")
+            # ... and the role's trust policy names the caller.
+            session = principal.session
+            caller = trust.Caller(
+                principal.account_id,
+                user_name=principal.user_name if session is None else None,
+                role_name=session.role_name if session is not None else None,
+            )
+            if not trust.parse(role.trust_policy).trusts(caller, external_id):
+                raise PermissionDenied(
+                    "You are not authorized to do this action. You should be authorized by RAM.",
+                    action="sts:AssumeRole",
+                    reason="the role's trust policy does not name the caller",
+                )
+        if not DURATION[0] <= seconds <= role.max_session_duration:
+            raise InvalidValue(
+                "DurationSeconds",
+                f"The duration must be {DURATION[0]} to {role.max_session_duration} seconds.",
+            )
+        now = self.clock.now()
+        minted = mint(
+            self.box,
+            role.account_id,
+            RoleSession(
+                role_id=role.role_id,
+                role_name=role.name,
+                name=session_name,
+                expires_at=(now + timedelta(seconds=seconds)).replace(microsecond=0),
+                policy=session_policy,
+                source_account_id=principal.account_id,
+                source_name=(principal.user_name or "") if session is None else session.role_name,
+                source_kind="user" if session is None else "assumed-role",
+                source_access_key_id=principal.access_key_id or "",
+            ),
+        )
+        audit.annotate(AccessKeyId=minted.access_key_id, AssumedRoleId=minted.session.principal_id)
+        return minted
