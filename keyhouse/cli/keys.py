@@ -136,6 +136,15 @@ def whois(access_key_id: str, database_url: str | None) -> None:
             history = svc.trail.history(access_key_id)
     used = [e for _, e in history if not e.get("errorCode") and _signed_by(e, access_key_id)]
     where = used[0]["sourceIpAddress"] if used else "never seen"
+    minted = [
+        e
+        for _, e in history
+        if e["eventName"] == "AssumeRole"
+        and (e.get("responseElements") or {}).get("AccessKeyId") == access_key_id
+    ]
+    if found is None and minted:
+        _temporary(access_key_id, minted[-1], names.get(account_id, account_id), used, where)
+        return
     if found is not None:
         k = found.key
         status = "in recycle bin" if k.in_bin else k.status.value
@@ -169,6 +178,31 @@ def whois(access_key_id: str, database_url: str | None) -> None:
             ("Last used", used[0]["eventTime"] if used else "never (in the trail)"),
             ("Last used from", where),
         ]
+    width = max(len(k) for k, _ in rows)
+    for label, value in rows:
+        click.echo(f"{label.ljust(width)}  {value}")
+
+
+def _temporary(
+    access_key_id: str,
+    event: dict[str, Any],
+    account: str,
+    used: list[dict[str, Any]],
+    where: str,
+) -> None:
+    """A temporary credential, from the AssumeRole event that minted it."""
+    asked, given, by = event["requestParameters"], event["responseElements"], event["userIdentity"]
+    rows = [
+        ("AccessKeyId", f"{access_key_id} (temporary: STS AssumeRole)"),
+        ("Account", account),
+        ("Role", asked.get("RoleArn", "")),
+        ("Session", asked.get("RoleSessionName", "")),
+        ("Assumed by", f"{by.get('userName') or '?'} with {by.get('accessKeyId') or '?'}"),
+        ("Assumed at", event["eventTime"]),
+        ("Expires", given.get("Expiration", "")),
+        ("Last used", used[0]["eventTime"] if used else "never (in the trail)"),
+        ("Last used from", where),
+    ]
     width = max(len(k) for k, _ in rows)
     for label, value in rows:
         click.echo(f"{label.ljust(width)}  {value}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from keyhouse.clock import format_date
 from keyhouse.domain import policy, trust
 from keyhouse.domain.actions import Action, role_resource
 from keyhouse.domain.errors import InvalidValue, NotFound, PermissionDenied
@@ -101,5 +102,9 @@ class Sts(UseCases):
                 source_access_key_id=principal.access_key_id or "",
             ),
         )
-        audit.annotate(AccessKeyId=minted.access_key_id, AssumedRoleId=minted.session.principal_id)
+        audit.annotate(
+            AccessKeyId=minted.access_key_id,
+            AssumedRoleId=minted.session.principal_id,
+            Expiration=format_date(minted.session.expires_at),
+        )
         return minted

@@ -242,10 +242,13 @@ def test_queries_of_32_kilobytes_are_accepted(server: Server, account: dict[str,
     assert (status, body["DefaultDomainName"]) == (200, f"{account['AccountName']}.onaliyun.com")
 
 
-def test_security_tokens_are_refused(server: Server, account: dict[str, Any]) -> None:
+def test_a_security_token_with_a_long_term_key_is_a_mismatch(
+    server: Server, account: dict[str, Any]
+) -> None:
+    """Tokens belong to temporary credentials (STS.…): tests/integration/test_sts.py."""
     query = raw.rpc_query(*_ak(account), "GetCallerIdentity", STS, {"SecurityToken": "tok"})
     status, body = raw.post_rpc(server.endpoint, query)
-    assert (status, body["Code"]) == (400, "InvalidSecurityToken.Malformed")
+    assert (status, body["Code"]) == (400, "InvalidSecurityToken.MismatchWithAccessKey")
 
 
 def test_get_caller_identity_for_the_root_and_a_ram_user(

@@ -355,6 +355,15 @@ CALLS: list[Call] = [
         "role",
     ),
     ("ram", "ListPoliciesForRole", lambda p, w: {"RoleName": "ops-role"}, "role"),
+    (
+        "sts",
+        "AssumeRole",
+        lambda p, w: {
+            "RoleArn": f"acs:ram::{w.account_id}:role/ops-role",
+            "RoleSessionName": f"s-{p.name}",
+        },
+        "role",
+    ),
 ]
 
 
@@ -385,6 +394,8 @@ def test_the_matrix_covers_every_routed_action() -> None:
 def expected(persona: str, action: str, target: str) -> bool:
     """Whether the persona may perform the action (True) or must get NoPermission (False)."""
     permission = PERMISSIONS[Action(action)]
+    if action == "AssumeRole" and persona == "root":
+        return False  # an account's root may not assume roles
     if persona in {"root", "admin"} or permission.scope is Scope.NONE:
         return True
     if persona == "reader":

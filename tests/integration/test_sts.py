@@ -310,3 +310,21 @@ def test_another_account_assumes_a_role_its_trust_policy_allows(server: Server, 
     )
     assert status == 200 and body["IdentityType"] == "AssumedRoleUser", body
     assert upn  # (imported for symmetry with the other suites)
+
+
+def test_whois_says_which_role_and_session_a_temporary_key_belongs_to(
+    server: Server, setup: tuple[str, Api, dict[str, Any]]
+) -> None:
+    me, dev, _ = setup
+    reply = dev.sts("AssumeRole", RoleArn=f"acs:ram::{me}:role/Reader", RoleSessionName="nightly")
+    key = reply["Credentials"]["AccessKeyId"]
+    temporary(server, reply).sts("GetCallerIdentity")
+    out = eventually(
+        lambda: "Last used from  127.0.0.1" in (o := server.cli("whois", key).stdout) and o
+    )
+    assert out, server.cli("whois", key).stdout
+    assert f"Role            acs:ram::{me}:role/Reader" in out
+    assert "Session         nightly" in out
+    assert f"with {dev.access_key_id}" in out
+    assert reply["Credentials"]["Expiration"] in out
+    assert reply["Credentials"]["AccessKeySecret"] not in out
