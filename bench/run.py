@@ -286,6 +286,7 @@ def keyhouse(
         for name, action, version, params in reads:
             paths = [signed_path(ak_, sk_, action, version, params) for _ in range(count)]
             rows.append(measure(server, f"keyhouse {name}", backend, paths, args))
+        rows.append(temporary_reads(server, backend, ak_, sk_, upn, count, args))
         rows.append(guarded_reads(server, backend, ak_, sk_, upn, count, args))
         rows.append(unaudited(env, work, backend, ak_, sk_, reads[1], count, args))
         if args.quick:
@@ -373,6 +374,67 @@ def unaudited(
         return measure(quiet, "keyhouse (b) without auditing", backend, paths, args)
     finally:
         quiet.stop()
+
+
+def temporary_reads(
+    server: Served, backend: str, ak: str, sk: str, upn: str, count: int, args: argparse.Namespace
+) -> Row:
+    """(a) again with a temporary credential (STS AssumeRole): what opening the token and
+    checking the role cost on top of a long-term key's (a)."""
+    account_id = _call(server.port, signed_path(ak, sk, "GetCallerIdentity", "2015-04-01"))[
+        "AccountId"
+    ]
+    trust = {
+        "Effect": "Allow",
+        "Action": "sts:AssumeRole",
+        "Principal": {"RAM": [f"acs:ram::{account_id}:root"]},
+    }
+    document = json.dumps({"Version": "1", "Statement": [trust]})
+    user = "assumer@" + upn.split("@")[1]
+    for action, version, params in (
+        (
+            "CreateRole",
+            "2015-05-01",
+            {"RoleName": "bench-role", "AssumeRolePolicyDocument": document},
+        ),
+        ("CreateUser", "2019-08-15", {"UserPrincipalName": user, "DisplayName": "assumer"}),
+        (
+            "AttachPolicyToUser",
+            "2015-05-01",
+            {
+                "UserName": "assumer",
+                "PolicyName": "AliyunSTSAssumeRoleAccess",
+                "PolicyType": "System",
+            },
+        ),
+    ):
+        _call(server.port, signed_path(ak, sk, action, version, params))
+    key = _call(
+        server.port,
+        signed_path(ak, sk, "CreateAccessKey", "2019-08-15", {"UserPrincipalName": user}),
+    )["AccessKey"]
+    assumed = _call(
+        server.port,
+        signed_path(
+            key["AccessKeyId"],
+            key["AccessKeySecret"],
+            "AssumeRole",
+            "2015-04-01",
+            {"RoleArn": f"acs:ram::{account_id}:role/bench-role", "RoleSessionName": "bench"},
+        ),
+    )["Credentials"]
+    token = {"SecurityToken": assumed["SecurityToken"]}
+    paths = [
+        signed_path(
+            assumed["AccessKeyId"],
+            assumed["AccessKeySecret"],
+            "GetCallerIdentity",
+            "2015-04-01",
+            token,
+        )
+        for _ in range(count)
+    ]
+    return measure(server, "keyhouse (a) with a temporary credential", backend, paths, args)
 
 
 def guarded_reads(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 import secrets
@@ -87,6 +88,16 @@ def open_token(
     box: SecretBox, access_key_id: str, token: str, now: datetime
 ) -> tuple[str, RoleSession, str]:
     """(the role's account, the session, the secret) the token carries for this AccessKey ID."""
+    account_id, session, secret = _opened(box, access_key_id, token)
+    if now >= session.expires_at:
+        raise TokenRefused("expired", "Specified SecurityToken is expired.")
+    return account_id, session, secret
+
+
+# A session's requests bring the same token each time: it is opened once (AES-GCM and JSON),
+# then found here. Bounded; only tokens that opened are kept (a refusal raises, uncached).
+@functools.lru_cache(maxsize=4096)
+def _opened(box: SecretBox, access_key_id: str, token: str) -> tuple[str, RoleSession, str]:
     found = _TOKEN.match(token) if len(token) <= MAX_TOKEN else None
     if found is None:
         raise TokenRefused("malformed", "Specified SecurityToken is malformed.")
@@ -113,6 +124,4 @@ def open_token(
         account_id, secret = str(body["a"]), str(body["k"])
     except (MasterKeyError, ValueError, KeyError, TypeError):
         raise TokenRefused("malformed", "Specified SecurityToken is malformed.") from None
-    if now >= session.expires_at:
-        raise TokenRefused("expired", "Specified SecurityToken is expired.")
     return account_id, session, secret
