@@ -66,25 +66,34 @@ _GROUPS = (
     .where(group_members.c.user_id == bindparam("user_id"))
 )
 _APPLICABLE = union_all(_MINE, _GROUPS).subquery()
-_GRANTS = select(
-    _APPLICABLE.c.policy_type, _APPLICABLE.c.policy_name, policy_versions.c.document
-).select_from(
-    _APPLICABLE.outerjoin(
-        policies,
-        and_(
-            _APPLICABLE.c.policy_type == "Custom",
-            policies.c.account_id == _APPLICABLE.c.account_id,
-            policies.c.name == _APPLICABLE.c.policy_name,
-        ),
-    ).outerjoin(
-        policy_versions,
-        and_(
-            policy_versions.c.account_id == policies.c.account_id,
-            policy_versions.c.policy_name == policies.c.name,
-            policy_versions.c.version_id == policies.c.default_version,
-        ),
+
+
+def grants_of(applicable: Any) -> Any:
+    """(policy type, policy name, default document) of the attachments ``applicable`` selects
+    (policy_type, policy_name, account_id): a custom policy's default version; None for a
+    system one, which the caller resolves."""
+    return select(
+        applicable.c.policy_type, applicable.c.policy_name, policy_versions.c.document
+    ).select_from(
+        applicable.outerjoin(
+            policies,
+            and_(
+                applicable.c.policy_type == "Custom",
+                policies.c.account_id == applicable.c.account_id,
+                policies.c.name == applicable.c.policy_name,
+            ),
+        ).outerjoin(
+            policy_versions,
+            and_(
+                policy_versions.c.account_id == policies.c.account_id,
+                policy_versions.c.policy_name == policies.c.name,
+                policy_versions.c.version_id == policies.c.default_version,
+            ),
+        )
     )
-)
+
+
+_GRANTS = grants_of(_APPLICABLE)
 
 
 class AccessControlTx:

@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 from keyhouse.domain.errors import AlreadyExists
 from keyhouse.domain.model import Role
-from keyhouse.store.schema import attachments, policies, policy_versions, roles
+from keyhouse.store.access import grants_of
+from keyhouse.store.schema import attachments, roles
 
 
 def role_from(row: Any) -> Role:
@@ -28,30 +29,13 @@ def role_from(row: Any) -> Role:
     )
 
 
-# The documents of the policies attached to a role (a custom one's default version; system
-# ones are resolved by the caller).
-_ROLE_GRANTS = (
-    select(attachments.c.policy_type, attachments.c.policy_name, policy_versions.c.document)
-    .select_from(
-        attachments.outerjoin(
-            policies,
-            and_(
-                attachments.c.policy_type == "Custom",
-                policies.c.account_id == attachments.c.account_id,
-                policies.c.name == attachments.c.policy_name,
-            ),
-        ).outerjoin(
-            policy_versions,
-            and_(
-                policy_versions.c.account_id == policies.c.account_id,
-                policy_versions.c.policy_name == policies.c.name,
-                policy_versions.c.version_id == policies.c.default_version,
-            ),
-        )
-    )
+# The documents of the policies attached to a role.
+_ROLE_GRANTS = grants_of(
+    select(attachments.c.policy_type, attachments.c.policy_name, attachments.c.account_id)
     .where(
         attachments.c.principal_type == "Role", attachments.c.principal_id == bindparam("role_id")
     )
+    .subquery()
 )
 
 
