@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import re
 from collections.abc import Sequence
@@ -243,9 +244,18 @@ def _rpc(req: WireRequest) -> SignedRequest:
     nonce = _nonce(given.get("SignatureNonce"))
     signed_params = [(k, v) for k, v in everything if k != "Signature"]
 
+    given_signature = given.get("Signature", "")
+
     def expected(secret: str) -> tuple[str, str]:
         to_sign = rpc.string_to_sign(req.method, signed_params, req.path or "/")
-        return rpc.sign(secret, to_sign), to_sign
+        signature = rpc.sign(secret, to_sign)
+        if signature != given_signature and any(" " in k + v for k, v in signed_params):
+            # A space may have been signed as "+" (the vendor's credential library does): the
+            # same parameters, so the same proof of the secret.
+            form = rpc.string_to_sign(req.method, signed_params, req.path or "/", form=True)
+            if hmac.compare_digest(rpc.sign(secret, form).encode(), given_signature.encode()):
+                return given_signature, form
+        return signature, to_sign
 
     token = given.get("SecurityToken")  # a signed parameter like any other
     return SignedRequest(

@@ -10,14 +10,25 @@ from collections.abc import Sequence
 from keyhouse.signing.percent import percent_encode
 
 
-def string_to_sign(method: str, params: Sequence[tuple[str, str]], path: str = "/") -> str:
+def string_to_sign(
+    method: str, params: Sequence[tuple[str, str]], path: str = "/", *, form: bool = False
+) -> str:
     """``params`` are every query and form parameter except ``Signature``.
 
     The vendor always signs ``/``, the only path RPC uses; signing the path received binds it
     too, and is the same thing for every well-formed request.
+
+    ``form`` encodes a space as ``+`` (``quote_plus``) instead of ``%20``, as the vendor's
+    credential library (alibabacloud-credentials) does when it signs its AssumeRole calls. The
+    parameters signed are the same either way: ``+`` itself is always ``%2B``.
     """
-    canonical = "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(params))
+    encode = _form_encode if form else percent_encode
+    canonical = "&".join(f"{encode(k)}={encode(v)}" for k, v in sorted(params))
     return f"{method.upper()}&{percent_encode(path)}&{percent_encode(canonical)}"
+
+
+def _form_encode(value: str) -> str:
+    return percent_encode(value).replace("%20", "+")
 
 
 def sign(secret: str, to_sign: str) -> str:

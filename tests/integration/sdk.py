@@ -45,8 +45,12 @@ class Api:
         access_key_id: str,
         secret: str,
         token: str | None = None,
+        *,
+        ca: str | None = None,
     ) -> None:
         self.flavour = flavour
+        # HTTPS, the server's certificate checked against this CA (new SDKs only).
+        self.ca = ca
         self.endpoint = endpoint
         self.access_key_id = access_key_id
         self._secret = secret
@@ -73,13 +77,14 @@ class Api:
     # -- new SDKs ---------------------------------------------------------------------------
     def _tea(self, product: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
         from alibabacloud_tea_openapi.exceptions import AlibabaCloudException
+        from darabonba.runtime import RuntimeOptions
 
         client, models = self._tea_client(product)
-        method = getattr(client, _snake(action))
+        method = getattr(client, f"{_snake(action)}_with_options")
         request_cls = getattr(models, f"{action}Request", None)
         try:
             args = () if request_cls is None else (request_cls().from_map(params),)
-            response = method(*args)
+            response = method(*args, RuntimeOptions(ca=self.ca))
         except AlibabaCloudException as exc:
             raise ApiError(exc.code, exc.status_code, exc.message, exc.request_id or "") from exc
         return response.body.to_map()  # type: ignore[no-any-return]
@@ -107,7 +112,7 @@ class Api:
                 access_key_secret=self._secret,
                 security_token=self._token,
                 endpoint=self.endpoint,
-                protocol="http",
+                protocol="https" if self.ca else "http",
                 signature_algorithm="v2" if self.flavour == "v2" else None,
                 read_timeout=30000,
                 connect_timeout=5000,
@@ -117,6 +122,7 @@ class Api:
 
     # -- legacy SDK -------------------------------------------------------------------------
     def _legacy(self, product: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        assert self.ca is None, "the legacy flavour is driven over HTTP"
         from aliyunsdkcore.acs_exception.exceptions import ServerException
 
         client = self._clients.get("legacy")

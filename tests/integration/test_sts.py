@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import expect_error, upn
+from tests.integration.conftest import expect_error
 from tests.integration.raw import call_rpc
 from tests.integration.sdk import FLAVOURS, Api
 from tests.integration.server import Server
@@ -309,7 +309,6 @@ def test_another_account_assumes_a_role_its_trust_policy_allows(server: Server, 
         {"SecurityToken": c["SecurityToken"]},
     )
     assert status == 200 and body["IdentityType"] == "AssumedRoleUser", body
-    assert upn  # (imported for symmetry with the other suites)
 
 
 def test_whois_says_which_role_and_session_a_temporary_key_belongs_to(

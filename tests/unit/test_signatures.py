@@ -146,3 +146,50 @@ def test_v3_body_must_match_its_hash() -> None:
 def test_percent_encoding_matches_rfc3986(value: str) -> None:
     # The shortcut for already-safe strings must never change what is signed.
     assert percent_encode(value) == quote(value, safe="~")
+
+
+def _credential_library_request(params: dict[str, str]) -> WireRequest:
+    """A GET signed the way alibabacloud-credentials signs AssumeRole: quote_plus, so a space
+    is signed as "+", and sent with urlencode (space as "+" in the URL too)."""
+    from urllib.parse import urlencode
+
+    from alibabacloud_credentials.utils import parameter_helper
+
+    query = {
+        "Action": "AssumeRole",
+        "Format": "JSON",
+        "Version": "2015-04-01",
+        "AccessKeyId": AK,
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureVersion": "1.0",
+        "Timestamp": "2026-12-01T12:00:00Z",
+        "SignatureNonce": "c3d1e0a4-5b8f-4e0e-9a55-0b7a1c2d3e4f",
+        **params,
+    }
+    to_sign = parameter_helper.compose_string_to_sign("GET", query)
+    query["Signature"] = parameter_helper.sign_string(to_sign, SECRET + "&")
+    return WireRequest.build("GET", "/", urlencode(query).encode(), [], b"")
+
+
+def test_the_credential_librarys_signature_verifies_with_spaces() -> None:
+    policy = '{"Version": "1", "Statement": [{"Effect": "Allow", "Action": "ims:Get*"}]}'
+    assert _verifies(_credential_library_request({"Policy": policy, "RoleSessionName": "s"}))
+    # No space: both encodings are the same string.
+    assert _verifies(_credential_library_request({"RoleSessionName": "s"}))
+
+
+def test_the_plus_for_space_reading_does_not_accept_other_changes() -> None:
+    req = _credential_library_request({"Policy": "a b", "RoleSessionName": "s"})
+    query = req.query
+    for i, (name, value) in enumerate(query):
+        if name in ("Policy", "RoleSessionName"):
+            changed = list(query)
+            changed[i] = (name, value.replace(" ", "+") if " " in value else value + "x")
+            mutant = WireRequest.build(
+                "GET",
+                "/",
+                "&".join(f"{k}={quote(v, safe='')}" for k, v in changed).encode(),
+                [],
+                b"",
+            )
+            assert not _verifies(mutant), name
