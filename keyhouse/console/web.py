@@ -78,6 +78,7 @@ def path(*parts: str) -> str:
 _NAV = (
     ("/console/users", "users"),
     ("/console/groups", "groups"),
+    ("/console/roles", "roles"),
     ("/console/policies", "policies"),
     ("/console/keys", "keys"),
     ("/console/recycle-bin", "bin"),

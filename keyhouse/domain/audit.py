@@ -118,6 +118,8 @@ _RESOURCE_PARAMETERS = (
     "PolicyName",
     "GroupName",
     "NewGroupName",
+    "RoleName",
+    "RoleArn",
 )
 
 
@@ -126,7 +128,11 @@ def resources(params: Mapping[str, str], response: Mapping[str, Any] | None) -> 
     for name in _RESOURCE_PARAMETERS:
         value = params.get(name)
         if value:
-            found.append(value.split("@", 1)[0] if name.endswith("PrincipalName") else value)
+            if name.endswith("PrincipalName"):
+                value = value.split("@", 1)[0]
+            elif name == "RoleArn":
+                value = value.lower()  # the name is any case, the ARN's as the vendor writes it
+            found.append(value)
     for value in (response or {}).values():
         if isinstance(value, str) and value:
             found.append(value)

@@ -20,12 +20,13 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import scratch_database
-from tests.integration.conftest import upn
+from tests.integration.conftest import expect_error, upn
 from tests.integration.raw import call_rpc
 from tests.integration.sdk import Api
 from tests.integration.server import Server
 from tests.integration.steps import bin_key, eventually, make_key, make_user
 from tests.integration.test_audit import events
+from tests.integration.test_sts import trust
 
 CHROMIUM = "/usr/bin/chromium"
 # Screenshots go to docs/console/ when asked (KEYHOUSE_SCREENSHOTS=1 scripts/test -k console),
@@ -256,6 +257,10 @@ def test_every_destructive_action_is_behind_a_dialog(
     make_user(root, owner, "gone")
     root.ims("DeleteUser", UserPrincipalName=upn(owner, "gone"))
     root.ram("CreateGroup", GroupName="ops")
+    me = root.sts("GetCallerIdentity")["AccountId"]
+    root.ram(
+        "CreateRole", RoleName="ops-role", AssumeRolePolicyDocument=trust(f"acs:ram::{me}:root")
+    )
     document = {
         "Version": "1",
         "Statement": [{"Effect": "Allow", "Action": "ram:Get*", "Resource": "*"}],
@@ -269,6 +274,7 @@ def test_every_destructive_action_is_behind_a_dialog(
         ("/console/users/dee/bin", 1),  # delete a binned key for good
         ("/console/recycle-bin", 1),  # delete a binned user for good
         ("/console/groups/ops", 1),
+        ("/console/roles/ops-role", 1),
         ("/console/policies/Custom/getters", 2),  # a version, the policy
         ("/console/keys", 1),  # the root's own pairs
         ("/console/settings", 1),  # immediate deletion
@@ -615,6 +621,104 @@ def test_policies_end_to_end(console: Server, owner: dict[str, Any], root: Api, 
     expect(page.get_by_text("Policy key-readers was deleted.")).to_be_visible()
     custom = root.ram("ListPolicies", PolicyType="Custom")["Policies"]["Policy"]
     assert custom == []
+
+
+def test_roles_end_to_end(console: Server, owner: dict[str, Any], root: Api, page: Any) -> None:
+    me = root.sts("GetCallerIdentity")["AccountId"]
+    principal = make_user(root, owner, "kit")
+    root.ram(
+        "AttachPolicyToUser",
+        UserName="kit",
+        PolicyName="AliyunSTSAssumeRoleAccess",
+        PolicyType="System",
+    )
+    kit_key = make_key(root, principal)
+    kit = Api("v3", console.endpoint, kit_key["AccessKeyId"], kit_key["AccessKeySecret"])
+    sign_in(page, console, owner["AccountName"], PASSWORD)
+    page.locator("nav.side").get_by_role("link", name="Roles").click()
+    expect(page.get_by_text("No roles.")).to_be_visible()
+    page.get_by_label("Role name").fill("Deployer")
+    page.get_by_label("Description").fill("CI deploys")
+    editor = page.get_by_label("Trust policy (JSON): who may assume the role")
+    # It starts from a policy that trusts the account's own identities.
+    assert json.loads(editor.input_value())["Statement"][0]["Principal"] == {
+        "RAM": [f"acs:ram::{me}:root"]
+    }
+    # The editor checks the document before it can be saved...
+    editor.fill('{"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}')
+    expect(page.get_by_text("Each statement needs a Principal")).to_be_visible()
+    create = page.get_by_role("button", name="Create role")
+    expect(create).to_be_disabled()
+    # ...and the server refuses what the editor cannot know, keeping the draft.
+    editor.fill(trust("acs:ram::not-an-account:root"))
+    create.click()
+    expect(page.locator("#flash-error")).to_be_visible()
+    expect(page.get_by_label("Role name")).to_have_value("Deployer")
+    page.get_by_label("Trust policy (JSON): who may assume the role").fill(
+        trust(f"acs:ram::{me}:user/kit")
+    )
+    page.get_by_role("button", name="Create role").click()
+    expect(page.get_by_text("Role Deployer was created.")).to_be_visible()
+    expect(page.locator("#role-arn")).to_have_text(f"acs:ram::{me}:role/deployer")
+    page.get_by_label("Attach a policy").select_option("System:AliyunRAMReadOnlyAccess")
+    page.locator("form", has=page.get_by_label("Attach a policy")).get_by_role(
+        "button", name="Attach"
+    ).click()
+    expect(page.locator("#policy-AliyunRAMReadOnlyAccess")).to_be_visible()
+    attached = root.ram("ListPoliciesForRole", RoleName="Deployer")["Policies"]["Policy"]
+    assert [p["PolicyName"] for p in attached] == ["AliyunRAMReadOnlyAccess"]
+    # The trust policy editor saves through UpdateRole.
+    page.get_by_label("Maximum session duration").fill("7200")
+    page.get_by_role("button", name="Save role").click()
+    expect(page.get_by_text("Role Deployer was updated.")).to_be_visible()
+    assert root.ram("GetRole", RoleName="Deployer")["Role"]["MaxSessionDuration"] == 7200
+
+    # kit assumes it through the SDK; the page shows the session, and its key leads to what
+    # the session did.
+    reply = kit.sts("AssumeRole", RoleArn=f"acs:ram::{me}:role/deployer", RoleSessionName="ship-1")
+    creds = reply["Credentials"]
+    session = Api(
+        "v3",
+        console.endpoint,
+        creds["AccessKeyId"],
+        creds["AccessKeySecret"],
+        creds["SecurityToken"],
+    )
+    session.ims("ListUsers")
+    sessions = page.locator("tr.session")
+
+    def shown() -> bool:
+        page.reload()
+        return sessions.count() == 1
+
+    assert eventually(shown)
+    expect(sessions).to_contain_text("ship-1")
+    expect(sessions).to_contain_text("kit")
+    expect(sessions).to_contain_text(kit_key["AccessKeyId"])
+    shot(page, console, "role")
+    sessions.get_by_role("link", name=creds["AccessKeyId"]).click()
+    rows = page.locator("table.events tbody tr")
+    expect(rows.filter(has_text="ListUsers")).to_have_count(1)
+    expect(rows.filter(has_text="ListUsers")).to_contain_text("Deployer:ship-1")
+    # The policy's page names the role too.
+    page.goto(url(console, "/console/policies/System/AliyunRAMReadOnlyAccess"))
+    expect(page.locator("#entity-role-Deployer")).to_be_visible()
+
+    # A role with a policy cannot be deleted; detached, it can (typed name), and its session
+    # ends with it.
+    page.goto(url(console, "/console/roles/Deployer"))
+    dialog = open_dialog(page, "delete-role")
+    dialog.get_by_label("Type the role name to confirm").fill("Deployer")
+    dialog.get_by_role("button", name="Delete role").click()
+    expect(page.locator("#flash-error")).to_be_visible()
+    page.locator("#policy-AliyunRAMReadOnlyAccess").get_by_role("button", name="Detach").click()
+    expect(page.get_by_text("was detached from Deployer")).to_be_visible()
+    dialog = open_dialog(page, "delete-role")
+    dialog.get_by_label("Type the role name to confirm").fill("Deployer")
+    dialog.get_by_role("button", name="Delete role").click()
+    expect(page.get_by_text("Role Deployer was deleted.")).to_be_visible()
+    assert root.ram("ListRoles")["Roles"]["Role"] == []
+    expect_error("InvalidSecurityToken.Malformed", 400, session.ims, "ListUsers")
 
 
 def test_the_trail_has_one_event_per_console_action_with_vendor_codes(

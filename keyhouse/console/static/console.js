@@ -32,6 +32,11 @@ document.addEventListener("DOMContentLoaded", () => {
           if (!Array.isArray(doc.Statement) || doc.Statement.length === 0) problem = "Statement must be a non-empty list.";
           else if (doc.Statement.some((s) => !["Allow", "Deny"].includes(s.Effect))) problem = "Each statement's Effect must be Allow or Deny.";
           else if (doc.Statement.some((s) => s.Action === undefined)) problem = "Each statement needs an Action.";
+        } else if (editor.dataset.kind === "trust") {
+          if (!Array.isArray(doc.Statement) || doc.Statement.length === 0) problem = "Statement must be a non-empty list.";
+          else if (doc.Statement.some((s) => !["Allow", "Deny"].includes(s.Effect))) problem = "Each statement's Effect must be Allow or Deny.";
+          else if (doc.Statement.some((s) => s.Action === undefined)) problem = "Each statement needs an Action (sts:AssumeRole).";
+          else if (doc.Statement.some((s) => !s.Principal || typeof s.Principal !== "object")) problem = "Each statement needs a Principal: {\"RAM\": [\"acs:ram::<AccountId>:root\"]}.";
         }
       } catch (error) {
         problem = `Not valid JSON: ${error.message}`;
