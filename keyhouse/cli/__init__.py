@@ -9,6 +9,7 @@ import click
 
 from keyhouse.cli.accounts import account
 from keyhouse.cli.keys import key, scan, whois
+from keyhouse.cli.roles import role
 from keyhouse.cli.serve import serve
 from keyhouse.cli.store import purge, store
 from keyhouse.cli.trail import acl, audit
@@ -20,7 +21,7 @@ def main() -> None:
     """Keyhouse: a self-hosted AccessKey service speaking the Alibaba Cloud RAM/IMS/STS protocol."""
 
 
-for command in (serve, account, key, scan, whois, audit, acl, store, purge):
+for command in (serve, account, key, role, scan, whois, audit, acl, store, purge):
     main.add_command(command)
 
 __all__ = ["main"]

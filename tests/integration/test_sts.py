@@ -201,8 +201,8 @@ def test_who_may_assume_which_role(
         AssumeRolePolicyDocument=trust(f"acs:ram::{me}:user/alice"),
     )
     expect_error(
-        "NoPermission",
-        403,
+        "InvalidParameter.PolicyGrammar",
+        400,
         dev.sts,
         "AssumeRole",
         RoleArn=f"acs:ram::{me}:role/onlyalice",
@@ -218,8 +218,8 @@ def test_who_may_assume_which_role(
     vendor = f"acs:ram::{me}:role/vendor"
     expect_error("NoPermission", 403, dev.sts, "AssumeRole", RoleArn=vendor, RoleSessionName="r1")
     expect_error(
-        "NoPermission",
-        403,
+        "InvalidParameter.PolicyGrammar",
+        400,
         dev.sts,
         "AssumeRole",
         RoleArn=vendor,
@@ -327,3 +327,50 @@ def test_whois_says_which_role_and_session_a_temporary_key_belongs_to(
     assert f"with {dev.access_key_id}" in out
     assert reply["Credentials"]["Expiration"] in out
     assert reply["Credentials"]["AccessKeySecret"] not in out
+
+
+def test_the_cli_lists_roles_and_shows_who_assumed_them(
+    server: Server, account: dict[str, Any], setup: tuple[str, Api, dict[str, Any]]
+) -> None:
+    me, dev, role = setup
+    name = account["AccountName"]
+    listed = [
+        json.loads(line)
+        for line in server.cli("role", "list", "--account", name, "--json").stdout.splitlines()
+    ]
+    assert [(r["RoleName"], r["Arn"]) for r in listed] == [("Reader", f"acs:ram::{me}:role/reader")]
+    reply = dev.sts("AssumeRole", RoleArn=f"acs:ram::{me}:role/reader", RoleSessionName="cli-1")
+    expect_error(
+        "InvalidParameter.PolicyGrammar",
+        400,
+        dev.sts,
+        "AssumeRole",
+        RoleArn=f"acs:ram::{me}:role/reader",
+        RoleSessionName="cli-2",
+        Policy="not json",
+    )
+
+    def shown() -> dict[str, Any]:
+        out = server.cli("role", "show", "--account", name, "--role", "READER", "--json")
+        found: dict[str, Any] = json.loads(out.stdout)
+        return found if len(found["Sessions"]) == 2 else {}
+
+    shown_role = eventually(shown)
+    assert shown_role, server.cli("role", "show", "--account", name, "--role", "Reader").stdout
+    assert shown_role["RoleId"] == role["RoleId"]
+    assert shown_role["Policies"] == [
+        {"PolicyName": "AliyunRAMReadOnlyAccess", "PolicyType": "System"}
+    ]
+    assert shown_role["AssumeRolePolicyDocument"]["Statement"][0]["Action"] == "sts:AssumeRole"
+    refused, assumed = shown_role["Sessions"]  # newest first
+    assert assumed["Session"] == "cli-1" and assumed["Error"] == ""
+    assert assumed["AccessKeyId"] == reply["Credentials"]["AccessKeyId"]
+    assert assumed["SourceAccessKeyId"] == dev.access_key_id
+    assert assumed["Expiration"] == reply["Credentials"]["Expiration"]
+    assert refused["Session"] == "cli-2" and refused["Error"] and not refused["AccessKeyId"]
+    text = server.cli("role", "show", "--account", name, "--role", "reader").stdout
+    assert "cli-1" in text and dev.access_key_id in text
+    assert reply["Credentials"]["AccessKeySecret"] not in text
+    # A role that does not exist: the vendor's message, exit code 1.
+    missing = server.cli("role", "show", "--account", name, "--role", "nope", check=False)
+    assert missing.returncode == 1 and "The role does not exist" in missing.stderr
