@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import http.client
 import json
 import os
 import platform
 import re
+import statistics
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -20,6 +22,7 @@ from bench.procs import Served, python
 from bench.signer import signed_path
 
 SERVER_CPU = 1  # the server under test owns this core
+PAIRS = 5  # turns of long-term and temporary (a): their median ratio is the figure
 CLIENT_CPU = 0  # the load generator owns the other
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "benchmarks"
@@ -48,6 +51,9 @@ class Row:
     errors: int
     generator_cpu: float
     requests: int
+    # Throughput over a baseline measured in turns with it on the same server (the median of
+    # the pairs' ratios), where the row has one: the noise of the machine cancels out.
+    paired_ratio: float | None = None
 
 
 def serve_keyhouse(
@@ -286,7 +292,8 @@ def keyhouse(
         for name, action, version, params in reads:
             paths = [signed_path(ak_, sk_, action, version, params) for _ in range(count)]
             rows.append(measure(server, f"keyhouse {name}", backend, paths, args))
-        rows.append(temporary_reads(server, backend, ak_, sk_, upn, count, args))
+        peak_a = rows[-2].rps
+        rows.append(temporary_reads(server, backend, ak_, sk_, peak_a, args))
         rows.append(guarded_reads(server, backend, ak_, sk_, upn, count, args))
         rows.append(unaudited(env, work, backend, ak_, sk_, reads[1], count, args))
         if args.quick:
@@ -377,10 +384,12 @@ def unaudited(
 
 
 def temporary_reads(
-    server: Served, backend: str, ak: str, sk: str, upn: str, count: int, args: argparse.Namespace
+    server: Served, backend: str, ak: str, sk: str, peak: float, args: argparse.Namespace
 ) -> Row:
-    """(a) again with a temporary credential (STS AssumeRole): what opening the token and
-    checking the role cost on top of a long-term key's (a)."""
+    """(a) with a temporary credential (STS AssumeRole), in turns with (a) with the long-term
+    key on the same server, PAIRS times: what opening the token and checking the role cost on
+    top of a long-term key's (a). The row is the median turn; its paired ratio, the median of
+    the turns' throughput ratios."""
     account_id = _call(server.port, signed_path(ak, sk, "GetCallerIdentity", "2015-04-01"))[
         "AccountId"
     ]
@@ -390,7 +399,10 @@ def temporary_reads(
         "Principal": {"RAM": [f"acs:ram::{account_id}:root"]},
     }
     document = json.dumps({"Version": "1", "Statement": [trust]})
-    user = "assumer@" + upn.split("@")[1]
+    domain = _call(server.port, signed_path(ak, sk, "GetDefaultDomain", "2019-08-15"))[
+        "DefaultDomainName"
+    ]
+    user = f"assumer@{domain}"
     for action, version, params in (
         (
             "CreateRole",
@@ -424,17 +436,40 @@ def temporary_reads(
         ),
     )["Credentials"]
     token = {"SecurityToken": assumed["SecurityToken"]}
-    paths = [
-        signed_path(
-            assumed["AccessKeyId"],
-            assumed["AccessKeySecret"],
-            "GetCallerIdentity",
-            "2015-04-01",
-            token,
+    count = int(peak * 1.5 * (args.seconds + args.seconds // 5 + 2)) + 1000
+    temporary, ratios = [], []
+    for _ in range(PAIRS):
+        long_term = measure(
+            server,
+            "  (a), long-term key, in turns",
+            backend,
+            [signed_path(ak, sk, "GetCallerIdentity", "2015-04-01") for _ in range(count)],
+            args,
         )
-        for _ in range(count)
-    ]
-    return measure(server, "keyhouse (a) with a temporary credential", backend, paths, args)
+        paths = [
+            signed_path(
+                assumed["AccessKeyId"],
+                assumed["AccessKeySecret"],
+                "GetCallerIdentity",
+                "2015-04-01",
+                token,
+            )
+            for _ in range(count)
+        ]
+        temporary.append(
+            measure(server, "  (a), temporary credential, in turns", backend, paths, args)
+        )
+        ratios.append(temporary[-1].rps / long_term.rps)
+    median = sorted(temporary, key=lambda r: r.rps)[len(temporary) // 2]
+    ratio = statistics.median(ratios)
+    print(
+        f"  temporary ÷ long-term (a), {PAIRS} pairs in turns: {ratio:.2f} "
+        f"(pairs: {', '.join(f'{r:.2f}' for r in ratios)})",
+        flush=True,
+    )
+    return dataclasses.replace(
+        median, scenario="keyhouse (a) with a temporary credential", paired_ratio=ratio
+    )
 
 
 def guarded_reads(
@@ -666,13 +701,14 @@ def report(rows: list[Row], args: argparse.Namespace) -> None:
     print()
     print(
         f"{'scenario':<40} {'store':<9} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>8} "
-        f"{'cpu ms/req':>10} {'peak MB':>8} {'÷ceiling':>9} {'÷moto':>7}"
+        f"{'cpu ms/req':>10} {'peak MB':>8} {'÷ceiling':>9} {'÷moto':>7} {'÷pair':>6}"
     )
     for r in rows:
         print(
             f"{r.scenario:<40} {r.backend:<9} {r.rps:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>8.2f} "
             f"{r.cpu_ms_per_request:>10.3f} {r.peak_rss_mb:>8.1f} {r.rps / ceiling_rps:>9.2f} "
-            f"{r.rps / moto_rps:>7.1f}"
+            f"{r.rps / moto_rps:>7.1f} "
+            + (f"{r.paired_ratio:>6.2f}" if r.paired_ratio is not None else f"{'':>6}")
         )
     OUT.mkdir(parents=True, exist_ok=True)
     payload = {

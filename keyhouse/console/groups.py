@@ -5,7 +5,15 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from keyhouse.console.users import everyone
-from keyhouse.console.web import Ctx, Pages, Redirect, confirm, path, policy_named
+from keyhouse.console.web import (
+    Ctx,
+    Pages,
+    Redirect,
+    confirm,
+    path,
+    policy_named,
+    unattached_policies,
+)
 from keyhouse.domain.actions import Action
 from keyhouse.domain.errors import DomainError
 from keyhouse.services.base import UserRef
@@ -46,19 +54,10 @@ def group(ctx: Ctx) -> Response:
     members, _ = ctx.svc.groups.members(ctx.who, name, None, 1000)
     attached = ctx.svc.policies.for_group(ctx.who, name)
     joined = {u.name for u, _ in members}
-    held = {(a.view.type, a.view.name) for a in attached}
     try:
         users = [u for u in everyone(ctx) if u.name not in joined]
     except DomainError:
         users = None
-    try:
-        policies = [
-            p
-            for p in ctx.svc.policies.page(ctx.who, None, None, 1000)[0]
-            if (p.type, p.name) not in held
-        ]
-    except DomainError:
-        policies = None
     return ctx.page(
         "group.html",
         nav="groups",
@@ -66,7 +65,7 @@ def group(ctx: Ctx) -> Response:
         members=members,
         attached=attached,
         users=users,
-        policies=policies,
+        policies=unattached_policies(ctx, attached),
     )
 
 

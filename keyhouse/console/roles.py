@@ -8,7 +8,15 @@ from typing import Any
 
 from starlette.responses import Response
 
-from keyhouse.console.web import Ctx, Pages, Redirect, confirm, path, policy_named
+from keyhouse.console.web import (
+    Ctx,
+    Pages,
+    Redirect,
+    confirm,
+    path,
+    policy_named,
+    unattached_policies,
+)
 from keyhouse.domain.actions import Action
 from keyhouse.domain.errors import DomainError, InvalidValue
 
@@ -107,22 +115,13 @@ def role(ctx: Ctx) -> Response:
     name = ctx.arg("role")
     found = ctx.svc.roles.get(ctx.who, name)
     attached = ctx.svc.policies.for_role(ctx.who, name)
-    held = {(a.view.type, a.view.name) for a in attached}
-    try:
-        policies = [
-            p
-            for p in ctx.svc.policies.page(ctx.who, None, None, 1000)[0]
-            if (p.type, p.name) not in held
-        ]
-    except DomainError:
-        policies = None
     form = ctx.flash.form
     return ctx.page(
         "role.html",
         nav="roles",
         role=found,
         attached=attached,
-        policies=policies,
+        policies=unattached_policies(ctx, attached),
         sessions=_sessions(ctx, found.arn),
         document=form.get("document", _pretty(found.trust_policy)),
         description=form.get("description", found.description),

@@ -10,7 +10,14 @@ from typing import Any
 from starlette.responses import Response
 
 from keyhouse.console import keys as keys_pages
-from keyhouse.console.web import Ctx, Pages, Redirect, path, policy_named
+from keyhouse.console.web import (
+    Ctx,
+    Pages,
+    Redirect,
+    path,
+    policy_named,
+    unattached_policies,
+)
 from keyhouse.domain.actions import Action
 from keyhouse.domain.errors import DomainError
 from keyhouse.services.base import UserRef
@@ -73,15 +80,7 @@ def groups(ctx: Ctx) -> Response:
 @PAGES.get("/console/users/{name}/policies", Action.ListPoliciesForUser, _name)
 def policies(ctx: Ctx) -> Response:
     attached = ctx.svc.policies.for_user(ctx.who, UserRef.name(ctx.arg("name")))
-    held = {(a.view.type, a.view.name) for a in attached}
-    others = _optional(
-        lambda: [
-            p
-            for p in ctx.svc.policies.page(ctx.who, None, None, 1000)[0]
-            if (p.type, p.name) not in held
-        ]
-    )
-    return _page(ctx, "policies", attached=attached, others=others)
+    return _page(ctx, "policies", attached=attached, others=unattached_policies(ctx, attached))
 
 
 @PAGES.get("/console/users/{name}/bin", Action.ListAccessKeysInRecycleBin, _name)

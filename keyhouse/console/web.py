@@ -38,6 +38,7 @@ from keyhouse.domain.errors import DomainError, InvalidValue, PermissionDenied
 from keyhouse.domain.model import ConsoleSession, NewSecret, Principal
 from keyhouse.services.acting import Surface
 from keyhouse.services.console import Flash
+from keyhouse.services.policies import Attached, PolicyView
 from keyhouse.services.registry import Services
 
 HERE = Path(__file__).parent
@@ -68,6 +69,17 @@ def policy_named(ctx: Ctx) -> tuple[str, str]:
         return ctx.arg("kind"), ctx.arg("policy")
     kind, _, name = ctx.form.get("policy", "").partition(":")
     return kind, name
+
+
+def unattached_policies(ctx: Ctx, attached: list[Attached]) -> list[PolicyView] | None:
+    """The policies a picker offers to attach (those not yet ``attached``), or None when the
+    reader may not list policies (no picker then)."""
+    held = {(a.view.type, a.view.name) for a in attached}
+    try:
+        found, _ = ctx.svc.policies.page(ctx.who, None, None, 1000)
+    except DomainError:
+        return None
+    return [p for p in found if (p.type, p.name) not in held]
 
 
 def path(*parts: str) -> str:

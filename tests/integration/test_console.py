@@ -228,7 +228,7 @@ def test_the_server_checks_what_the_dialogs_ask(
         page.goto(url(console, "/console/users/bob/keys"))
         return "Still used while disabled" in page.content()
 
-    assert eventually(shown)
+    assert eventually(shown, 15)
     expect(page.locator("tr.attempts")).to_contain_text("127.0.0.2: ListUsers")
     # Delete it properly, then permanently from the key recycle bin (typed ID again).
     dialog = open_dialog(page, f"delete-{key_id}")
@@ -691,7 +691,7 @@ def test_roles_end_to_end(console: Server, owner: dict[str, Any], root: Api, pag
         page.reload()
         return sessions.count() == 1
 
-    assert eventually(shown)
+    assert eventually(shown, 15)
     expect(sessions).to_contain_text("ship-1")
     expect(sessions).to_contain_text("kit")
     expect(sessions).to_contain_text(kit_key["AccessKeyId"])

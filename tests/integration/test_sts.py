@@ -201,8 +201,8 @@ def test_who_may_assume_which_role(
         AssumeRolePolicyDocument=trust(f"acs:ram::{me}:user/alice"),
     )
     expect_error(
-        "InvalidParameter.PolicyGrammar",
-        400,
+        "NoPermission",
+        403,
         dev.sts,
         "AssumeRole",
         RoleArn=f"acs:ram::{me}:role/onlyalice",
@@ -218,8 +218,8 @@ def test_who_may_assume_which_role(
     vendor = f"acs:ram::{me}:role/vendor"
     expect_error("NoPermission", 403, dev.sts, "AssumeRole", RoleArn=vendor, RoleSessionName="r1")
     expect_error(
-        "InvalidParameter.PolicyGrammar",
-        400,
+        "NoPermission",
+        403,
         dev.sts,
         "AssumeRole",
         RoleArn=vendor,
