@@ -206,7 +206,9 @@ class Dispatcher:
                 raise
             draft.principal = outcome.principal
             draft.nonce = self.services.authenticator.nonce_claim(signed)
-            draft.last_used = (signed.access_key_id, draft.at, entry.service)
+            if outcome.principal.session is None:
+                # A temporary credential has no row to note its use in: the trail has it.
+                draft.last_used = (signed.access_key_id, draft.at, entry.service)
             if outcome.principal.protected and PERMISSIONS[entry.action].level is Level.WRITE:
                 raise KeyProtected(_LEAKAGE)
             params = parse_all(entry.params, req.params())
