@@ -11,7 +11,7 @@ from keyhouse.cli.accounts import account
 from keyhouse.cli.keys import key, scan, whois
 from keyhouse.cli.roles import role
 from keyhouse.cli.serve import serve
-from keyhouse.cli.store import purge, store
+from keyhouse.cli.store import backup, purge, restore, store
 from keyhouse.cli.trail import acl, audit
 
 
@@ -21,7 +21,7 @@ def main() -> None:
     """Keyhouse: a self-hosted AccessKey service speaking the Alibaba Cloud RAM/IMS/STS protocol."""
 
 
-for command in (serve, account, key, role, scan, whois, audit, acl, store, purge):
+for command in (serve, account, key, role, scan, whois, audit, acl, store, backup, restore, purge):
     main.add_command(command)
 
 __all__ = ["main"]

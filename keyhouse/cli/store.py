@@ -5,20 +5,24 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 
 import click
 
 from keyhouse.cli.common import (
     EXIT_CONFIG,
     EXIT_DOMAIN,
+    EXIT_STORE,
     as_of,
     database_option,
     fail,
     load,
     open_services,
+    store_name,
 )
 from keyhouse.clock import format_date
 from keyhouse.config import ConfigError, load_settings
+from keyhouse.store.migrate import StoreUnavailable
 from keyhouse.store.sql import Purged
 
 
@@ -46,6 +50,8 @@ def store_copy(target_url: str, database_url: str | None) -> None:
             copied = copy_store(services.store.engine, target)
         except TargetNotEmpty as exc:
             fail(EXIT_DOMAIN, str(exc))
+        except StoreUnavailable as exc:
+            fail(EXIT_STORE, f"cannot reach the target store: {exc}")
         finally:
             target.dispose()
         for table, rows in copied.items():
@@ -89,3 +95,62 @@ def _print_purged(items: Sequence[Purged]) -> None:
     for item in items:
         label = "AccessKey" if item.kind == "access_key" else "User"
         click.echo(f"  {label} {item.ident}  account {item.account_id}  {item.detail}")
+
+
+@click.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@database_option
+def backup(file: Path, database_url: str | None) -> None:
+    """Write a consistent copy of the store to FILE, a new SQLite file, while it serves.
+
+    The sealed secrets and the audit chains go as they are; the master key does not: keep it
+    apart, a restore needs it."""
+    from keyhouse.store.backup import BackupError, backup_store
+
+    settings = load(database_url=database_url)
+    with open_services(settings) as services:  # refuses a store its master key does not open
+        try:
+            rows = backup_store(services.store.engine, file)
+        except BackupError as exc:
+            fail(EXIT_DOMAIN, str(exc))
+    click.echo(f"Backed up {store_name(settings)} to {file}: {_summary(rows)}.")
+    click.echo("The master key is not in the backup: restoring it needs the same key.")
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@database_option
+def restore(file: Path, database_url: str | None) -> None:
+    """Restore the backup FILE into this store, which must be empty (restore before the first
+    serve, which would create the default account)."""
+    from keyhouse.store.backup import BackupError, opened
+    from keyhouse.store.copy import TargetNotEmpty, copy_store
+    from keyhouse.store.engine import make_engine
+
+    settings = load(database_url=database_url)
+    try:
+        with opened(file) as backup_url:
+            # The backup as a store: migrated to this Keyhouse's schema (a private copy), and
+            # its secrets opened with the master key the restored store will use.
+            source = load(database_url=backup_url, master_key_file=settings.key_file_path())
+            with open_services(source) as services:
+                target = make_engine(settings.database_url)
+                try:
+                    rows = copy_store(services.store.engine, target)
+                except TargetNotEmpty as exc:
+                    fail(EXIT_DOMAIN, f"{store_name(settings)} is not empty: {exc}")
+                except StoreUnavailable as exc:
+                    fail(EXIT_STORE, f"cannot reach the store: {exc}")
+                finally:
+                    target.dispose()
+    except BackupError as exc:
+        fail(EXIT_DOMAIN, str(exc))
+    click.echo(f"Restored {file} into {store_name(settings)}: {_summary(rows)}.")
+    click.echo("Check it with: keyhouse audit verify")
+
+
+def _summary(rows: dict[str, int]) -> str:
+    return (
+        f"{rows.get('accounts', 0)} accounts, {rows.get('users', 0)} users, "
+        f"{rows.get('access_keys', 0)} AccessKeys, {rows.get('audit_events', 0)} audit events"
+    )

@@ -20,11 +20,16 @@ class TargetNotEmpty(Exception):
     """The target store already holds data; copying would mix two stores."""
 
 
-def copy_store(source: Engine, target: Engine) -> dict[str, int]:
-    """Migrate ``target``, then copy every table in dependency order; returns rows per table."""
+def copy_store(source: Engine, target: Engine, *, snapshot: bool = False) -> dict[str, int]:
+    """Migrate ``target``, then copy every table in dependency order; returns rows per table.
+
+    ``snapshot``: read every table in one REPEATABLE READ, READ ONLY transaction, so that a
+    PostgreSQL store that is serving is copied as it was at one moment (a backup)."""
     migrate(target)
     copied: dict[str, int] = {}
     with source.connect() as src, target.begin() as dst:
+        if snapshot and src.dialect.name == "postgresql":
+            src.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         for table in metadata.sorted_tables:
             if dst.scalar(select(func.count()).select_from(table)):
                 raise TargetNotEmpty(f"the target already has rows in {table.name}")
