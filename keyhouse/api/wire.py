@@ -244,17 +244,21 @@ def _rpc(req: WireRequest) -> SignedRequest:
     nonce = _nonce(given.get("SignatureNonce"))
     signed_params = [(k, v) for k, v in everything if k != "Signature"]
 
-    given_signature = given.get("Signature", "")
+    given_signature = given.get("Signature", "").encode()
 
     def expected(secret: str) -> tuple[str, str]:
         to_sign = rpc.string_to_sign(req.method, signed_params, req.path or "/")
         signature = rpc.sign(secret, to_sign)
-        if signature != given_signature and any(" " in k + v for k, v in signed_params):
+        if any(" " in k + v for k, v in signed_params) and not hmac.compare_digest(
+            signature.encode(), given_signature
+        ):
             # A space may have been signed as "+" (the vendor's credential library does): the
-            # same parameters, so the same proof of the secret.
+            # same parameters, so the same proof of the secret. Both comparisons take constant
+            # time: the expected signature must not leak through them.
             form = rpc.string_to_sign(req.method, signed_params, req.path or "/", form=True)
-            if hmac.compare_digest(rpc.sign(secret, form).encode(), given_signature.encode()):
-                return given_signature, form
+            alternative = rpc.sign(secret, form)
+            if hmac.compare_digest(alternative.encode(), given_signature):
+                return alternative, form
         return signature, to_sign
 
     token = given.get("SecurityToken")  # a signed parameter like any other
