@@ -178,6 +178,10 @@ def whois(access_key_id: str, database_url: str | None) -> None:
             ("Last used", used[0]["eventTime"] if used else "never (in the trail)"),
             ("Last used from", where),
         ]
+    _aligned(rows)
+
+
+def _aligned(rows: list[tuple[str, str]]) -> None:
     width = max(len(k) for k, _ in rows)
     for label, value in rows:
         click.echo(f"{label.ljust(width)}  {value}")
@@ -203,9 +207,7 @@ def _temporary(
         ("Last used", used[0]["eventTime"] if used else "never (in the trail)"),
         ("Last used from", where),
     ]
-    width = max(len(k) for k, _ in rows)
-    for label, value in rows:
-        click.echo(f"{label.ljust(width)}  {value}")
+    _aligned(rows)
 
 
 def _signed_by(event: dict[str, Any], access_key_id: str) -> bool:

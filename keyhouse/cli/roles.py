@@ -70,23 +70,16 @@ def role_show(account_name: str, role_name: str, as_json: bool, database_url: st
         with acting(svc, acct.account_id, Action.GetRole, {"RoleName": role_name}) as who:
             found = svc.roles.get(who, role_name)
             attached = svc.policies.for_role(who, role_name)
-            assumed = svc.trail.lookup(
-                who,
-                [("EventName", "AssumeRole"), ("ResourceName", found.arn)],
-                None,
-                None,
-                SESSIONS_SHOWN,
-                None,
-                False,
-            ).events
-    fields = _fields(found)
+            assumed = svc.trail.role_sessions(who, found.arn, SESSIONS_SHOWN)
+    base = _fields(found)
+    fields = dict(base)
     fields["AssumeRolePolicyDocument"] = json.loads(found.trust_policy)
     fields["Policies"] = [{"PolicyName": a.view.name, "PolicyType": a.view.type} for a in attached]
     fields["Sessions"] = [_session(e) for e in assumed]
     if as_json:
         click.echo(json.dumps(fields))
         return
-    for label, value in _fields(found).items():
+    for label, value in base.items():
         click.echo(f"{label + ':':<20}{value}")
     policies = ", ".join(f"{p['PolicyName']} ({p['PolicyType']})" for p in fields["Policies"])
     click.echo(f"{'Policies:':<20}{policies or 'none'}")

@@ -8,7 +8,7 @@ import json
 from starlette.responses import Response
 
 from keyhouse.console.users import everyone
-from keyhouse.console.web import Ctx, Pages, Redirect, confirm, path
+from keyhouse.console.web import Ctx, Pages, Redirect, confirm, path, pretty_json
 from keyhouse.domain.actions import Action
 from keyhouse.domain.errors import DomainError
 from keyhouse.services.base import UserRef
@@ -23,13 +23,6 @@ EXAMPLE = json.dumps(
     },
     indent=2,
 )
-
-
-def _pretty(document: str) -> str:
-    try:
-        return json.dumps(json.loads(document), indent=2, ensure_ascii=False)
-    except ValueError:
-        return document
 
 
 @PAGES.get("/console/policies", Action.ListPolicies, lambda c: {"PolicyType": c.query("type")[:16]})
@@ -95,12 +88,12 @@ def policy(ctx: Ctx) -> Response:
         "policy.html",
         nav="policies",
         policy=view,
-        document=_pretty(view.document or ""),
-        versions=[(v, _pretty(v.document)) for v in versions],
+        document=pretty_json(view.document or ""),
+        versions=[(v, pretty_json(v.document)) for v in versions],
         entities=entities,
         users=users,
         groups=groups,
-        draft=ctx.flash.form.get("document", _pretty(view.document or "")),
+        draft=ctx.flash.form.get("document", pretty_json(view.document or "")),
     )
 
 

@@ -15,6 +15,7 @@ from keyhouse.console.web import (
     confirm,
     path,
     policy_named,
+    pretty_json,
     unattached_policies,
 )
 from keyhouse.domain.actions import Action
@@ -33,13 +34,6 @@ def _example(account_id: str) -> str:
         "Principal": {"RAM": [f"acs:ram::{account_id}:root"]},
     }
     return json.dumps({"Version": "1", "Statement": [statement]}, indent=2)
-
-
-def _pretty(document: str) -> str:
-    try:
-        return json.dumps(json.loads(document), indent=2)
-    except ValueError:
-        return document
 
 
 def _duration(ctx: Ctx, field: str, parameter: str) -> int | None:
@@ -93,21 +87,11 @@ def _back(ctx: Ctx) -> str:
 
 
 def _sessions(ctx: Ctx, arn: str) -> list[dict[str, Any]] | None:
-    """The role's recent AssumeRole events in this account's trail (None: the trail is not
-    the reader's to read)."""
+    """The role's recent sessions (None: the trail is not the reader's to read)."""
     try:
-        page = ctx.svc.trail.lookup(
-            ctx.who,
-            [("EventName", "AssumeRole"), ("ResourceName", arn)],
-            None,
-            None,
-            SESSIONS_SHOWN,
-            None,
-            False,
-        )
+        return ctx.svc.trail.role_sessions(ctx.who, arn, SESSIONS_SHOWN)
     except DomainError:
         return None
-    return page.events
 
 
 @PAGES.get("/console/roles/{role}", Action.GetRole, _name)
@@ -123,7 +107,7 @@ def role(ctx: Ctx) -> Response:
         attached=attached,
         policies=unattached_policies(ctx, attached),
         sessions=_sessions(ctx, found.arn),
-        document=form.get("document", _pretty(found.trust_policy)),
+        document=form.get("document", pretty_json(found.trust_policy)),
         description=form.get("description", found.description),
         duration=form.get("duration", str(found.max_session_duration)),
     )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,14 @@ def unattached_policies(ctx: Ctx, attached: list[Attached]) -> list[PolicyView] 
     except DomainError:
         return None
     return [p for p in found if (p.type, p.name) not in held]
+
+
+def pretty_json(document: str) -> str:
+    """A JSON document indented for an editor (as it is, if it is not JSON)."""
+    try:
+        return json.dumps(json.loads(document), indent=2, ensure_ascii=False)
+    except ValueError:
+        return document
 
 
 def path(*parts: str) -> str:

@@ -107,6 +107,15 @@ class Trail(UseCases):
         token = _token(page[-1][0], page[-1][1]) if more and page else ""
         return Page([json.loads(body) for _, _, body in page], token, start, end)
 
+    def role_sessions(
+        self, principal: Principal, role_arn: str, limit: int
+    ) -> list[dict[str, Any]]:
+        """The newest ``limit`` AssumeRole events of the last 7 days naming the role (refused
+        ones too): the role's sessions, as the console's role page and ``keyhouse role show``
+        list them."""
+        attributes = [("EventName", "AssumeRole"), ("ResourceName", role_arn)]
+        return self.lookup(principal, attributes, None, None, limit, None, False).events
+
     # -- operator views (CLI) -------------------------------------------------------------
     def verify(self, account_id: str | None = None) -> list[audit.Break]:
         """Every account's chain (or one); the first break of each broken one."""

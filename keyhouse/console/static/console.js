@@ -28,15 +28,12 @@ document.addEventListener("DOMContentLoaded", () => {
       let problem = "";
       try {
         const doc = JSON.parse(editor.value);
-        if (editor.dataset.kind === "permission") {
+        const trust = editor.dataset.kind === "trust";
+        if (trust || editor.dataset.kind === "permission") {
           if (!Array.isArray(doc.Statement) || doc.Statement.length === 0) problem = "Statement must be a non-empty list.";
           else if (doc.Statement.some((s) => !["Allow", "Deny"].includes(s.Effect))) problem = "Each statement's Effect must be Allow or Deny.";
-          else if (doc.Statement.some((s) => s.Action === undefined)) problem = "Each statement needs an Action.";
-        } else if (editor.dataset.kind === "trust") {
-          if (!Array.isArray(doc.Statement) || doc.Statement.length === 0) problem = "Statement must be a non-empty list.";
-          else if (doc.Statement.some((s) => !["Allow", "Deny"].includes(s.Effect))) problem = "Each statement's Effect must be Allow or Deny.";
-          else if (doc.Statement.some((s) => s.Action === undefined)) problem = "Each statement needs an Action (sts:AssumeRole).";
-          else if (doc.Statement.some((s) => !s.Principal || typeof s.Principal !== "object")) problem = "Each statement needs a Principal: {\"RAM\": [\"acs:ram::<AccountId>:root\"]}.";
+          else if (doc.Statement.some((s) => s.Action === undefined)) problem = trust ? "Each statement needs an Action (sts:AssumeRole)." : "Each statement needs an Action.";
+          else if (trust && doc.Statement.some((s) => !s.Principal || typeof s.Principal !== "object")) problem = "Each statement needs a Principal: {\"RAM\": [\"acs:ram::<AccountId>:root\"]}.";
         }
       } catch (error) {
         problem = `Not valid JSON: ${error.message}`;
