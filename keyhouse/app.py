@@ -8,8 +8,11 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from typing import Any
+
+from prometheus_client.core import Metric
 
 from keyhouse.api import groups, ims, login_profiles, network, policies, ram, roles, sts, trail
 from keyhouse.api.asgi import WireApp
@@ -20,6 +23,8 @@ from keyhouse.clock import Clock, SystemClock
 from keyhouse.config import Settings
 from keyhouse.console.app import ConsoleApp
 from keyhouse.keyring import open_keyring
+from keyhouse.logs import configure as configure_logs
+from keyhouse.metrics import Metrics, counter, gauge
 from keyhouse.services.accounts import Accounts
 from keyhouse.services.acting import Acting
 from keyhouse.services.audit import AuditWriter
@@ -36,6 +41,7 @@ from keyhouse.services.reports import Reports
 from keyhouse.services.roles import Roles
 from keyhouse.services.sts import Sts
 from keyhouse.services.sweep import Sweeper
+from keyhouse.services.throttle import SourceThrottle
 from keyhouse.services.trail import Trail
 from keyhouse.services.users import Users
 from keyhouse.store.engine import make_engine
@@ -72,11 +78,13 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         store.dispose()
         raise
     authorizer = Authorizer(clock)
+    metrics = Metrics()
     committer = GroupCommitter(
         store,
         clock,
         capacity=settings.audit_buffer,
         set_aside_after=settings.audit_set_aside_after,
+        metrics=metrics,
     )
     writer = AuditWriter(committer, clock, enabled=settings.audit)
     store.before_commit = writer.before_commit
@@ -110,6 +118,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             lease=timedelta(seconds=settings.sweep_lease),
             audit_retention=timedelta(days=settings.audit_retention_days),
         ),
+        metrics=metrics,
+        throttle=SourceThrottle(settings.auth_failures_per_minute),
     )
 
 
@@ -139,9 +149,51 @@ class Periodic:
                 log.exception("background job %s failed; it will run again", self.name)
 
 
+def figures(services: Services) -> Iterator[Metric]:
+    """What the trail and the cache count anyway, as metrics (read when scraped)."""
+    trail = services.audit.health()
+    yield gauge(
+        "keyhouse_commit_queue_depth", "Items waiting for the group committer.", trail.queued
+    )
+    yield gauge(
+        "keyhouse_trail_writable", "1 while the last commit batch succeeded.", trail.writable
+    )
+    yield counter("keyhouse_commit_batches", "Batches the group committer wrote.", trail.batches)
+    yield counter(
+        "keyhouse_committed_items",
+        "Events of reads and refusals (with their nonces), and summaries, that the group "
+        "committer wrote (a change's event commits in the change's own transaction).",
+        trail.items,
+    )
+    yield counter(
+        "keyhouse_audit_events_summarized",
+        "Refusals before authentication counted in a per-source summary event instead.",
+        trail.summarized,
+    )
+    yield counter(
+        "keyhouse_audit_events_set_aside",
+        "Audit events the store refused for good: logged, not stored.",
+        trail.set_aside,
+    )
+    cache = services.store.cache.figures()
+    yield counter("keyhouse_cache_hits", "Reads the in-process cache answered.", cache.hits)
+    yield counter("keyhouse_cache_misses", "Reads the cache sent to the store.", cache.misses)
+    yield counter(
+        "keyhouse_cache_evictions", "Accounts evicted from the cache for room.", cache.evictions
+    )
+    yield gauge("keyhouse_cache_accounts", "Accounts the cache holds.", cache.accounts)
+    yield gauge("keyhouse_cache_rows", "Rows the cache holds.", cache.rows)
+
+
 def build_app(settings: Settings, services: Services) -> WireApp:
+    metrics = services.metrics
+    metrics.read(lambda: figures(services))
+
     def sweep() -> None:
-        services.sweeper.sweep()
+        purged = services.sweeper.sweep()
+        if purged is not None:
+            metrics.sweep_runs.inc()
+            metrics.sweep_purged.inc(len(purged))
 
     jobs = [
         Periodic("retention-sweep", settings.sweep_interval, sweep),
@@ -161,8 +213,20 @@ def build_app(settings: Settings, services: Services) -> WireApp:
         services.audit.start()
         for job in jobs:
             job.start()
+        if settings.metrics_port:
+            from prometheus_client import start_http_server
+
+            exporter.append(
+                start_http_server(
+                    settings.metrics_port, addr=settings.host, registry=metrics.registry
+                )[0]
+            )
+
+    exporter: list[Any] = []
 
     def shutdown() -> None:
+        for server in exporter:
+            server.shutdown()
         for job in jobs:
             job.stop()
         services.audit.stop()
@@ -175,6 +239,7 @@ def build_app(settings: Settings, services: Services) -> WireApp:
         ping=services.store.ping,
         trail_health=services.audit.health,
         cache_figures=services.store.cache.figures,
+        metrics=metrics.exposition if settings.metrics else None,
         threads=settings.worker_threads,
         max_body=settings.max_body_bytes,
         on_startup=startup,
@@ -187,8 +252,5 @@ def create_app() -> WireApp:
     from keyhouse.config import load_settings
 
     settings = load_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logs(settings.log_level, settings.log_format)
     return build_app(settings, build_services(settings))

@@ -34,9 +34,18 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     worker_threads: int = 16
     log_level: str = "info"
+    # "text" (one human-readable line per record) or "json" (one JSON object per line).
+    log_format: str = "text"
+    # Prometheus metrics: at /metrics on the API port when true, and/or on a port of their
+    # own (0: none), which listens on the same host.
+    metrics: bool = False
+    metrics_port: int = 0
     # Proxies (addresses or CIDR blocks, comma-separated) whose X-Forwarded-For,
     # X-Forwarded-Proto and X-Keyhouse-Vpc-Id headers are believed.
     trusted_proxies: str = ""
+    # Authentication failures an address may have a minute (and at once) before its requests
+    # are refused unread for a while (keyhouse.services.throttle); 0 turns it off.
+    auth_failures_per_minute: int = 60
     # Audit events kept (days), and how many read/refusal events may wait in memory.
     audit_retention_days: int = 400
     audit_buffer: int = 10_000
@@ -157,6 +166,12 @@ def _validate(s: Settings, where: Callable[[str], str]) -> None:
     _validate_database_url(s.database_url, where("database_url"))
     if not 0 < s.port < 65536:
         raise ConfigError(f"{where('port')}: must be 1 to 65535")
+    if not 0 <= s.metrics_port < 65536 or (s.metrics_port and s.metrics_port == s.port):
+        raise ConfigError(f"{where('metrics_port')}: must be 1 to 65535, not the API's port")
+    if s.auth_failures_per_minute < 0:
+        raise ConfigError(f"{where('auth_failures_per_minute')}: must be 0 (off) or more")
+    if s.log_format not in ("text", "json"):
+        raise ConfigError(f"{where('log_format')}: must be text or json")
     for name in (
         "sweep_interval",
         "sweep_lease",

@@ -26,6 +26,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 log = logging.getLogger("keyhouse.http")
 
 _JSON_HEADERS = [(b"content-type", b"application/json;charset=utf-8")]
+METRICS_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 
 
 # How long a client may take to send its body once its headers are in.
@@ -47,6 +48,7 @@ class WireApp:
         threads: int,
         trail_health: Callable[[], Any] | None = None,
         cache_figures: Callable[[], Any] | None = None,
+        metrics: Callable[[], bytes] | None = None,
         max_body: int,
         on_startup: Callable[[], None] = lambda: None,
         on_shutdown: Callable[[], None] = lambda: None,
@@ -57,6 +59,7 @@ class WireApp:
         self.ping = ping
         self.trail_health = trail_health
         self.cache_figures = cache_figures
+        self.metrics = metrics
         self.max_body = max_body
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="keyhouse")
         self.on_startup = on_startup
@@ -81,6 +84,10 @@ class WireApp:
             return
         if path == "/healthz":
             await _reply(send, *await self._health(loop))
+            return
+        if path == "/metrics" and self.metrics is not None:
+            exposition = await loop.run_in_executor(self.executor, self.metrics)
+            await _send(send, 200, [(b"content-type", METRICS_TYPE)], exposition)
             return
         if path != "/":
             await _reply(send, 404, _error(scope, "InvalidAction.NotFound", f"No API at {path}."))
@@ -247,12 +254,15 @@ def _error(scope: Scope, code: str, message: str) -> dict[str, Any]:
 
 
 async def _reply(send: Send, status: int, payload: dict[str, Any]) -> None:
-    body = orjson.dumps(payload)
+    await _send(send, status, _JSON_HEADERS, orjson.dumps(payload))
+
+
+async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())],
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
         }
     )
     await send({"type": "http.response.body", "body": body})

@@ -17,10 +17,12 @@ from keyhouse.crypto import MasterKeyError
 from keyhouse.domain.actions import PERMISSIONS, Level
 from keyhouse.domain.errors import DomainError, PermissionDenied
 from keyhouse.domain.model import Principal
+from keyhouse.logs import principal_name
 from keyhouse.services.audit import EventDraft
 from keyhouse.services.authn import NONCE_USED, AuthenticationFailed, Origin
 from keyhouse.services.committer import Outcome
 from keyhouse.services.registry import Services
+from keyhouse.services.throttle import SourceThrottled
 from keyhouse.store.cache import CacheMiss, MemoryScope, memory_reads
 
 log = logging.getLogger("keyhouse.request")
@@ -37,6 +39,7 @@ class _Outcome:
     """What is known about a request for its log line, however far it got."""
 
     action: str | None = None
+    route: str | None = None  # the routed action (``action`` is what the client wrote)
     principal: Principal | None = None
 
 
@@ -151,6 +154,7 @@ class Dispatcher:
         """A replay: nothing of its answer leaves; its refusal is what the trail records."""
         run.draft.nonce = None
         failure = AuthenticationFailed("nonce_used", NONCE_USED)
+        self.services.metrics.auth_failures.labels(failure.reason).inc()
         code, run.status = vendor_code(failure)
         run.body = self._envelope(req, run.request_id, code, failure.message)
 
@@ -161,14 +165,25 @@ class Dispatcher:
         if committed is not Outcome.COMMITTED:
             status, body = 503, self._envelope(req, run.request_id, "ServiceUnavailable", _BUSY)
             self.services.audit.record_later(run.draft, status, body)
+        seconds = time.perf_counter() - run.started
+        code = body.get("Code", "OK")
+        self.services.metrics.answered(run.outcome.route or "-", code, seconds)
+        principal = run.outcome.principal
         log.info(
-            "%s %s status=%s code=%s key=%s ms=%.1f",
-            body["RequestId"],
-            run.outcome.action or "-",
-            status,
-            body.get("Code", "-"),
-            run.outcome.principal.access_key_id if run.outcome.principal else "-",
-            (time.perf_counter() - run.started) * 1000,
+            "request",
+            extra={
+                "fields": {
+                    "request_id": body["RequestId"],
+                    "surface": "api",
+                    "action": run.outcome.route or (run.outcome.action or "-")[:64],
+                    "principal": principal_name(principal),
+                    "key": principal.access_key_id if principal else run.draft.access_key_id,
+                    "source": run.draft.source_ip,
+                    "status": status,
+                    "code": code,
+                    "ms": round(seconds * 1000, 2),
+                }
+            },
         )
         return status, body
 
@@ -192,14 +207,22 @@ class Dispatcher:
                     f"Specified api {action or '(none)'} is not found for version "
                     f"{version or '(none)'}.",
                 )
+            outcome.route = entry.action
             draft.service = entry.service.capitalize()
             if PERMISSIONS[entry.action].level is Level.WRITE:
                 draft.rw = "Write"
+            try:
+                self.services.throttle.check(origin.address)
+            except SourceThrottled:
+                self.services.metrics.throttled.inc()
+                raise
             signed = signed_request(req)
             draft.access_key_id = signed.access_key_id[:32]
             try:
                 outcome.principal = self.services.authenticator.authenticate(signed, origin)
             except AuthenticationFailed as failure:
+                self.services.metrics.auth_failures.labels(failure.reason).inc()
+                self.services.throttle.failed(origin.address, failure.reason)
                 draft.account_id = failure.data.get("account_id", "")
                 draft.user_id = failure.data.get("user_id")
                 draft.user_name = failure.data.get("user_name")
@@ -229,7 +252,13 @@ class Dispatcher:
         except MasterKeyError:
             log.exception("the master key cannot open a stored secret")
             return 500, self._envelope(req, request_id, "InternalError", _INTERNAL)
-        except Exception:
+        except Exception as exc:
+            if self.services.store.unavailable(exc):
+                # The store is away (or its pool exhausted): try again later, as for a commit.
+                self.services.metrics.store_errors.labels("request").inc()
+                name = type(exc).__name__
+                log.error("request %s: the store is unavailable: %s", request_id, name)
+                return 503, self._envelope(req, request_id, "ServiceUnavailable", _BUSY)
             log.exception("request %s failed", request_id)
             return 500, self._envelope(req, request_id, "InternalError", _INTERNAL)
 

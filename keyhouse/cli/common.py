@@ -3,7 +3,6 @@ the operator's audit event."""
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from keyhouse.config import ConfigError, Settings, hide_password, load_settings
 from keyhouse.crypto import MasterKeyError
 from keyhouse.domain.actions import Action, Command
 from keyhouse.domain.errors import DomainError
+from keyhouse.logs import configure as configure_logs
 from keyhouse.services.acting import Surface, operator
 from keyhouse.services.registry import Services
 from keyhouse.store.engine import store_exists
@@ -89,13 +89,7 @@ def load(**overrides: object) -> Settings:
         settings = load_settings(overrides)
     except ConfigError as exc:
         fail(EXIT_CONFIG, str(exc))
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    # Migrations say what they do at INFO; an operator's terminal needs only their failures.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logs(settings.log_level, settings.log_format)
     return settings
 
 

@@ -47,6 +47,18 @@ from keyhouse.services.registry import Services
     type=click.Path(dir_okay=False),
     help="The private key of --certfile (PEM).",
 )
+@click.option(
+    "--log-format",
+    default=None,
+    type=click.Choice(["text", "json"]),
+    help="Every log line as readable text (default) or as one JSON object.",
+)
+@click.option(
+    "--metrics-port",
+    default=None,
+    type=int,
+    help="Serve Prometheus metrics on this port (same host); see KEYHOUSE_METRICS.",
+)
 @database_option
 def serve(
     host: str | None,
@@ -54,6 +66,8 @@ def serve(
     workers: int,
     certfile: str | None,
     keyfile: str | None,
+    log_format: str | None,
+    metrics_port: int | None,
     database_url: str | None,
 ) -> None:
     """Migrate the store and serve the API (creating a default account on an empty store)."""
@@ -62,15 +76,28 @@ def serve(
     from keyhouse.api.protocol import BoundedHttpToolsProtocol
 
     settings = load(
-        host=host, port=port, database_url=database_url, certfile=certfile, keyfile=keyfile
+        host=host,
+        port=port,
+        database_url=database_url,
+        certfile=certfile,
+        keyfile=keyfile,
+        log_format=log_format,
+        metrics_port=metrics_port,
     )
+    if workers > 1 and (settings.metrics or settings.metrics_port):
+        # Each worker process counts its own requests: a scrape would see one at random.
+        fail(EXIT_CONFIG, "metrics are served with one worker per instance, not --workers N")
     _check_port(settings.host, settings.port)
+    if settings.metrics_port:
+        _check_port(settings.host, settings.metrics_port)
     services = build(settings)
     _bootstrap(services, settings)
     common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level,
+        # Keep the one format keyhouse.logs set up: uvicorn would install its own.
+        "log_config": None,
         "access_log": False,
         "lifespan": "on",
         "server_header": False,
@@ -93,7 +120,7 @@ def serve(
     os.environ.update(
         {
             env_name(k): str(getattr(settings, k))
-            for k in ("database_url", "host", "port", "certfile", "keyfile")
+            for k in ("database_url", "host", "port", "certfile", "keyfile", "log_format")
         }
     )
     if settings.master_key is None:

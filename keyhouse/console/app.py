@@ -8,6 +8,8 @@ live in the store and the cookie holds only a random token.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -30,7 +32,10 @@ from keyhouse.console import (
     users,
 )
 from keyhouse.console.web import HERE, Web
+from keyhouse.logs import CURRENT, RequestFacts
 from keyhouse.services.registry import Services
+
+log = logging.getLogger("keyhouse.request")
 
 HEADERS = {
     "Content-Security-Policy": (
@@ -46,6 +51,7 @@ HEADERS = {
 
 class ConsoleApp:
     def __init__(self, services: Services, origins: OriginResolver) -> None:
+        self.metrics = services.metrics
         self.web = Web(services, origins)
         routes: list[Any] = self.web.routes(
             account.PAGES,
@@ -64,11 +70,46 @@ class ConsoleApp:
         self.app = Starlette(routes=[*routes, Mount("/console/static", static, name="static")])
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        started = time.perf_counter()
+        status = 500
+
         async def with_headers(message: MutableMapping[str, Any]) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 headers = list(message.get("headers", []))
                 headers += [(k.lower().encode(), v.encode()) for k, v in HEADERS.items()]
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        facts = RequestFacts()
+        token = CURRENT.set(facts)
+        try:
+            await self.app(scope, receive, with_headers)
+        finally:
+            CURRENT.reset(token)
+            self._logged(scope, facts, status, time.perf_counter() - started)
+
+    def _logged(self, scope: Any, facts: RequestFacts, status: int, seconds: float) -> None:
+        """The request's one log line (its event's facts, when it recorded one)."""
+        method = scope.get("method", "-")
+        self.metrics.console_requests.labels(method[:8], f"{status // 100}xx").inc()
+        client = scope.get("client") or ("-", 0)
+        log.info(
+            "request",
+            extra={
+                "fields": {
+                    "request_id": facts.request_id,
+                    "surface": "console",
+                    "action": facts.action,
+                    "principal": facts.principal,
+                    "key": facts.key,
+                    "source": client[0],
+                    "method": method,
+                    "path": scope.get("path", "")[:128],
+                    "status": status,
+                    "code": facts.code,
+                    "ms": round(seconds * 1000, 2),
+                }
+            },
+        )

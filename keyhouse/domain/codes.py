@@ -33,6 +33,7 @@ _TABLE: dict[str, tuple[str, int]] = {
     "auth.token_expired": ("InvalidSecurityToken.Expired", 400),
     "auth.access_policy_denied": ("AccessKeyId.AccessPolicyDenied", 400),
     "auth.leakage_risk": ("AccessKeyId.LeakageRisk", 403),
+    "source.throttled": ("Throttling.User", 400),
     "not_found.policy": ("EntityNotExist.Policy", 404),
     "not_found.user.login_profile": ("EntityNotExist.User.LoginProfile", 404),
     "already_exists.user.login_profile": ("EntityAlreadyExists.User.LoginProfile", 409),

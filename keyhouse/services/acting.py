@@ -20,6 +20,7 @@ from keyhouse.domain.actions import Action, Command
 from keyhouse.domain.codes import vendor_code
 from keyhouse.domain.errors import DomainError, Unavailable
 from keyhouse.domain.model import Principal
+from keyhouse.logs import note_request
 from keyhouse.services.audit import AuditWriter, EventDraft
 from keyhouse.services.committer import Outcome
 
@@ -95,6 +96,7 @@ class Acting:
             self.audit.end(token)
 
     def _finish(self, draft: EventDraft, status: int, body: Mapping[str, str]) -> None:
+        note_request(draft.request_id, draft.action, draft.principal, body.get("Code") or "OK")
         if self.audit.finish(draft, status, body) is not Outcome.COMMITTED:
             raise Unavailable("The audit trail could not record this; try again in a moment.")
 

@@ -36,6 +36,7 @@ class AuthenticationFailed(DomainError):
 
     def __init__(self, reason: str, message: str, **data: str) -> None:
         super().__init__(message, **data)
+        self.reason = reason
         self.code = f"auth.{reason}"
 
 

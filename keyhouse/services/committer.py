@@ -36,6 +36,7 @@ from enum import Enum
 from typing import Any
 
 from keyhouse.clock import Clock
+from keyhouse.metrics import Metrics
 from keyhouse.store.batch import BatchTx, BatchWriter
 from keyhouse.store.sql import SqlStore
 
@@ -112,8 +113,10 @@ class GroupCommitter:
         *,
         capacity: int = 10_000,
         set_aside_after: float = 30.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics
         self._writer = BatchWriter(store.engine, store.write_lock)
         self.clock = clock
         self.set_aside_after = set_aside_after
@@ -272,12 +275,15 @@ class GroupCommitter:
     def _write_batch_now(self, batch: list[Item]) -> None:
         with self._writing:
             failed: list[Item] = []
+            started = time.perf_counter()
             try:
                 self._write_halving(batch, failed)
                 self._batches += 1
                 self._items += len(batch)
             except Exception as exc:
                 self._writable = False
+                if self.metrics is not None:
+                    self.metrics.store_errors.labels("commit").inc()
                 log.error("the store is unavailable for a commit batch: %s", type(exc).__name__)
                 for item in batch:
                     if item.outcome is not None:
@@ -288,6 +294,8 @@ class GroupCommitter:
                         item.resolve(Outcome.UNAVAILABLE)
                 return
             self._writable = True
+            if self.metrics is not None:
+                self.metrics.committed(len(batch), time.perf_counter() - started)
             for item in failed:
                 if not item.awaited:
                     self._retry(item)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from keyhouse.clock import Clock
+from keyhouse.metrics import Metrics
 from keyhouse.services.accounts import Accounts
 from keyhouse.services.acting import Acting
 from keyhouse.services.audit import AuditWriter
@@ -18,6 +19,7 @@ from keyhouse.services.reports import Reports
 from keyhouse.services.roles import Roles
 from keyhouse.services.sts import Sts
 from keyhouse.services.sweep import Sweeper
+from keyhouse.services.throttle import SourceThrottle
 from keyhouse.services.trail import Trail
 from keyhouse.services.users import Users
 from keyhouse.store.sql import SqlStore
@@ -42,3 +44,5 @@ class Services:
     console: Console
     authenticator: Authenticator
     sweeper: Sweeper
+    metrics: Metrics
+    throttle: SourceThrottle

@@ -158,7 +158,7 @@ def _remaining(url: str, account_id: str) -> int:
         engine.dispose()
 
 
-_EVENT = re.compile(r"^(\S+ \S+) INFO keyhouse.sweep sweep (started|finished) holder=(\S+)", re.M)
+_EVENT = re.compile(r"^(\S+) INFO keyhouse.sweep sweep (started|finished) holder=(\S+)", re.M)
 
 
 def _sweeps(*servers: Server) -> list[tuple[datetime, datetime, str]]:
@@ -167,7 +167,7 @@ def _sweeps(*servers: Server) -> list[tuple[datetime, datetime, str]]:
     for server in servers:
         opened: dict[str, datetime] = {}
         for stamp, kind, holder in _EVENT.findall(server.stderr_path.read_text()):
-            at = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f")
+            at = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ")
             if kind == "started":
                 opened[holder] = at
             elif holder in opened:

@@ -1,0 +1,136 @@
+"""One log format for every logger in the process: Keyhouse's, the HTTP server's (uvicorn) and
+the migrations' (alembic).
+
+``text`` (the default) is one human-readable line per record: UTC time, level, logger, message,
+then the record's fields as ``name=value``. ``json`` is one JSON object per line with the same
+facts as keys. A record's fields come from ``extra={"fields": {...}}``; values that a client
+sent are escaped (text) or encoded (JSON), so no request can forge a line of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import IO, Any
+
+import orjson
+
+from keyhouse.domain.model import Principal
+
+FORMATS = ("text", "json")
+
+# Loggers that configure handlers of their own: theirs are removed so that every record
+# reaches the one handler on the root logger, in the one format.
+_FOREIGN = ("uvicorn", "uvicorn.error", "uvicorn.asgi", "alembic", "httptools")
+
+# Characters a text value is quoted for: a space would split it, the others could forge a
+# line, a field or a quote.
+_QUOTED = frozenset(' "=\\\n\r\t')
+
+
+def configure(level: str, fmt: str = "text", stream: IO[str] | None = None) -> None:
+    """Send every logger's records to one handler on ``stream`` (stderr) in ``fmt``."""
+    if fmt not in FORMATS:
+        raise ValueError(f"log format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger()
+    for old in root.handlers[:]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for name in _FOREIGN:
+        foreign = logging.getLogger(name)
+        foreign.handlers.clear()
+        foreign.propagate = True
+    # Migrations say what they do at INFO; an operator needs only their failures.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _time(record: logging.LogRecord) -> str:
+    at = datetime.fromtimestamp(record.created, UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(record.msecs):03d}Z"
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    fields = getattr(record, "fields", None)
+    return fields if isinstance(fields, dict) else {}
+
+
+def text_value(value: object) -> str:
+    """A field's value for a text line: as it is when plain, else quoted with escapes."""
+    shown = "-" if value is None else str(value)
+    if shown and not any(c in _QUOTED or not c.isprintable() for c in shown):
+        return shown
+    escaped = shown.encode("unicode_escape").decode("ascii").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        shown = message if message.isprintable() else text_value(message)
+        line = f"{_time(record)} {record.levelname} {record.name} {shown}"
+        fields = _fields(record)
+        if fields:
+            line += " " + " ".join(f"{k}={text_value(v)}" for k, v in fields.items())
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        document: dict[str, Any] = {
+            "time": _time(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name, value in _fields(record).items():
+            document.setdefault(name, value)
+        if record.exc_info:
+            document["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(document, default=str).decode()
+
+
+@dataclass
+class RequestFacts:
+    """What the request being served did, for its one log line: filled in by whatever
+    records its event (the console's pages run on worker threads; the copy of the context
+    they run in shares this object)."""
+
+    request_id: str = "-"
+    action: str = "-"
+    principal: str = "-"
+    key: str = "-"
+    code: str = "OK"
+
+
+CURRENT: ContextVar[RequestFacts | None] = ContextVar("keyhouse_request_facts", default=None)
+
+
+def principal_name(principal: Principal | None) -> str:
+    """The principal as a log line names it: kind, account, and user or role session."""
+    if principal is None:
+        return "-"
+    if principal.session is not None:
+        session = principal.session
+        return f"assumed-role:{principal.account_id}/{session.role_name}/{session.name}"
+    if principal.user_name:
+        return f"{principal.kind}:{principal.account_id}/{principal.user_name}"
+    return f"{principal.kind}:{principal.account_id}"
+
+
+def note_request(request_id: str, action: str, principal: Principal | None, code: str) -> None:
+    """Tell the current request's log line what it did (no-op outside one)."""
+    facts = CURRENT.get()
+    if facts is None:
+        return
+    facts.request_id, facts.action, facts.code = request_id, action, code
+    if principal is not None:
+        facts.principal = principal_name(principal)
+        facts.key = principal.access_key_id or "-"
