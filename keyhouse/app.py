@@ -35,6 +35,7 @@ from keyhouse.services.console import Console
 from keyhouse.services.groups import Groups
 from keyhouse.services.keys import Keys
 from keyhouse.services.leaks import LeakScanner
+from keyhouse.services.masterkeys import MasterKeys
 from keyhouse.services.policies import Policies
 from keyhouse.services.registry import Services
 from keyhouse.services.reports import Reports
@@ -120,6 +121,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         ),
         metrics=metrics,
         throttle=SourceThrottle(settings.auth_failures_per_minute),
+        master_keys=MasterKeys(store, box),
     )
 
 
@@ -199,6 +201,8 @@ def build_app(settings: Settings, services: Services) -> WireApp:
         Periodic("retention-sweep", settings.sweep_interval, sweep),
         Periodic("nonce-expiry", 60.0, services.sweeper.purge_nonces),
     ]
+    # The keyring follows its file (keyhouse master-key rotate): one stat a second.
+    jobs.append(Periodic("master-key-watch", 1.0, services.master_keys.box.refresh))
     if settings.backend == "sqlite":  # PostgreSQL checkpoints by itself
         jobs.append(Periodic("wal-checkpoint", 1.0, services.store.checkpoint))
 

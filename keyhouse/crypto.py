@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,29 +56,55 @@ class Sealed:
 
 
 class SecretBox:
-    """Seals with the first key of the ring; opens with whichever key sealed."""
+    """Seals with the first key of the ring; opens with whichever key sealed.
 
-    def __init__(self, keys: list[MasterKey]) -> None:
-        if not keys:
-            raise MasterKeyError("the keyring is empty")
-        self._active = keys[0]
-        self._ciphers = {k.key_id: AESGCM(k.material) for k in keys}
+    A keyring read from a file follows the file: ``reload`` (set by keyhouse.keyring) returns
+    the file's keys when it changed, and the box takes them, on a timer and whenever a secret
+    sealed under a key it does not know turns up (re-sealed by ``keyhouse master-key rotate``
+    a moment before this process saw the new file).
+    """
+
+    def __init__(
+        self, keys: list[MasterKey], reload: Callable[[], list[MasterKey] | None] | None = None
+    ) -> None:
+        self._ring = _ring(keys)
+        self._reload = reload
+        self._reloading = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"SecretBox(key_ids={sorted(self._ciphers)})"
+        return f"SecretBox(key_ids={sorted(self._ring[1])})"
 
     @property
     def key_ids(self) -> frozenset[str]:
-        return frozenset(self._ciphers)
+        return frozenset(self._ring[1])
+
+    @property
+    def sealing_key_id(self) -> str:
+        return self._ring[0].key_id
+
+    def refresh(self) -> bool:
+        """Take the keyring's file again if it changed; True when the keys changed."""
+        if self._reload is None:
+            return False
+        with self._reloading:
+            keys = self._reload()
+            if not keys:
+                return False
+            self._ring = _ring(keys)  # one reference swapped: readers see old or new
+            return True
 
     def seal(self, access_key_id: str, secret: str) -> Sealed:
+        active, ciphers = self._ring
         nonce = os.urandom(_NONCE_BYTES)
-        cipher = self._ciphers[self._active.key_id]
-        blob = nonce + cipher.encrypt(nonce, secret.encode(), access_key_id.encode())
-        return Sealed(self._active.key_id, blob)
+        blob = nonce + ciphers[active.key_id].encrypt(
+            nonce, secret.encode(), access_key_id.encode()
+        )
+        return Sealed(active.key_id, blob)
 
     def open(self, access_key_id: str, sealed: Sealed) -> str:
-        cipher = self._ciphers.get(sealed.key_id)
+        cipher = self._ring[1].get(sealed.key_id)
+        if cipher is None and self.refresh():
+            cipher = self._ring[1].get(sealed.key_id)
         if cipher is None:
             raise MasterKeyError(f"no master key with id {sealed.key_id!r} is configured")
         nonce, body = sealed.blob[:_NONCE_BYTES], sealed.blob[_NONCE_BYTES:]
@@ -86,6 +114,12 @@ class SecretBox:
             raise MasterKeyError(
                 f"the master key {sealed.key_id!r} does not open the stored secrets"
             ) from exc
+
+
+def _ring(keys: list[MasterKey]) -> tuple[MasterKey, dict[str, AESGCM]]:
+    if not keys:
+        raise MasterKeyError("the keyring is empty")
+    return keys[0], {k.key_id: AESGCM(k.material) for k in keys}
 
 
 def parse_keyring(text: str) -> list[MasterKey]:
@@ -98,6 +132,24 @@ def read_key_file(path: Path) -> list[MasterKey] | None:
     if not path.exists():
         return None
     return parse_keyring(path.read_text())
+
+
+def write_key_file(path: Path, keys: list[MasterKey]) -> None:
+    """Replace the key file with ``keys`` at once (mode 0600): a reader sees the old file or
+    the new one, never a part."""
+    if not keys:
+        raise MasterKeyError("the keyring is empty")
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write("".join(k.encode() + "\n" for k in keys))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def create_key_file(path: Path) -> list[MasterKey]:

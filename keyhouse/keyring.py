@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 from keyhouse.config import Settings
 from keyhouse.crypto import (
     MasterKey,
@@ -12,6 +15,8 @@ from keyhouse.crypto import (
     read_key_file,
 )
 from keyhouse.store.sql import SqlStore
+
+log = logging.getLogger("keyhouse.keyring")
 
 
 def open_keyring(settings: Settings, store: SqlStore) -> SecretBox:
@@ -39,7 +44,45 @@ def open_keyring(settings: Settings, store: SqlStore) -> SecretBox:
             keys = create_key_file(path)
         except FileExistsError:  # another instance created it a moment ago
             keys = read_key_file(path) or []
-    box = SecretBox(keys)
+    box = SecretBox(keys, None if settings.master_key else KeyFileWatch(path))
     for access_key_id, sealed in samples:
         box.open(access_key_id, sealed)  # raises MasterKeyError naming the key id
     return box
+
+
+class KeyFileWatch:
+    """The key file's keys each time it changed since the last look (None otherwise): what
+    a running server's keyring follows, so that ``keyhouse master-key rotate`` needs no
+    restart. A look is one ``stat``; the file is read only when it changed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen = self._stamp()
+
+    def _stamp(self) -> tuple[int, int, int] | None:
+        try:
+            found = self.path.stat()
+        except OSError:
+            return None
+        return found.st_ino, found.st_mtime_ns, found.st_size
+
+    def __call__(self) -> list[MasterKey] | None:
+        stamp = self._stamp()
+        if stamp is None or stamp == self._seen:
+            return None
+        try:
+            keys = read_key_file(self.path)
+        except (OSError, MasterKeyError):
+            log.exception(
+                "the master key file %s cannot be read; keeping the keys in use", self.path
+            )
+            return None
+        self._seen = stamp
+        if keys:
+            log.info(
+                "master keyring reloaded from %s: %s (sealing with %s)",
+                self.path,
+                ", ".join(k.key_id for k in keys),
+                keys[0].key_id,
+            )
+        return keys

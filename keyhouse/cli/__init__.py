@@ -9,6 +9,7 @@ import click
 
 from keyhouse.cli.accounts import account
 from keyhouse.cli.keys import key, scan, whois
+from keyhouse.cli.masterkey import master_key
 from keyhouse.cli.roles import role
 from keyhouse.cli.serve import serve
 from keyhouse.cli.store import backup, purge, restore, store
@@ -21,7 +22,21 @@ def main() -> None:
     """Keyhouse: a self-hosted AccessKey service speaking the Alibaba Cloud RAM/IMS/STS protocol."""
 
 
-for command in (serve, account, key, role, scan, whois, audit, acl, store, backup, restore, purge):
+for command in (
+    serve,
+    account,
+    key,
+    role,
+    scan,
+    whois,
+    audit,
+    acl,
+    store,
+    backup,
+    restore,
+    purge,
+    master_key,
+):
     main.add_command(command)
 
 __all__ = ["main"]

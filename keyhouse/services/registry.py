@@ -14,6 +14,7 @@ from keyhouse.services.console import Console
 from keyhouse.services.groups import Groups
 from keyhouse.services.keys import Keys
 from keyhouse.services.leaks import LeakScanner
+from keyhouse.services.masterkeys import MasterKeys
 from keyhouse.services.policies import Policies
 from keyhouse.services.reports import Reports
 from keyhouse.services.roles import Roles
@@ -46,3 +47,4 @@ class Services:
     sweeper: Sweeper
     metrics: Metrics
     throttle: SourceThrottle
+    master_keys: MasterKeys

@@ -22,13 +22,14 @@ from keyhouse.store.engine import WRITE_OPTION, SqliteWriteLock
 from keyhouse.store.hot import HotPath
 from keyhouse.store.keys import KeysTx, Purged
 from keyhouse.store.roles import RolesTx
+from keyhouse.store.sealing import SealingTx
 from keyhouse.store.trail import TrailTx
 from keyhouse.store.users import UsersTx
 
 __all__ = ["Purged", "SqlStore", "Tx"]
 
 
-class Tx(AccountsTx, UsersTx, KeysTx, RolesTx, AccessControlTx, TrailTx, ConsoleTx):
+class Tx(AccountsTx, UsersTx, KeysTx, RolesTx, AccessControlTx, TrailTx, ConsoleTx, SealingTx):
     """One open transaction. Methods return domain objects; ``None`` means "no such row"."""
 
     def __init__(self, conn: Connection) -> None:
