@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import cast
 
+import psycopg
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
@@ -36,6 +38,11 @@ class Tx(AccountsTx, UsersTx, KeysTx, RolesTx, AccessControlTx, TrailTx, Console
         self._c = conn
         # Accounts this transaction read: a write drops their cached rows once it commits.
         self.accounts_read: set[str] = set()
+
+
+# What SQLite says when its file cannot be used for now (locked by another process, read-only,
+# gone), rather than that a statement is wrong.
+_SQLITE_AWAY = ("locked", "busy", "unable to open", "readonly", "disk I/O")
 
 
 class SqlStore:
@@ -87,7 +94,14 @@ class SqlStore:
     def unavailable(exc: BaseException) -> bool:
         """Whether ``exc`` says the store could not be reached or was busy (try again later),
         rather than that the statement itself cannot succeed."""
-        return isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout)
+        if isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout):
+            return True
+        # The hot path (keyhouse.store.hot) speaks to the drivers without SQLAlchemy.
+        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+            return True
+        return isinstance(exc, sqlite3.OperationalError) and any(
+            sign in str(exc) for sign in _SQLITE_AWAY
+        )
 
     def sealed_samples(self) -> list[tuple[str, Sealed]]:
         """One (AccessKey ID, sealed secret) per master key id in use: what the keyring is
