@@ -94,7 +94,7 @@ def _entry(raw: Any) -> Entry:
     if unknown:
         raise NetworkPolicyError(f"Unknown statement field {sorted(unknown)[0]!r}.")
     kind = raw.get("Type")
-    if kind not in {CLASSIC, VPC}:
+    if not isinstance(kind, str) or kind not in {CLASSIC, VPC}:
         raise NetworkPolicyError(f"Type must be {CLASSIC} or {VPC}.")
     value = raw.get("Value", "")
     if not isinstance(value, str):
@@ -125,7 +125,7 @@ def parse(document: str) -> NetworkPolicy:
     if raw.get("Version", 1) not in (1, "1"):
         raise NetworkPolicyError("Version must be 1.")
     status = raw.get("Status")
-    if status not in {"Active", "Inactive"}:
+    if not isinstance(status, str) or status not in {"Active", "Inactive"}:
         raise NetworkPolicyError("Status must be Active or Inactive.")
     statements = raw.get("Statements")
     if not isinstance(statements, list):

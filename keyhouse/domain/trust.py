@@ -17,10 +17,10 @@ the identity must still be allowed ``sts:AssumeRole`` by its own policies.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
+from keyhouse.domain import jsondoc
 from keyhouse.domain.errors import MalformedDocument
 
 MAX_LENGTH = 4096
@@ -89,9 +89,9 @@ def parse(document: str) -> TrustPolicy:
     if len(document) > MAX_LENGTH:
         raise _bad(f"it is longer than {MAX_LENGTH} characters.")
     try:
-        doc = json.loads(document)
-    except json.JSONDecodeError as exc:
-        raise _bad(f"it is not JSON ({exc.msg}).") from None
+        doc = jsondoc.load(document)  # bounded depth and numbers, like every other document
+    except jsondoc.DocumentError as exc:
+        raise _bad(f"it is not JSON ({exc}).") from None
     if not isinstance(doc, dict):
         raise _bad("it must be a JSON object.")
     unknown = set(doc) - {"Version", "Statement"}
@@ -113,7 +113,7 @@ def _statement(raw: object) -> _Statement:
     unknown = set(raw) - {"Effect", "Action", "Principal", "Condition"}
     if unknown:
         raise _bad(f"unknown statement element {sorted(unknown)[0]!r}.")
-    if raw.get("Effect") not in {"Allow", "Deny"}:
+    if not isinstance(raw.get("Effect"), str) or raw["Effect"] not in {"Allow", "Deny"}:
         raise _bad("Effect must be Allow or Deny.")
     if "Action" not in raw or any(a != "sts:AssumeRole" for a in _strings(raw["Action"], "Action")):
         raise _bad("Action must be sts:AssumeRole.")

@@ -1,0 +1,1 @@
+"""Coverage-guided fuzzing of the wire parsers with atheris (``python -m fuzz``)."""
