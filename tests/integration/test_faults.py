@@ -269,10 +269,12 @@ def test_a_soak_of_32_clients_loses_nothing_and_holds_its_memory(own_server: Ser
     warm = samples[len(samples) // 4][2]
     peak = max(rss for _, _, rss in samples[len(samples) // 4 :])
     rate = tally.answered / samples[-1][0]
+    every = max(1, len(samples) // 10)
+    series = ", ".join(f"{t:.0f}s {r / 2**20:.1f}" for t, _, r in samples[::every])
     print(
         f"soak: {SOAK:.0f} s, {tally.answered} requests ({rate:.0f}/s), "
         f"RSS after warm-up {warm / 2**20:.1f} MiB, peak {peak / 2**20:.1f} MiB, "
-        f"end {samples[-1][2] / 2**20:.1f} MiB"
+        f"end {samples[-1][2] / 2**20:.1f} MiB; RSS (MiB) over time: {series}"
     )
     assert tally.server_errors == []
     assert not tally.refused, tally.refused
