@@ -10,10 +10,11 @@ sent are escaped (text) or encoded (JSON), so no request can forge a line of its
 from __future__ import annotations
 
 import logging
+import re
 import sys
+import time
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import IO, Any
 
 import orjson
@@ -26,9 +27,9 @@ FORMATS = ("text", "json")
 # reaches the one handler on the root logger, in the one format.
 _FOREIGN = ("uvicorn", "uvicorn.error", "uvicorn.asgi", "alembic", "httptools")
 
-# Characters a text value is quoted for: a space would split it, the others could forge a
-# line, a field or a quote.
-_QUOTED = frozenset(' "=\\\n\r\t')
+# A text value shown as it is: no space (it would split the value), and no quote, equals sign
+# or backslash (they could forge a field or a quote); control characters are escaped too.
+_PLAIN = re.compile(r'[^\s"=\\]+')
 
 
 def configure(level: str, fmt: str = "text", stream: IO[str] | None = None) -> None:
@@ -50,11 +51,6 @@ def configure(level: str, fmt: str = "text", stream: IO[str] | None = None) -> N
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-def _time(record: logging.LogRecord) -> str:
-    at = datetime.fromtimestamp(record.created, UTC)
-    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(record.msecs):03d}Z"
-
-
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     fields = getattr(record, "fields", None)
     return fields if isinstance(fields, dict) else {}
@@ -62,18 +58,36 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
 
 def text_value(value: object) -> str:
     """A field's value for a text line: as it is when plain, else quoted with escapes."""
-    shown = "-" if value is None else str(value)
-    if shown and not any(c in _QUOTED or not c.isprintable() for c in shown):
+    if value is None:
+        return "-"
+    shown = value if isinstance(value, str) else str(value)
+    if _PLAIN.fullmatch(shown) and shown.isprintable():
         return shown
     escaped = shown.encode("unicode_escape").decode("ascii").replace('"', '\\"')
     return f'"{escaped}"'
 
 
-class TextFormatter(logging.Formatter):
+class _Formatter(logging.Formatter):
+    # The formatted second of the last record (most share theirs with the one before): one
+    # tuple, swapped whole, so threads never see half of one.
+    _second: tuple[int, str] = (-1, "")
+
+    def _time(self, record: logging.LogRecord) -> str:
+        whole = int(record.created)
+        cached = self._second
+        if cached[0] != whole:
+            cached = self._second = (
+                whole,
+                time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)),
+            )
+        return f"{cached[1]}.{int(record.msecs):03d}Z"
+
+
+class TextFormatter(_Formatter):
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
         shown = message if message.isprintable() else text_value(message)
-        line = f"{_time(record)} {record.levelname} {record.name} {shown}"
+        line = f"{self._time(record)} {record.levelname} {record.name} {shown}"
         fields = _fields(record)
         if fields:
             line += " " + " ".join(f"{k}={text_value(v)}" for k, v in fields.items())
@@ -82,10 +96,10 @@ class TextFormatter(logging.Formatter):
         return line
 
 
-class JsonFormatter(logging.Formatter):
+class JsonFormatter(_Formatter):
     def format(self, record: logging.LogRecord) -> str:
         document: dict[str, Any] = {
-            "time": _time(record),
+            "time": self._time(record),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),

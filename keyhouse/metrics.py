@@ -36,6 +36,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._answered: dict[tuple[str, str], tuple[Any, Any]] = {}
         r = self.registry
         # The process's CPU, memory and open files, and the garbage collector's runs.
         ProcessCollector(registry=r)
@@ -100,8 +101,14 @@ class Metrics:
         )
 
     def answered(self, action: str, code: str, seconds: float) -> None:
-        self.requests.labels(action, code).inc()
-        self.latency.labels(action).observe(seconds)
+        # The labelled children, kept: ``labels`` takes a lock and checks its arguments on
+        # every call (a few microseconds a request). Actions and codes are a fixed set.
+        children = self._answered.get((action, code))
+        if children is None:
+            children = (self.requests.labels(action, code), self.latency.labels(action))
+            self._answered[(action, code)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def committed(self, size: int, seconds: float) -> None:
         self.batch_size.observe(size)

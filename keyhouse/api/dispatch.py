@@ -168,12 +168,18 @@ class Dispatcher:
         seconds = time.perf_counter() - run.started
         code = body.get("Code", "OK")
         self.services.metrics.answered(run.outcome.route or "-", code, seconds)
+        if log.isEnabledFor(logging.INFO):
+            self._logged(run, status, code, seconds)
+        return status, body
+
+    @staticmethod
+    def _logged(run: _Run, status: int, code: str, seconds: float) -> None:
         principal = run.outcome.principal
         log.info(
             "request",
             extra={
                 "fields": {
-                    "request_id": body["RequestId"],
+                    "request_id": run.request_id,
                     "surface": "api",
                     "action": run.outcome.route or (run.outcome.action or "-")[:64],
                     "principal": principal_name(principal),
@@ -185,7 +191,6 @@ class Dispatcher:
                 }
             },
         )
-        return status, body
 
     def _answer(
         self,
