@@ -172,11 +172,15 @@ def _incomplete(why: str) -> AuthenticationFailed:
 
 
 def _timestamp(text: str) -> datetime:
+    refused = AuthenticationFailed(
+        "timestamp_format", "Specified time stamp or date value is not well formatted."
+    )
     if not _TIMESTAMP.match(text):
-        raise AuthenticationFailed(
-            "timestamp_format", "Specified time stamp or date value is not well formatted."
-        )
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+        raise refused
+    try:  # the pattern lets through days and hours that do not exist (2026-02-30, 25:00)
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        raise refused from None
 
 
 def _nonce(text: str | None) -> str:

@@ -367,7 +367,9 @@ def test_names_ending_in_a_newline_are_refused(server: Server, account: dict[str
     assert status == 400 and body["Code"].startswith("InvalidParameter"), body
 
 
-@pytest.mark.parametrize("stamp", ["{}\n", "\u0662\u0660\u0662\u0666-01-01T00:00:00Z"])
+@pytest.mark.parametrize(
+    "stamp", ["{}\n", "\u0662\u0660\u0662\u0666-01-01T00:00:00Z", "2026-12-00T16:19:49Z"]
+)
 def test_malformed_timestamps_are_a_400_not_a_500(
     server: Server, account: dict[str, Any], stamp: str
 ) -> None:

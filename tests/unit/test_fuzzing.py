@@ -1,6 +1,6 @@
 """The fuzz targets (fuzz/, atheris) run briefly here, each in its own process; ``python -m
 fuzz`` runs them for 10^6 executions each. And what fuzzing found, kept as cases: each was a
-TypeError or a RecursionError, a 500 on the wire, before it was mended."""
+TypeError, a RecursionError or a ValueError, a 500 on the wire, before it was mended."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from keyhouse.api import wire
 from keyhouse.domain import netpolicy, trust
 from keyhouse.domain.errors import DomainError
 
@@ -56,3 +57,12 @@ def test_network_policies_with_lists_where_names_belong_are_refused(document: st
 def test_trust_policies_nested_deep_or_with_lists_for_names_are_refused(document: str) -> None:
     with pytest.raises(DomainError):
         trust.parse(document)
+
+
+@pytest.mark.parametrize(
+    "stamp", ["2026-12-00T16:19:49Z", "2026-02-30T00:00:00Z", "2026-12-01T25:00:00Z"]
+)
+def test_a_timestamp_of_a_day_or_hour_that_does_not_exist_is_refused(stamp: str) -> None:
+    with pytest.raises(DomainError) as refused:
+        wire._timestamp(stamp)
+    assert refused.value.code == "auth.timestamp_format"
