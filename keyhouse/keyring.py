@@ -70,14 +70,14 @@ class KeyFileWatch:
         stamp = self._stamp()
         if stamp is None or stamp == self._seen:
             return None
+        # Taken as seen before it is read: a file that cannot be read is reported once, not
+        # every second (and not on every request naming a key id this process does not know).
+        self._seen = stamp
         try:
             keys = read_key_file(self.path)
-        except (OSError, MasterKeyError):
-            log.exception(
-                "the master key file %s cannot be read; keeping the keys in use", self.path
-            )
+        except (OSError, MasterKeyError) as exc:
+            log.error("the master key file %s cannot be read (%s); keys kept", self.path, exc)
             return None
-        self._seen = stamp
         if keys:
             log.info(
                 "master keyring reloaded from %s: %s (sealing with %s)",
