@@ -206,6 +206,8 @@ def build_app(settings: Settings, services: Services) -> WireApp:
     if settings.backend == "sqlite":  # PostgreSQL checkpoints by itself
         jobs.append(Periodic("wal-checkpoint", 1.0, services.store.checkpoint))
 
+    exporter: list[Any] = []  # the metrics port's server, while it runs
+
     def startup() -> None:
         # What start-up built (routes, compiled SQL, the libraries' objects) lives as long as
         # the process: frozen, the cyclic collector never walks it again; and a request makes
@@ -225,8 +227,6 @@ def build_app(settings: Settings, services: Services) -> WireApp:
                     settings.metrics_port, addr=settings.host, registry=metrics.registry
                 )[0]
             )
-
-    exporter: list[Any] = []
 
     def shutdown() -> None:
         for server in exporter:

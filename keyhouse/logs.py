@@ -122,6 +122,7 @@ class RequestFacts:
     principal: str = "-"
     key: str = "-"
     code: str = "OK"
+    source: str | None = None  # as the event has it (a trusted proxy's client, if vouched for)
 
 
 CURRENT: ContextVar[RequestFacts | None] = ContextVar("keyhouse_request_facts", default=None)
@@ -139,12 +140,48 @@ def principal_name(principal: Principal | None) -> str:
     return f"{principal.kind}:{principal.account_id}"
 
 
-def note_request(request_id: str, action: str, principal: Principal | None, code: str) -> None:
+def note_request(
+    request_id: str, action: str, principal: Principal | None, code: str, source: str
+) -> None:
     """Tell the current request's log line what it did (no-op outside one)."""
     facts = CURRENT.get()
     if facts is None:
         return
-    facts.request_id, facts.action, facts.code = request_id, action, code
+    facts.request_id, facts.action, facts.code, facts.source = request_id, action, code, source
     if principal is not None:
         facts.principal = principal_name(principal)
         facts.key = principal.access_key_id or "-"
+
+
+_REQUESTS = logging.getLogger("keyhouse.request")
+
+
+def log_request(
+    surface: str,
+    request_id: str,
+    action: str,
+    principal: str,
+    key: str | None,
+    source: str,
+    status: int,
+    code: str,
+    seconds: float,
+    **more: object,
+) -> None:
+    """A request's one line (API and console alike); its fields are not even built when
+    INFO is off."""
+    if not _REQUESTS.isEnabledFor(logging.INFO):
+        return
+    fields = {
+        "request_id": request_id,
+        "surface": surface,
+        "action": action,
+        "principal": principal,
+        "key": key,
+        "source": source,
+        **more,
+        "status": status,
+        "code": code,
+        "ms": round(seconds * 1000, 2),
+    }
+    _REQUESTS.info("request", extra={"fields": fields})

@@ -17,7 +17,7 @@ from keyhouse.crypto import MasterKeyError
 from keyhouse.domain.actions import PERMISSIONS, Level
 from keyhouse.domain.errors import DomainError, PermissionDenied
 from keyhouse.domain.model import Principal
-from keyhouse.logs import principal_name
+from keyhouse.logs import log_request, principal_name
 from keyhouse.services.audit import EventDraft
 from keyhouse.services.authn import NONCE_USED, AuthenticationFailed, Origin
 from keyhouse.services.committer import Outcome
@@ -168,29 +168,19 @@ class Dispatcher:
         seconds = time.perf_counter() - run.started
         code = body.get("Code", "OK")
         self.services.metrics.answered(run.outcome.route or "-", code, seconds)
-        if log.isEnabledFor(logging.INFO):
-            self._logged(run, status, code, seconds)
-        return status, body
-
-    @staticmethod
-    def _logged(run: _Run, status: int, code: str, seconds: float) -> None:
         principal = run.outcome.principal
-        log.info(
-            "request",
-            extra={
-                "fields": {
-                    "request_id": run.request_id,
-                    "surface": "api",
-                    "action": run.outcome.route or (run.outcome.action or "-")[:64],
-                    "principal": principal_name(principal),
-                    "key": principal.access_key_id if principal else run.draft.access_key_id,
-                    "source": run.draft.source_ip,
-                    "status": status,
-                    "code": code,
-                    "ms": round(seconds * 1000, 2),
-                }
-            },
+        log_request(
+            "api",
+            run.request_id,
+            run.outcome.route or (run.outcome.action or "-")[:64],
+            principal_name(principal),
+            principal.access_key_id if principal else run.draft.access_key_id,
+            run.draft.source_ip,
+            status,
+            code,
+            seconds,
         )
+        return status, body
 
     def _answer(
         self,

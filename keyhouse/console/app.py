@@ -8,7 +8,6 @@ live in the store and the cookie holds only a random token.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import MutableMapping
 from typing import Any
@@ -32,10 +31,10 @@ from keyhouse.console import (
     users,
 )
 from keyhouse.console.web import HERE, Web
-from keyhouse.logs import CURRENT, RequestFacts
+from keyhouse.logs import CURRENT, RequestFacts, log_request
 from keyhouse.services.registry import Services
 
-log = logging.getLogger("keyhouse.request")
+_METHODS = frozenset({"GET", "HEAD", "POST"})
 
 HEADERS = {
     "Content-Security-Policy": (
@@ -93,23 +92,21 @@ class ConsoleApp:
     def _logged(self, scope: Any, facts: RequestFacts, status: int, seconds: float) -> None:
         """The request's one log line (its event's facts, when it recorded one)."""
         method = scope.get("method", "-")
-        self.metrics.console_requests.labels(method[:8], f"{status // 100}xx").inc()
+        # A label of a fixed set: the methods the console serves, and the rest together.
+        self.metrics.console_requests.labels(
+            method if method in _METHODS else "other", f"{status // 100}xx"
+        ).inc()
         client = scope.get("client") or ("-", 0)
-        log.info(
-            "request",
-            extra={
-                "fields": {
-                    "request_id": facts.request_id,
-                    "surface": "console",
-                    "action": facts.action,
-                    "principal": facts.principal,
-                    "key": facts.key,
-                    "source": client[0],
-                    "method": method,
-                    "path": scope.get("path", "")[:128],
-                    "status": status,
-                    "code": facts.code,
-                    "ms": round(seconds * 1000, 2),
-                }
-            },
+        log_request(
+            "console",
+            facts.request_id,
+            facts.action,
+            facts.principal,
+            facts.key,
+            facts.source or client[0],
+            status,
+            facts.code,
+            seconds,
+            method=method,
+            path=scope.get("path", "")[:128],
         )

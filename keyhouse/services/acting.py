@@ -96,7 +96,8 @@ class Acting:
             self.audit.end(token)
 
     def _finish(self, draft: EventDraft, status: int, body: Mapping[str, str]) -> None:
-        note_request(draft.request_id, draft.action, draft.principal, body.get("Code") or "OK")
+        code = body.get("Code") or "OK"
+        note_request(draft.request_id, draft.action, draft.principal, code, draft.source_ip)
         if self.audit.finish(draft, status, body) is not Outcome.COMMITTED:
             raise Unavailable("The audit trail could not record this; try again in a moment.")
 
