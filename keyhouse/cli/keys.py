@@ -42,9 +42,11 @@ def account_of(svc: Services, settings: Settings, access_key_id: str, *, live: b
     if owner is not None:
         return owner.key.account_id
     if not live:
-        history = svc.trail.history(access_key_id, limit=1)
-        if history:
-            return history[0][0]
+        # The newest event that names an account: a refused attempt with a purged key is
+        # recorded in its former account's trail, or (when nothing knew it) in no account's.
+        for account_id, _ in svc.trail.history(access_key_id, limit=100):
+            if account_id:
+                return account_id
     if live:
         fail(EXIT_DOMAIN, f"no AccessKey {access_key_id} in {store_name(settings)}")
     fail(EXIT_DOMAIN, f"{access_key_id} is unknown to {store_name(settings)} and its audit trail")
@@ -135,15 +137,12 @@ def whois(access_key_id: str, database_url: str | None) -> None:
             found = svc.keys.whose(access_key_id)
             history = svc.trail.history(access_key_id)
     used = [e for _, e in history if not e.get("errorCode") and _signed_by(e, access_key_id)]
+    tried = [e for _, e in history if e.get("errorCode") and _signed_by(e, access_key_id)]
     where = used[0]["sourceIpAddress"] if used else "never seen"
-    minted = [
-        e
-        for _, e in history
-        if e["eventName"] == "AssumeRole"
-        and (e.get("responseElements") or {}).get("AccessKeyId") == access_key_id
-    ]
-    if found is None and minted:
-        _temporary(access_key_id, minted[-1], names.get(account_id, account_id), used, where)
+    minted = _minted(history, access_key_id)
+    if found is None and minted is not None:
+        chain = _chain(svc, minted)
+        _temporary(access_key_id, minted, names.get(account_id, account_id), used, where, chain)
         return
     if found is not None:
         k = found.key
@@ -178,6 +177,15 @@ def whois(access_key_id: str, database_url: str | None) -> None:
             ("Last used", used[0]["eventTime"] if used else "never (in the trail)"),
             ("Last used from", where),
         ]
+    if tried:
+        last = tried[0]
+        rows.append(
+            (
+                "Last refused",
+                f"{last['eventTime']} from {last['sourceIpAddress']} "
+                f"({last['eventName']}: {last['errorCode']})",
+            )
+        )
     _aligned(rows)
 
 
@@ -187,14 +195,55 @@ def _aligned(rows: list[tuple[str, str]]) -> None:
         click.echo(f"{label.ljust(width)}  {value}")
 
 
+def _minted(history: list[tuple[str, dict[str, Any]]], access_key_id: str) -> dict[str, Any] | None:
+    """The AssumeRole event that minted the temporary key, if the trail holds it."""
+    for _, event in history:
+        if (
+            event["eventName"] == "AssumeRole"
+            and (event.get("responseElements") or {}).get("AccessKeyId") == access_key_id
+        ):
+            return event
+    return None
+
+
+CHAIN_DEPTH = 16  # a chain is capped in time (keyhouse.services.sts); this bounds the walk too
+
+
+def _chain(svc: Services, event: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each temporary key that assumed a role on the way to ``event``, back to the long-term
+    key that started the chain: (label, who with which key)."""
+    rows: list[tuple[str, str]] = []
+    by = event["userIdentity"].get("accessKeyId") or ""
+    while by.startswith("STS.") and len(rows) < CHAIN_DEPTH:
+        before = _minted(svc.trail.history(by, limit=200), by)
+        if before is None:
+            rows.append(("  which was", f"{by}, minted before the trail"))
+            break
+        asked, who = before["requestParameters"], before["userIdentity"]
+        by = who.get("accessKeyId") or ""
+        rows.append(
+            (
+                "  which was",
+                f"{asked.get('RoleArn', '')}/{asked.get('RoleSessionName', '')} "
+                f"assumed by {who.get('userName') or '?'} with {by or '?'} "
+                f"at {before['eventTime']}",
+            )
+        )
+    if rows and not by.startswith("STS."):
+        rows.append(("Long-term key", by))
+    return rows
+
+
 def _temporary(
     access_key_id: str,
     event: dict[str, Any],
     account: str,
     used: list[dict[str, Any]],
     where: str,
+    chain: list[tuple[str, str]],
 ) -> None:
-    """A temporary credential, from the AssumeRole event that minted it."""
+    """A temporary credential, from the AssumeRole event that minted it, and the chain of
+    sessions back to the long-term key when it was assumed by another temporary key."""
     asked, given, by = event["requestParameters"], event["responseElements"], event["userIdentity"]
     rows = [
         ("AccessKeyId", f"{access_key_id} (temporary: STS AssumeRole)"),
@@ -202,6 +251,7 @@ def _temporary(
         ("Role", asked.get("RoleArn", "")),
         ("Session", asked.get("RoleSessionName", "")),
         ("Assumed by", f"{by.get('userName') or '?'} with {by.get('accessKeyId') or '?'}"),
+        *chain,
         ("Assumed at", event["eventTime"]),
         ("Expires", given.get("Expiration", "")),
         ("Last used", used[0]["eventTime"] if used else "never (in the trail)"),

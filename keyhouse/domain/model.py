@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -233,6 +234,9 @@ class Role:
     max_session_duration: int
     created_at: datetime
     updated_at: datetime
+    # The users and roles the trust policy names, bound to their IDs when it was saved
+    # (keyhouse.domain.trust): ``user:<account>:<name>`` -> user ID, ``role:...`` -> role ID.
+    trust_bindings: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def arn(self) -> str:

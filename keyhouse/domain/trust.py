@@ -13,6 +13,12 @@ refused (MalformedPolicyDocument) rather than silently ignored. What is understo
 
 An account's ``root`` means any identity of that account (its RAM users and role sessions);
 the identity must still be allowed ``sts:AssumeRole`` by its own policies.
+
+A user or role named in a policy is bound to that identity when the policy is saved, as AWS IAM
+does with unique IDs: the service resolves each name to the user's or role's ID
+(:meth:`TrustPolicy.identities`, :data:`Bindings`) and a caller matches only by that ID. Whoever
+holds the name later (a user re-created under it, or a user renamed into it) is not trusted; the
+bound identity still is after a rename of its own or a stay in the recycle bin.
 """
 
 from __future__ import annotations
@@ -32,32 +38,54 @@ _RAM = re.compile(
 )
 
 
+# A principal a policy names: ("user" | "role", account ID, name; a role's lower-cased, as role
+# names are unique whatever their case, a user's as written, as user names are not).
+Identity = tuple[str, str, str]
+# What each named principal was bound to when the policy was saved: its user or role ID.
+Bindings = dict[Identity, str]
+
+
+def binding_key(identity: Identity) -> str:
+    """How a binding is stored: ``user:<account>:<name>``."""
+    return ":".join(identity)
+
+
+def bindings_from(stored: dict[str, str]) -> Bindings:
+    found: Bindings = {}
+    for key, bound in stored.items():
+        kind, account, name = key.split(":", 2)
+        found[(kind, account, name)] = bound
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
     """Who asks to assume the role, as a trust policy can name it."""
 
     account_id: str
-    user_name: str | None = None  # a RAM user
-    role_name: str | None = None  # a role session's role
+    user_id: str | None = None  # a RAM user
+    role_id: str | None = None  # a role session's role
 
 
 @dataclass(frozen=True, slots=True)
 class _Statement:
     allow: bool
     accounts: frozenset[str]  # root: any identity of the account
-    users: frozenset[tuple[str, str]]  # (account, lower-cased user name)
+    users: frozenset[tuple[str, str]]  # (account, user name: user names keep their case)
     roles: frozenset[tuple[str, str]]  # (account, lower-cased role name)
     external_ids: frozenset[str] | None  # None: no condition
 
-    def names(self, caller: Caller, external_id: str | None) -> bool:
+    def names(self, caller: Caller, external_id: str | None, bindings: Bindings) -> bool:
         if self.external_ids is not None and external_id not in self.external_ids:
             return False
         if caller.account_id in self.accounts:
             return True
-        if caller.user_name is not None:
-            return (caller.account_id, caller.user_name.lower()) in self.users
-        if caller.role_name is not None:
-            return (caller.account_id, caller.role_name.lower()) in self.roles
+        if caller.user_id is not None:
+            bound = {bindings.get(("user", a, n)) for a, n in self.users}
+            return caller.user_id in bound
+        if caller.role_id is not None:
+            bound = {bindings.get(("role", a, n)) for a, n in self.roles}
+            return caller.role_id in bound
         return False
 
 
@@ -65,11 +93,20 @@ class _Statement:
 class TrustPolicy:
     statements: tuple[_Statement, ...]
 
-    def trusts(self, caller: Caller, external_id: str | None) -> bool:
+    def trusts(self, caller: Caller, external_id: str | None, bindings: Bindings) -> bool:
         """Whether the policy lets ``caller`` assume the role: some Allow names it, and no
-        Deny does."""
-        named = [s for s in self.statements if s.names(caller, external_id)]
+        Deny does. A user or role principal names only the identity ``bindings`` bound it to
+        when the policy was saved."""
+        named = [s for s in self.statements if s.names(caller, external_id, bindings)]
         return any(s.allow for s in named) and not any(not s.allow for s in named)
+
+    def identities(self) -> frozenset[Identity]:
+        """Every user and role the policy names, to be bound to their IDs when it is saved."""
+        found: set[Identity] = set()
+        for statement in self.statements:
+            found.update(("user", a, n) for a, n in statement.users)
+            found.update(("role", a, n) for a, n in statement.roles)
+        return frozenset(found)
 
 
 def _bad(message: str) -> MalformedDocument:
@@ -134,7 +171,7 @@ def _statement(raw: object) -> _Statement:
         if found["root"]:
             accounts.add(found["account"])
         elif found["kind"] == "user":
-            users.add((found["account"], found["name"].lower()))
+            users.add((found["account"], found["name"]))
         else:
             roles.add((found["account"], found["name"].lower()))
     for kind in ("Service", "Federated"):  # checked for shape; they never name a caller here

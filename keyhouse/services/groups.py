@@ -63,6 +63,10 @@ class Groups(UseCases):
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
             group = self._named(tx, principal, account, Action.UpdateGroup, name, lock=True)
+            if new_name is not None and new_name != group.name:
+                # A rename acts on the new name too, as for users.
+                resource = group_resource(account.account_id, new_name)
+                self._authorize(tx, principal, account, Action.UpdateGroup, resource)
             updated = dataclasses.replace(
                 group,
                 name=new_name if new_name is not None else group.name,

@@ -8,7 +8,13 @@ import dataclasses
 from keyhouse import ids
 from keyhouse.domain import rules, trust
 from keyhouse.domain.actions import Action, role_resource
-from keyhouse.domain.errors import Conflict, InvalidValue, LimitExceeded, NotFound
+from keyhouse.domain.errors import (
+    Conflict,
+    InvalidValue,
+    LimitExceeded,
+    MalformedDocument,
+    NotFound,
+)
 from keyhouse.domain.model import Account, Principal, Role
 from keyhouse.services.base import UseCases
 from keyhouse.store.sql import Tx
@@ -33,6 +39,32 @@ def named_role(
     if role is None:
         raise NotFound("role", f"The role does not exist: {name}.")
     return role
+
+
+def bind_trust(tx: Tx, account_id: str, document: str) -> dict[str, str]:
+    """Each user and role the trust policy names, bound to its ID (stored with the policy; see
+    keyhouse.domain.trust). A principal of the caller's own account must exist (live); one of
+    another account that does not is bound to nothing, so it trusts nobody, and the answer is
+    the same either way: a trust policy cannot probe another account's names."""
+    bound: dict[str, str] = {}
+    for identity in sorted(trust.parse(document).identities()):
+        kind, owner, name = identity
+        found: str | None = None
+        if kind == "user":
+            user = tx.get_live_user_by_name(owner, name, tags=False)
+            found = user.user_id if user is not None else None
+        else:
+            role = tx.get_role(owner, name)
+            found = role.role_id if role is not None else None
+        if found is not None:
+            bound[trust.binding_key(identity)] = found
+        elif owner == account_id:
+            raise MalformedDocument(
+                f"The trust policy is not valid: the principal acs:ram::{owner}:{kind}/{name} "
+                "does not exist. A trust policy names existing users and roles; it stays bound "
+                "to them, not to whoever holds the name later."
+            )
+    return bound
 
 
 class Roles(UseCases):
@@ -64,6 +96,7 @@ class Roles(UseCases):
                 duration,
                 now,
                 now,
+                bind_trust(tx, account.account_id, trust_policy),
             )
             tx.insert_role(role)
             return role
@@ -108,6 +141,11 @@ class Roles(UseCases):
             role = dataclasses.replace(
                 role,
                 trust_policy=role.trust_policy if trust_policy is None else trust_policy,
+                trust_bindings=(
+                    role.trust_bindings
+                    if trust_policy is None
+                    else bind_trust(tx, account.account_id, trust_policy)
+                ),
                 description=role.description if description is None else description,
                 max_session_duration=max_session_duration or role.max_session_duration,
                 updated_at=self.clock.now(),

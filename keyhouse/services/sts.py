@@ -4,18 +4,19 @@ temporary credentials it mints are keyhouse.services.tokens."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from keyhouse.clock import format_date
 from keyhouse.domain import policy, trust
 from keyhouse.domain.actions import Action, role_resource
-from keyhouse.domain.errors import InvalidValue, NotFound, PermissionDenied
+from keyhouse.domain.errors import InvalidValue, PermissionDenied
 from keyhouse.domain.model import Principal, RoleSession
 from keyhouse.services import audit
 from keyhouse.services.base import UseCases
 from keyhouse.services.tokens import Minted, mint
 
 DURATION = (900, 3600)  # the least, the default
+CHAINED_MAX = 3600  # the longest session a temporary credential may start (role chaining)
 _ARN = re.compile(
     r"^acs:ram::(?P<account>[0-9]{1,32}):role/(?P<name>[A-Za-z0-9.-]{1,64})\Z", re.ASCII
 )
@@ -60,31 +61,39 @@ class Sts(UseCases):
                 reason="an account's root may not assume roles",
             )
         account_id, name = found["account"], found["name"]
+        session = principal.session
+        # Role chaining (a temporary credential assuming a role) is capped at an hour, as the
+        # vendor documents, and never outlives the session that asks: a session cannot renew
+        # itself past the life the long-term key's AssumeRole gave the chain.
+        longest = CHAINED_MAX if session is not None else None
         with self.store.transaction() as tx:
             own = self._account(tx, principal)
             # The caller's own policies allow it on the role (in whatever account it is) ...
             resource = role_resource(account_id, name)
             self._authorize(tx, principal, own, Action.AssumeRole, resource)
             role = tx.get_role(account_id, name)
-            if role is None:
-                raise NotFound("role", f"The role does not exist: {role_arn}.")
-            # ... and the role's trust policy names the caller.
-            session = principal.session
+            # ... and the role's trust policy names the caller, as the identity it was bound
+            # to. A role that does not exist is refused in the same words, so that names in
+            # other accounts cannot be probed.
             caller = trust.Caller(
                 principal.account_id,
-                user_name=principal.user_name if session is None else None,
-                role_name=session.role_name if session is not None else None,
+                user_id=principal.user_id if session is None else None,
+                role_id=session.role_id if session is not None else None,
             )
-            if not trust.parse(role.trust_policy).trusts(caller, external_id):
+            if role is None or not trust.parse(role.trust_policy).trusts(
+                caller, external_id, trust.bindings_from(dict(role.trust_bindings))
+            ):
                 raise PermissionDenied(
                     "You are not authorized to do this action. You should be authorized by RAM.",
                     action="sts:AssumeRole",
-                    reason="the role's trust policy does not name the caller",
+                    reason="the role does not exist or its trust policy does not name the caller",
                 )
-        if not DURATION[0] <= seconds <= role.max_session_duration:
+        ceiling = role.max_session_duration if longest is None else longest
+        if not DURATION[0] <= seconds <= ceiling:
+            chained = " for a session assumed with temporary credentials" if longest else ""
             raise InvalidValue(
                 "DurationSeconds",
-                f"The duration must be {DURATION[0]} to {role.max_session_duration} seconds.",
+                f"The duration must be {DURATION[0]} to {ceiling} seconds{chained}.",
             )
         now = self.clock.now()
         minted = mint(
@@ -94,7 +103,7 @@ class Sts(UseCases):
                 role_id=role.role_id,
                 role_name=role.name,
                 name=session_name,
-                expires_at=(now + timedelta(seconds=seconds)).replace(microsecond=0),
+                expires_at=_expiry(now + timedelta(seconds=seconds), session),
                 policy=session_policy,
                 source_account_id=principal.account_id,
                 source_name=(principal.user_name or "") if session is None else session.role_name,
@@ -108,3 +117,9 @@ class Sts(UseCases):
             Expiration=format_date(minted.session.expires_at),
         )
         return minted
+
+
+def _expiry(asked: datetime, caller: RoleSession | None) -> datetime:
+    """When the new session ends: when asked, but never after the session that assumed it."""
+    ends = asked.replace(microsecond=0)
+    return ends if caller is None else min(ends, caller.expires_at)

@@ -115,9 +115,15 @@ class Users(UseCases):
                 )
             if changes.comments is not None:
                 rules.validate_comments(changes.comments, "NewComments")
+            name = self._new_name(account, changes.new_name) if changes.new_name else user.name
+            if name != user.name:
+                # A rename acts on the new name too (as AWS IAM's UpdateUser): a grant on one's
+                # own user must not let a user take a name that other grants or a role's trust
+                # policy were written for.
+                self._authorize_user(tx, principal, account, Action.UpdateUser, name)
             updated = dataclasses.replace(
                 user,
-                name=self._new_name(account, changes.new_name) if changes.new_name else user.name,
+                name=name,
                 display_name=_or(changes.display_name, user.display_name),
                 comments=_or(changes.comments, user.comments),
                 email=_or(changes.email, user.email),

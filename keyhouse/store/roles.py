@@ -3,6 +3,7 @@ keyhouse.store.sql.Tx)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,7 @@ def role_from(row: Any) -> Role:
         max_session_duration=int(row.max_session_duration),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        trust_bindings=json.loads(row.trust_bindings),
     )
 
 
@@ -118,6 +120,7 @@ def _values(role: Role) -> dict[str, Any]:
         "name_lower": role.name.lower(),
         "description": role.description,
         "trust_policy": role.trust_policy,
+        "trust_bindings": json.dumps(dict(role.trust_bindings), sort_keys=True),
         "max_session_duration": role.max_session_duration,
         "created_at": role.created_at,
         "updated_at": role.updated_at,

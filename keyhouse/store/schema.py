@@ -214,6 +214,8 @@ roles = Table(
     Column("name_lower", String(64), nullable=False),
     Column("description", String(1024), nullable=False, default=""),
     Column("trust_policy", Text(), nullable=False),
+    # JSON: the users and roles the trust policy names, bound to their IDs when it was saved.
+    Column("trust_bindings", Text(), nullable=False, default="{}"),
     Column("max_session_duration", Integer, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),

@@ -72,7 +72,8 @@ def _root_persona(root: Api, world: World) -> Persona:
 
 
 # One call per routed action. ``target``: whose resource the call names — "self" (the persona,
-# or for the root a user it manages), "other" (another user), or the permission's own scope.
+# or for the root a user it manages), "other" (another user), "rename" (the persona's own user
+# and a new name for it), or the permission's own scope.
 Call = tuple[str, str, Callable[[Persona, World], dict[str, Any]], str]
 
 
@@ -211,6 +212,22 @@ CALLS: list[Call] = [
     ("ram", "CreateUser", lambda p, w: {"UserName": f"ram-{p.name}"}, "other"),
     ("ram", "GetUser", lambda p, w: {"UserName": _me(p, w)}, "self"),
     ("ram", "UpdateUser", lambda p, w: {"UserName": _me(p, w), "NewComments": "x"}, "self"),
+    # A rename acts on the new name too: there and back, each needing both names.
+    (
+        "ram",
+        "UpdateUser",
+        lambda p, w: {"UserName": _me(p, w), "NewUserName": _me(p, w) + "-moved"},
+        "rename",
+    ),
+    (
+        "ims",
+        "UpdateUser",
+        lambda p, w: {
+            "UserPrincipalName": upn(w.account, _me(p, w) + "-moved"),
+            "NewUserPrincipalName": _me_upn(p, w),
+        },
+        "rename",
+    ),
     ("ram", "DeleteUser", lambda p, w: {"UserName": _me(p, w)}, "self"),
     ("ram", "ListUsers", lambda p, w: {}, "account"),
     ("ram", "CreateAccessKey", lambda p, w: {"UserName": _me(p, w)}, "self"),
@@ -302,6 +319,8 @@ CALLS: list[Call] = [
     ("ram", "CreateGroup", lambda p, w: {"GroupName": f"g-{p.name}"}, "group"),
     ("ram", "GetGroup", lambda p, w: {"GroupName": "team"}, "group"),
     ("ram", "UpdateGroup", lambda p, w: {"GroupName": "team", "NewComments": "c"}, "group"),
+    ("ram", "UpdateGroup", lambda p, w: {"GroupName": "team", "NewGroupName": "crew"}, "group"),
+    ("ram", "UpdateGroup", lambda p, w: {"GroupName": "crew", "NewGroupName": "team"}, "group"),
     ("ram", "ListGroups", lambda p, w: {}, "account"),
     ("ram", "DeleteGroup", lambda p, w: {"GroupName": "ghost"}, "group"),
     (

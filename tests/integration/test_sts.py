@@ -195,6 +195,7 @@ def test_who_may_assume_which_role(
     no_grant = Api("v3", server.endpoint, plain["AccessKeyId"], plain["AccessKeySecret"])
     expect_error("NoPermission", 403, no_grant.sts, "AssumeRole", RoleArn=arn, RoleSessionName="r1")
     # A trust policy naming one user only: another user is refused.
+    make_user(root, account, "alice")
     root.ram(
         "CreateRole",
         RoleName="OnlyAlice",
@@ -252,9 +253,10 @@ def test_who_may_assume_which_role(
         ),
     ):
         expect_error(code, 400, dev.sts, "AssumeRole", **params)
+    # A role that does not exist is refused as one that does not trust the caller (no probing).
     expect_error(
-        "EntityNotExist.Role",
-        404,
+        "NoPermission",
+        403,
         dev.sts,
         "AssumeRole",
         RoleArn=f"acs:ram::{me}:role/ghost",
