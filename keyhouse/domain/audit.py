@@ -49,7 +49,15 @@ def _is_secret(name: str) -> bool:
 # requests that failed before anyone was authenticated, so its size is bounded here.
 MAX_PARAMETERS = 64
 MAX_VALUE_LENGTH = 6144  # the longest legitimate value: a policy document
-MAX_PARAMETER_BYTES = 16 * 1024
+MAX_PARAMETER_BYTES = 12 * 1024
+# One stored event, every column together, however the request was built: the body (the event's
+# JSON) and the resources column have budgets of their own; the other columns are short and
+# cut to their widths (at most ~500 bytes together).
+MAX_EVENT_BYTES = 16 * 1024
+MAX_RESOURCES_BYTES = 2 * 1024
+MAX_BODY_BYTES = MAX_EVENT_BYTES - MAX_RESOURCES_BYTES - 1024
+MAX_MESSAGE_LENGTH = 1024  # an error message (a signature mismatch's carries the string to sign)
+_SHORT_VALUE = 256  # what each parameter keeps when the event is still too large
 
 
 def request_parameters(params: Mapping[str, str]) -> tuple[dict[str, str], bool]:
@@ -83,6 +91,53 @@ def storable(text: str, length: int | None = None) -> str:
     if not text.isascii():
         text = text.encode("utf-8", "replace").decode("utf-8")
     return text if length is None else text[:length]
+
+
+def cut(text: str, length: int) -> str:
+    """``text`` cut to ``length`` characters, with a marker saying how much was left out."""
+    if len(text) <= length:
+        return text
+    return f"{text[:length]}...[cut: {len(text) - length} more characters]"
+
+
+def cut_bytes(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` bytes of UTF-8, on a character boundary."""
+    if len(text) * 4 <= limit:  # every character is at most 4 bytes
+        return text
+    return text.encode()[:limit].decode("utf-8", "ignore")
+
+
+def bounded_body(event: dict[str, Any]) -> str:
+    """The event's canonical JSON in at most MAX_BODY_BYTES: when it is larger, the response
+    is left out, then each parameter value is cut, then the parameters are left out, each
+    step saying so in ``additionalEventData``. The other fields are bounded where they are
+    made (identity, addresses, user agent, error code and message)."""
+    body = canonical(event)
+    if len(body) * 4 <= MAX_BODY_BYTES or len(body.encode()) <= MAX_BODY_BYTES:
+        return body
+    event = dict(event)
+    extra = dict(event.get("additionalEventData") or {})
+    steps = (
+        ("responseElementsOmitted", lambda e: e.update(responseElements=None)),
+        (
+            "requestParametersTruncated",
+            lambda e: e.update(
+                requestParameters={
+                    k: cut(v, _SHORT_VALUE) if isinstance(v, str) else v
+                    for k, v in (e.get("requestParameters") or {}).items()
+                }
+            ),
+        ),
+        ("requestParametersOmitted", lambda e: e.update(requestParameters={})),
+    )
+    for flag, step in steps:
+        step(event)
+        extra[flag] = True
+        event["additionalEventData"] = extra
+        body = canonical(event)
+        if len(body.encode()) <= MAX_BODY_BYTES:
+            return body
+    return body  # what is left is bounded field by field
 
 
 def scrub(value: Any) -> Any:

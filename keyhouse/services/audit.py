@@ -139,22 +139,26 @@ def build_row(
         "eventName": action,
         "eventRW": d.rw,
         "serviceName": d.service,
-        "apiVersion": d.version,
+        "apiVersion": audit.storable(d.version, 32),
         "acsRegion": "",
         "requestId": d.request_id,
-        "sourceIpAddress": d.source_ip,
+        "sourceIpAddress": audit.storable(d.source_ip, 64),
         "userAgent": d.user_agent,
         "userIdentity": identity,
         "requestParameters": d.parameters,
         "responseElements": response,
         "errorCode": _column(error_code, 128),
-        "errorMessage": error_message,
+        "errorMessage": audit.cut(error_message, audit.MAX_MESSAGE_LENGTH)
+        if error_message
+        else error_message,
         "recipientAccountId": account_id,
     }
     if d.truncated:
         event["additionalEventData"] = {"requestParametersTruncated": True}
     names = audit.resources(d.parameters, response if isinstance(response, dict) else None)
-    resources = " ".join(audit.storable(n, 256) for n in names)[: audit.MAX_PARAMETER_BYTES]
+    resources = audit.cut_bytes(
+        " ".join(audit.storable(n, 256) for n in names), audit.MAX_RESOURCES_BYTES - 2
+    )
     return account_id, {
         "event_id": d.event_id,
         "event_time": d.at,
@@ -166,7 +170,7 @@ def build_row(
         "source_ip": audit.storable(d.source_ip, 64),
         "error_code": event["errorCode"],
         "resources": f" {resources} " if resources else "",
-        "body": audit.storable(audit.canonical(event)),
+        "body": audit.storable(audit.bounded_body(event)),
     }
 
 

@@ -15,12 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from tests.integration.conftest import expect_error, upn
-from tests.integration.raw import call_rpc
+from tests.integration.raw import call_rpc, rpc_query, send
 from tests.integration.sdk import Api
 from tests.integration.server import Server
 from tests.integration.steps import bin_key, disable, eventually, make_key, make_user
@@ -505,3 +506,43 @@ def test_the_operators_commands_leave_events_that_name_the_operator(server: Serv
     # LookupEvents finds the operator's change by the key it concerned.
     found = events(root, ResourceName=created["AccessKeyId"])
     assert {"ProtectAccessKey", "UnprotectAccessKey"} <= {e["eventName"] for e in found}
+
+
+def test_one_event_is_at_most_16_kib_however_the_request_was_built(
+    server: Server, root: Api, account: dict[str, Any]
+) -> None:
+    """A failed signature's message carries the string to sign; 1 MB of parameters signed with
+    a junk secret against a public AccessKey ID must not store 1 MB in its owner's trail."""
+    junk = {"AccessKeyId": account["AccessKeyId"], "AccessKeySecret": "junk"}
+    params = {f"Param{n:03}": "x" * 6000 for n in range(150)}
+    query = rpc_query(junk["AccessKeyId"], "junk", "ListUsers", IMS, params)
+    body = urlencode(query).encode()
+    assert len(body) > 900_000
+    for _ in range(3):
+        status, reply = send(
+            server.endpoint,
+            "POST",
+            "/",
+            {"host": server.endpoint, "content-type": "application/x-www-form-urlencoded"},
+            body,
+        )
+        assert (status, reply["Code"]) == (400, "SignatureDoesNotMatch"), reply
+    refused = eventually(lambda: events(root, EventName="ListUsers"))
+    assert len(refused) == 3
+    message = refused[0]["errorMessage"]
+    assert "string to sign" in message and "[cut: " in message and len(message) < 1200
+    engine = create_engine(server.database_url)
+    try:
+        with engine.connect() as conn:
+            sizes = conn.execute(
+                text(
+                    "SELECT length(body) + length(resources) + length(event_id) "
+                    "+ length(event_name) + coalesce(length(error_code), 0) "
+                    "+ length(source_ip) FROM audit_events WHERE account_id = :a"
+                ),
+                {"a": root.sts("GetCallerIdentity")["AccountId"]},
+            ).scalars()
+            assert max(sizes) <= 16 * 1024
+    finally:
+        engine.dispose()
+    assert refused[0]["additionalEventData"]["requestParametersTruncated"] is True
