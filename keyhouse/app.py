@@ -121,7 +121,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         ),
         metrics=metrics,
         throttle=SourceThrottle(settings.auth_failures_per_minute),
-        master_keys=MasterKeys(store, box),
+        master_keys=MasterKeys(store, box, clock),
     )
 
 

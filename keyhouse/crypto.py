@@ -78,6 +78,10 @@ class SecretBox:
     def key_ids(self) -> frozenset[str]:
         return frozenset(self._ring[1])
 
+    def knows(self, key_id: str) -> bool:
+        """Whether ``key_id`` is in the ring (a dictionary look-up: fit for every request)."""
+        return key_id in self._ring[1]
+
     @property
     def sealing_key_id(self) -> str:
         return self._ring[0].key_id

@@ -7,6 +7,7 @@ import time
 import click
 
 from keyhouse.cli.common import EXIT_CONFIG, EXIT_DOMAIN, database_option, fail, load, open_services
+from keyhouse.clock import format_date
 from keyhouse.config import Settings
 from keyhouse.crypto import MasterKey, read_key_file, write_key_file
 from keyhouse.domain.rules import MAX_SESSION_DURATION
@@ -97,9 +98,16 @@ def status(database_url: str | None) -> None:
 
 @master_key.command("retire")
 @click.argument("key_id")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Retire the key although temporary credentials it sealed have not expired: they end "
+    "at once, on every server that follows the key file.",
+)
 @database_option
-def retire(key_id: str, database_url: str | None) -> None:
-    """Remove KEY_ID from the key file, once no stored secret is sealed under it."""
+def retire(key_id: str, force: bool, database_url: str | None) -> None:
+    """Remove KEY_ID from the key file, once no stored secret is sealed under it and no
+    temporary credential it sealed may still be live (or with --force)."""
     settings = load(database_url=database_url)
     with open_services(settings) as services:
         keys = _key_file(settings)
@@ -110,5 +118,18 @@ def retire(key_id: str, database_url: str | None) -> None:
         still = services.master_keys.counts().get(key_id, 0)
         if still:
             fail(EXIT_DOMAIN, f"{still} stored secrets are sealed under {key_id}: run reseal")
+        live, until = services.master_keys.live_sessions().get(key_id, (0, None))
+        if live and not force:
+            fail(
+                EXIT_DOMAIN,
+                f"{live} temporary credentials sealed under {key_id} may be live until "
+                f"{format_date(until)}: retire it after then, or with --force to end them now",
+            )
         write_key_file(settings.key_file_path(), [k for k in keys if k.key_id != key_id])
     click.echo(f"removed master key {key_id} from {settings.key_file_path()}")
+    if live:
+        click.echo(
+            f"ended {live} temporary credentials sealed under {key_id} (they would have lasted "
+            f"until {format_date(until)}): servers refuse them within a second "
+            "(InvalidSecurityToken.Expired)"
+        )

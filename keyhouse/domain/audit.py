@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,18 +117,10 @@ def bounded_body(event: dict[str, Any]) -> str:
         return body
     event = dict(event)
     extra = dict(event.get("additionalEventData") or {})
-    steps = (
-        ("responseElementsOmitted", lambda e: e.update(responseElements=None)),
-        (
-            "requestParametersTruncated",
-            lambda e: e.update(
-                requestParameters={
-                    k: cut(v, _SHORT_VALUE) if isinstance(v, str) else v
-                    for k, v in (e.get("requestParameters") or {}).items()
-                }
-            ),
-        ),
-        ("requestParametersOmitted", lambda e: e.update(requestParameters={})),
+    steps: tuple[tuple[str, Callable[[dict[str, Any]], None]], ...] = (
+        ("responseElementsOmitted", _omit_response),
+        ("requestParametersTruncated", _cut_parameters),
+        ("requestParametersOmitted", _omit_parameters),
     )
     for flag, step in steps:
         step(event)
@@ -138,6 +130,21 @@ def bounded_body(event: dict[str, Any]) -> str:
         if len(body.encode()) <= MAX_BODY_BYTES:
             return body
     return body  # what is left is bounded field by field
+
+
+def _omit_response(event: dict[str, Any]) -> None:
+    event["responseElements"] = None
+
+
+def _cut_parameters(event: dict[str, Any]) -> None:
+    event["requestParameters"] = {
+        k: cut(v, _SHORT_VALUE) if isinstance(v, str) else v
+        for k, v in (event.get("requestParameters") or {}).items()
+    }
+
+
+def _omit_parameters(event: dict[str, Any]) -> None:
+    event["requestParameters"] = {}
 
 
 def scrub(value: Any) -> Any:

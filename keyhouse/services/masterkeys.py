@@ -13,7 +13,9 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
+from keyhouse.clock import Clock
 from keyhouse.crypto import SecretBox
 from keyhouse.store.sql import SqlStore
 
@@ -30,9 +32,16 @@ class Resealed:
 
 
 class MasterKeys:
-    def __init__(self, store: SqlStore, box: SecretBox) -> None:
+    def __init__(self, store: SqlStore, box: SecretBox, clock: Clock) -> None:
         self.store = store
         self.box = box
+        self.clock = clock
+
+    def live_sessions(self) -> dict[str, tuple[int, datetime]]:
+        """Per master key id: temporary credentials it sealed that have not expired, and when
+        the last of them does."""
+        with self.store.transaction() as tx:
+            return tx.live_sts_sessions(self.clock.now())
 
     def counts(self) -> dict[str, int]:
         with self.store.transaction() as tx:

@@ -116,6 +116,10 @@ class Sts(UseCases):
             AssumedRoleId=minted.session.principal_id,
             Expiration=format_date(minted.session.expires_at),
         )
+        # Which master key the token needs, until when: `keyhouse master-key retire` counts
+        # these (with the request's event and nonce, in one transaction).
+        with self.store.transaction(write=True) as tx:
+            tx.record_sts_session(minted.access_key_id, minted.key_id, minted.session.expires_at)
         return minted
 
 

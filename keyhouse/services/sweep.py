@@ -109,8 +109,12 @@ class Sweeper:
         return batch
 
     def purge_nonces(self, now: datetime | None = None) -> int:
+        """Forget spent nonces whose window has closed, and expired temporary credentials'
+        records (what `master-key retire` counts)."""
+        when = now or self.clock.now()
         with self.store.transaction(write=True) as tx:
-            return tx.purge_expired_nonces(now or self.clock.now())
+            tx.purge_expired_sts_sessions(when)
+            return tx.purge_expired_nonces(when)
 
     def sweep_waiting(
         self, as_of: datetime | None, patience: float, pause: Callable[[float], None]

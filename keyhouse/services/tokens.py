@@ -26,6 +26,10 @@ from keyhouse.domain.errors import DomainError
 from keyhouse.domain.model import RoleSession
 
 STS_PREFIX = "STS."
+RETIRED = (
+    "Specified SecurityToken is expired: the master key that sealed it has been retired "
+    "(keyhouse master-key retire --force)."
+)
 MAX_TOKEN = 8192
 _ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _TOKEN = re.compile(
@@ -49,6 +53,7 @@ class Minted:
     token: str
     session: RoleSession
     account_id: str  # the role's
+    key_id: str  # the master key that sealed the token
 
 
 def _b64(data: bytes) -> str:
@@ -81,14 +86,20 @@ def mint(box: SecretBox, account_id: str, session: RoleSession) -> Minted:
     }
     sealed = box.seal(_aad(access_key_id), json.dumps(body, separators=(",", ":")))
     token = f"v1.{_b64(access_key_id.encode())}.{sealed.key_id}.{_b64(sealed.blob)}"
-    return Minted(access_key_id, secret, token, session, account_id)
+    return Minted(access_key_id, secret, token, session, account_id, sealed.key_id)
 
 
 def open_token(
     box: SecretBox, access_key_id: str, token: str, now: datetime
 ) -> tuple[str, RoleSession, str]:
-    """(the role's account, the session, the secret) the token carries for this AccessKey ID."""
-    account_id, session, secret = _opened(box, access_key_id, token)
+    """(the role's account, the session, the secret) the token carries for this AccessKey ID.
+
+    A token sealed under a master key that has been retired is refused as expired, also when it
+    was opened (and kept) before: ``keyhouse master-key retire --force`` ends such sessions on
+    every server as soon as it sees the key file without the key (within a second)."""
+    account_id, session, secret, key_id = _opened(box, access_key_id, token)
+    if not box.knows(key_id):
+        raise TokenRefused("expired", RETIRED)
     if now >= session.expires_at:
         raise TokenRefused("expired", "Specified SecurityToken is expired.")
     return account_id, session, secret
@@ -97,7 +108,7 @@ def open_token(
 # A session's requests bring the same token each time: it is opened once (AES-GCM and JSON),
 # then found here. Bounded; only tokens that opened are kept (a refusal raises, uncached).
 @functools.lru_cache(maxsize=4096)
-def _opened(box: SecretBox, access_key_id: str, token: str) -> tuple[str, RoleSession, str]:
+def _opened(box: SecretBox, access_key_id: str, token: str) -> tuple[str, RoleSession, str, str]:
     found = _TOKEN.match(token) if len(token) <= MAX_TOKEN else None
     if found is None:
         raise TokenRefused("malformed", "Specified SecurityToken is malformed.")
@@ -108,6 +119,10 @@ def _opened(box: SecretBox, access_key_id: str, token: str) -> tuple[str, RoleSe
         raise TokenRefused("malformed", "Specified SecurityToken is malformed.") from None
     if named != access_key_id:
         raise TokenRefused("mismatch", "Specified SecurityToken mismatch with the AccessKey.")
+    if not box.knows(found[2]):
+        box.refresh()  # a key this process has not seen yet, or one that was retired
+        if not box.knows(found[2]):
+            raise TokenRefused("expired", RETIRED)
     try:
         body = json.loads(box.open(_aad(access_key_id), Sealed(found[2], blob)))
         session = RoleSession(
@@ -124,4 +139,4 @@ def _opened(box: SecretBox, access_key_id: str, token: str) -> tuple[str, RoleSe
         account_id, secret = str(body["a"]), str(body["k"])
     except (MasterKeyError, ValueError, KeyError, TypeError):
         raise TokenRefused("malformed", "Specified SecurityToken is malformed.") from None
-    return account_id, session, secret
+    return account_id, session, secret, found[2]

@@ -330,6 +330,29 @@ console_flashes = Table(
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
+# Temporary credentials minted and not yet expired, by the master key that sealed their token
+# (nothing else of them is stored): what ``keyhouse master-key retire`` counts before a key
+# may go. Expired rows are purged by the retention sweep.
+sts_sessions = Table(
+    "sts_sessions",
+    metadata,
+    Column("access_key_id", String(32), primary_key=True),
+    Column("key_id", String(32), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index(None, "key_id", "expires_at"),
+    Index(None, "expires_at"),
+)
+
+# Keys of the store itself, sealed under the master keyring like every stored secret (bound to
+# ``store-key:<name>``): ``audit-chain`` keys the audit trail's hash chain (keyhouse.domain.audit).
+store_keys = Table(
+    "store_keys",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("secret_key_id", String(32), nullable=False),
+    Column("secret_sealed", LargeBinary, nullable=False),
+)
+
 # Failed sign-ins per source address and per user, in a sliding window (the throttle).
 signin_failures = Table(
     "signin_failures",

@@ -14,7 +14,8 @@ from keyhouse.crypto import MasterKey, read_key_file, write_key_file
 from tests.integration import raw
 from tests.integration.sdk import Api, ApiError
 from tests.integration.server import Server
-from tests.integration.steps import bin_key, make_key, make_user, user_id_of
+from tests.integration.steps import bin_key, eventually, make_key, make_user, user_id_of
+from tests.integration.test_sts import assumer, temporary, trust
 
 STS = "2015-04-01"
 
@@ -158,3 +159,49 @@ def test_rotation_refuses_a_keyring_from_the_environment(own_server: Server) -> 
     )
     assert ran.returncode == 2 and "KEYHOUSE_MASTER_KEY" in ran.stderr
     assert own_server.key_file.read_text().strip() == keyring
+
+
+def test_retire_refuses_while_sessions_it_sealed_are_live_and_a_forced_retire_ends_them(
+    own_server: Server,
+) -> None:
+    account = own_server.create_account("sessions")
+    root = Api("v3", own_server.endpoint, account["AccessKeyId"], account["AccessKeySecret"])
+    me = root.sts("GetCallerIdentity")["AccountId"]
+    root.ram("CreateRole", RoleName="Reader", AssumeRolePolicyDocument=trust(f"acs:ram::{me}:root"))
+    dev = assumer(own_server, root, account)
+    arn = f"acs:ram::{me}:role/reader"
+    used_reply = dev.sts("AssumeRole", RoleArn=arn, RoleSessionName="used")
+    used = temporary(own_server, used_reply)
+    unused = temporary(own_server, dev.sts("AssumeRole", RoleArn=arn, RoleSessionName="idle"))
+    assert used.sts("GetCallerIdentity")["IdentityType"] == "AssumedRoleUser"  # now cached
+    old = own_server.cli("master-key", "status").stdout.split()[0]
+    own_server.cli("master-key", "rotate")
+    # The stored secrets are re-sealed, but the two sessions' tokens still need the old key.
+    refused = own_server.cli("master-key", "retire", old, check=False)
+    assert refused.returncode == 1, refused.stdout
+    assert f"2 temporary credentials sealed under {old} may be live until" in refused.stderr
+    assert old in own_server.key_file.read_text()
+    assert used.sts("GetCallerIdentity")
+    forced = own_server.cli("master-key", "retire", old, "--force")
+    assert "ended 2 temporary credentials" in forced.stdout
+    # Every server ends them within a second, the one it had opened before as well.
+    for session in (used, unused):
+        error = eventually(lambda s=session: _refusal(s), 5)
+        assert error is not None and error.code == "InvalidSecurityToken.Expired", error
+        assert "retired" in error.message
+    # A new session, sealed under the new key, works; after a restart the old ones stay ended.
+    fresh_reply = dev.sts("AssumeRole", RoleArn=arn, RoleSessionName="new")
+    assert temporary(own_server, fresh_reply).sts("GetCallerIdentity")
+    own_server.stop()
+    own_server.start()  # on another port
+    after = _refusal(temporary(own_server, used_reply))
+    assert after is not None and after.code == "InvalidSecurityToken.Expired"
+    assert temporary(own_server, fresh_reply).sts("GetCallerIdentity")
+
+
+def _refusal(api: Api) -> ApiError | None:
+    try:
+        api.sts("GetCallerIdentity")
+    except ApiError as exc:
+        return exc
+    return None

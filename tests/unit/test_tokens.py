@@ -41,7 +41,8 @@ def test_a_token_opens_for_its_key_until_it_expires() -> None:
 
 
 def test_a_token_from_another_keyring_or_for_another_key_does_not_open() -> None:
-    box, other = SecretBox([MasterKey.generate()]), SecretBox([MasterKey.generate()])
+    key = MasterKey.generate()
+    box, other = SecretBox([key]), SecretBox([MasterKey(key.key_id, MasterKey.generate().material)])
     minted = mint(box, "222", session())
     with pytest.raises(TokenRefused) as refused:
         open_token(other, minted.access_key_id, minted.token, NOW)
@@ -52,3 +53,21 @@ def test_a_token_from_another_keyring_or_for_another_key_does_not_open() -> None
     assert refused.value.code == "auth.token_mismatch"
     with pytest.raises(TokenRefused):
         open_token(box, minted.access_key_id, "v1." + "A" * 9000, NOW)  # bounded before work
+
+
+def test_a_token_sealed_under_a_retired_key_is_expired_whether_it_was_opened_before_or_not() -> (
+    None
+):
+    old, new = MasterKey.generate(), MasterKey.generate()
+    ring = [[old]]
+    box = SecretBox([old], lambda: ring[0])
+    used = mint(box, "222", session())
+    unused = mint(box, "222", session())
+    assert open_token(box, used.access_key_id, used.token, NOW)  # opened: kept in the cache
+    ring[0] = [new]  # the key file without the old key, as `master-key retire --force` leaves it
+    assert box.refresh()
+    for minted in (used, unused):
+        with pytest.raises(TokenRefused) as refused:
+            open_token(box, minted.access_key_id, minted.token, NOW)
+        assert refused.value.code == "auth.token_expired"
+        assert "retired" in refused.value.message
