@@ -22,7 +22,7 @@ from keyhouse.api.wire import OriginResolver
 from keyhouse.clock import Clock, SystemClock
 from keyhouse.config import Settings
 from keyhouse.console.app import ConsoleApp
-from keyhouse.keyring import open_keyring
+from keyhouse.keyring import open_chain_key, open_keyring
 from keyhouse.logs import configure as configure_logs
 from keyhouse.metrics import Metrics, counter, gauge
 from keyhouse.services.accounts import Accounts
@@ -75,6 +75,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     store = SqlStore(engine)
     try:
         box = open_keyring(settings, store)
+        store.chain_key = open_chain_key(store, box)
     except Exception:
         store.dispose()
         raise

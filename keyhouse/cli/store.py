@@ -117,36 +117,92 @@ def backup(file: Path, database_url: str | None) -> None:
     click.echo("The master key is not in the backup: restoring it needs the same key.")
 
 
+# Rows a restore never takes from a backup: signed-in browsers, one-time notices (a sealed new
+# secret among them) and sign-in throttling are of the moment, and a crafted backup could plant
+# a session; the derived rows come back on their own.
+_NOT_RESTORED = frozenset({"console_sessions", "console_flashes", "signin_failures"})
+UNUSABLE_HASH = "!restored-without-its-password"  # no argon2 hash: it opens nothing
+
+
+def _without_password(row: dict[str, object]) -> dict[str, object]:
+    """A login profile whose password hash a backup cannot vouch for: kept, but no password
+    opens it until someone with the right sets a new one (UpdateLoginProfile)."""
+    return {**row, "password_hash": UNUSABLE_HASH, "password_reset_required": True}
+
+
 @click.command("restore")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--keep-passwords",
+    is_flag=True,
+    help="Carry the backup's console password hashes over. Nothing in a backup proves they "
+    "are the ones the store held: only for a backup from a place you trust.",
+)
 @database_option
-def restore(file: Path, database_url: str | None) -> None:
+def restore(file: Path, keep_passwords: bool, database_url: str | None) -> None:
     """Restore the backup FILE into this store, which must be empty (restore before the first
-    serve, which would create the default account)."""
-    from keyhouse.store.backup import BackupError, opened
-    from keyhouse.store.copy import TargetNotEmpty, copy_store
+    serve, which would create the default account).
+
+    Every audit chain of the backup is checked with its chain key (sealed under the master
+    key) first; a backup whose trail does not verify is refused. Console sessions and notices
+    are not restored, nor (without --keep-passwords) console passwords."""
+    from keyhouse.store.backup import BackupError, counts, keyed_trail, opened
+    from keyhouse.store.copy import TargetNotEmpty, copy_store, ensure_empty
     from keyhouse.store.engine import make_engine
 
     settings = load(database_url=database_url)
+    target = make_engine(settings.database_url)
     try:
+        try:
+            ensure_empty(target)  # first: a full store is the answer, whatever its key
+        except TargetNotEmpty as exc:
+            fail(EXIT_DOMAIN, f"{store_name(settings)} is not empty: {exc}")
+        except StoreUnavailable as exc:
+            fail(EXIT_STORE, f"cannot reach the store: {exc}")
         with opened(file) as backup_url:
+            if not keyed_trail(backup_url):
+                fail(
+                    EXIT_DOMAIN,
+                    f"{file} was written before audit chains were keyed: its trail cannot be "
+                    "checked. Restore it with the Keyhouse that wrote it, then upgrade.",
+                )
             # The backup as a store: migrated to this Keyhouse's schema (a private copy), and
-            # its secrets opened with the master key the restored store will use.
+            # its secrets and chain key opened with the master key the restored store will use.
             source = load(database_url=backup_url, master_key_file=settings.key_file_path())
             with open_services(source) as services:
-                target = make_engine(settings.database_url)
+                breaks = services.trail.verify()
+                if breaks:
+                    first = breaks[0]
+                    fail(
+                        EXIT_DOMAIN,
+                        f"the audit trail in {file} does not verify: account "
+                        f"{first.account_id or '-'} event {first.seq}: {first.reason}"
+                        + (f" (and {len(breaks) - 1} more chains)" if len(breaks) > 1 else ""),
+                    )
+                rewrite = {} if keep_passwords else {"login_profiles": _without_password}
+                skip = _NOT_RESTORED | (frozenset() if keep_passwords else {"account_passwords"})
                 try:
-                    rows = copy_store(services.store.engine, target)
+                    rows = copy_store(
+                        services.store.engine, target, skip=frozenset(skip), rewrite=rewrite
+                    )
                 except TargetNotEmpty as exc:
                     fail(EXIT_DOMAIN, f"{store_name(settings)} is not empty: {exc}")
                 except StoreUnavailable as exc:
                     fail(EXIT_STORE, f"cannot reach the store: {exc}")
-                finally:
-                    target.dispose()
+            held = counts(Path(backup_url.removeprefix("sqlite:///")))
+            passwords = held.get("login_profiles", 0) + held.get("account_passwords", 0)
     except BackupError as exc:
         fail(EXIT_DOMAIN, str(exc))
+    finally:
+        target.dispose()
     click.echo(f"Restored {file} into {store_name(settings)}: {_summary(rows)}.")
-    click.echo("Check it with: keyhouse audit verify")
+    click.echo("Every audit chain in it was verified.")
+    if passwords and not keep_passwords:
+        click.echo(
+            f"{passwords} console passwords were not carried over (a backup cannot prove its "
+            "password hashes): set them again (UpdateLoginProfile, `keyhouse account "
+            "set-password`), or restore with --keep-passwords a backup from a place you trust."
+        )
 
 
 def _summary(rows: dict[str, int]) -> str:

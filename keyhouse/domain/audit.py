@@ -1,15 +1,22 @@
-"""Audit events: their shape, what is kept out of them, and the per-account hash chain.
+"""Audit events: their shape, what is kept out of them, and the per-account keyed hash chain.
 
 An event is a JSON object in ActionTrail's shape (camelCase: ``eventId``, ``eventTime``,
 ``eventName``, ``eventRW``, ``serviceName``, ``userIdentity`` ...). Events of one account form a
-chain: event ``n`` stores ``hash_n = sha256(account \\n n \\n hash_{n-1} \\n body_n)``, and the
-account's head row holds the last ``n`` and hash. Editing, deleting, inserting or reordering
-events breaks the chain at the first event touched; cutting the tail no longer matches the head.
+chain: event ``n`` stores ``hash_n = HMAC-SHA256(K, account \\n n \\n hash_{n-1} \\n body_n)``,
+and the account's head row holds the last ``n`` and hash. Editing, deleting, inserting or
+reordering events breaks the chain at the first event touched; cutting the tail no longer
+matches the head.
+
+``K`` (:class:`ChainKey`) is the store's ``audit-chain`` key, sealed in the store under the
+master keyring (keyhouse.keyring.open_chain_key): whoever can write to the database but holds
+no master key cannot compute a hash, so cannot edit an event and re-chain the events after it.
+What the chain does not show is in docs/audit.md.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -166,7 +173,35 @@ def canonical(event: Mapping[str, Any]) -> str:
         return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def chain_hash(account_id: str, seq: int, previous: str, body: str) -> str:
+class ChainKey:
+    """The key of the trail's hash chain. One HMAC state is keyed once and copied per event."""
+
+    def __init__(self, material: bytes) -> None:
+        if len(material) < 32:
+            raise ValueError("an audit chain key is at least 32 bytes")
+        self._keyed = hmac.new(material, digestmod=hashlib.sha256)
+
+    def __repr__(self) -> str:
+        return "ChainKey(...)"
+
+    def digest(self, account_id: str, seq: int, previous: str, body: str) -> str:
+        mac = self._keyed.copy()
+        mac.update(f"{account_id}\n{seq}\n{previous}\n{body}".encode())
+        return mac.hexdigest()
+
+
+class NoChainKey(ChainKey):
+    """What a store has before its keyring is open: chaining an event is a bug then."""
+
+    def __init__(self) -> None:
+        pass
+
+    def digest(self, account_id: str, seq: int, previous: str, body: str) -> str:
+        raise RuntimeError("the audit chain key is not loaded (the keyring is not open)")
+
+
+def legacy_chain_hash(account_id: str, seq: int, previous: str, body: str) -> str:
+    """The unkeyed chain of stores written before revision 0010: checked once, then re-keyed."""
     return hashlib.sha256(f"{account_id}\n{seq}\n{previous}\n{body}".encode()).hexdigest()
 
 
@@ -234,7 +269,7 @@ class Break:
     reason: str
 
 
-def verify(head: Head, events: Iterable[StoredEvent]) -> Break | None:
+def verify(head: Head, events: Iterable[StoredEvent], key: ChainKey) -> Break | None:
     """Walk one account's events in ``seq`` order from the retention cut; None if intact."""
     expected_seq = head.pruned_seq + 1
     previous = head.pruned_hash
@@ -251,7 +286,9 @@ def verify(head: Head, events: Iterable[StoredEvent]) -> Break | None:
             return Break(
                 head.account_id, event.seq, event.event_id, "does not follow the event before it"
             )
-        if chain_hash(event.account_id, event.seq, previous, event.body) != event.hash:
+        if not hmac.compare_digest(
+            key.digest(event.account_id, event.seq, previous, event.body), event.hash
+        ):
             return Break(head.account_id, event.seq, event.event_id, "its content was changed")
         body = json.loads(event.body)
         identity = body.get("userIdentity") or {}

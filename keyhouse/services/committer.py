@@ -117,7 +117,7 @@ class GroupCommitter:
     ) -> None:
         self.store = store
         self.metrics = metrics
-        self._writer = BatchWriter(store.engine, store.write_lock)
+        self._writer = BatchWriter(store.engine, store.write_lock, lambda: store.chain_key)
         self.clock = clock
         self.set_aside_after = set_aside_after
         # Items arrive in lists: one per thread-side request, one per event-loop iteration.

@@ -123,7 +123,7 @@ class Trail(UseCases):
             heads = tx.audit_heads([account_id] if account_id is not None else None)
             breaks = []
             for head in heads:
-                found = audit.verify(head, tx.chain(head.account_id))
+                found = audit.verify(head, tx.chain(head.account_id), self.store.chain_key)
                 if found is not None:
                     breaks.append(found)
             return breaks

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy import inspect as sa_inspect
 
 from keyhouse.store.copy import copy_store
 from keyhouse.store.engine import make_engine
@@ -110,3 +111,27 @@ def opened(path: Path) -> Iterator[str]:
         if found != 2:
             raise BackupError(f"{path} is not a Keyhouse backup (no Keyhouse tables in it)")
         yield f"sqlite:///{copy}"
+
+
+def keyed_trail(url: str) -> bool:
+    """Whether the backup at ``url`` (an opened copy) can have its audit chains checked: it
+    holds the audit chain key, or no event at all. A backup written before keyed chains
+    (revision 0010) holds events but no key: its chains can be recomputed by anyone."""
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            tables = set(sa_inspect(conn).get_table_names())
+            if "audit_events" not in tables or not conn.scalar(
+                select(func.count()).select_from(metadata.tables["audit_events"])
+            ):
+                return True
+            if "store_keys" not in tables:
+                return False
+            key = metadata.tables["store_keys"]
+            return bool(
+                conn.scalar(
+                    select(func.count()).select_from(key).where(key.c.name == "audit-chain")
+                )
+            )
+    finally:
+        engine.dispose()

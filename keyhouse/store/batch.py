@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Engine, exc
 
-from keyhouse.domain.audit import GENESIS
+from keyhouse.domain.audit import GENESIS, ChainKey
 from keyhouse.store.schema import audit_events, nonces
 from keyhouse.store.trail import chained
 
@@ -76,7 +76,7 @@ class BatchTx:
         self._cur.execute(w.new_head_sql, (account_id, GENESIS, GENESIS))
         self._cur.execute(w.head_sql, (account_id,))
         seq, previous = self._cur.fetchone()
-        values = chained(account_id, int(seq), previous, rows)
+        values = chained(w.chain_key(), account_id, int(seq), previous, rows)
         date = w.date
         self._cur.executemany(
             w.events_sql,
@@ -88,9 +88,10 @@ class BatchTx:
 class BatchWriter:
     """Opens batch transactions; used by the committer's one thread only."""
 
-    def __init__(self, engine: Engine, write_lock: Any) -> None:
+    def __init__(self, engine: Engine, write_lock: Any, chain_key: Callable[[], ChainKey]) -> None:
         self.engine = engine
         self.write_lock = write_lock
+        self.chain_key = chain_key  # the store's, read when a batch is chained
         dialect = engine.dialect
         self.sqlite = dialect.name == "sqlite"
         p = "?" if self.sqlite else "%s"

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from keyhouse.crypto import Sealed
+from keyhouse.domain.audit import ChainKey, NoChainKey
 from keyhouse.store.access import AccessControlTx
 from keyhouse.store.accounts import AccountsTx
 from keyhouse.store.cache import CacheMiss, MemoryTx, ReadCache, RecordingTx, current_memory_scope
@@ -34,8 +35,9 @@ __all__ = ["Purged", "SqlStore", "Tx"]
 class Tx(AccountsTx, UsersTx, KeysTx, RolesTx, AccessControlTx, TrailTx, ConsoleTx, SealingTx):
     """One open transaction. Methods return domain objects; ``None`` means "no such row"."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, chain_key: ChainKey) -> None:
         self._c = conn
+        self.chain_key = chain_key
         # Accounts this transaction read: a write drops their cached rows once it commits.
         self.accounts_read: set[str] = set()
 
@@ -66,6 +68,8 @@ class SqlStore:
         self.hot = HotPath(self.engine)
         # What requests served on the event loop answer from (keyhouse.store.cache).
         self.cache = ReadCache()
+        # The audit trail's chain key, once the keyring is open (keyhouse.keyring).
+        self.chain_key: ChainKey = NoChainKey()
 
     @contextmanager
     def transaction(self, *, write: bool = False) -> Iterator[Tx]:
@@ -81,12 +85,12 @@ class SqlStore:
             return
         if not write:
             with engine.connect() as conn, conn.begin():
-                yield cast(Tx, RecordingTx(Tx(conn), self.cache))
+                yield cast(Tx, RecordingTx(Tx(conn, self.chain_key), self.cache))
             return
         with self.write_lock, engine.connect() as conn:
             conn = conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
-                tx = Tx(conn)
+                tx = Tx(conn, self.chain_key)
                 yield tx
                 if self.before_commit is not None:
                     self.before_commit(tx)

@@ -6,12 +6,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from keyhouse.domain.audit import GENESIS, Head, StoredEvent, chain_hash
+from keyhouse.domain.audit import GENESIS, ChainKey, Head, StoredEvent, legacy_chain_hash
 from keyhouse.store.schema import audit_events, audit_heads, credential_reports
 
 # Lookup attribute -> column (LookupEvents' LookupAttribute keys).
@@ -30,13 +30,14 @@ def _head(row: Any) -> Head:
 
 
 def chained(
-    account_id: str, seq: int, previous: str, rows: Sequence[Mapping[str, Any]]
+    key: ChainKey, account_id: str, seq: int, previous: str, rows: Sequence[Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
     """``rows`` as audit_events rows following the head (seq, hash): numbered and hashed."""
     values = []
+    digest_of = key.digest
     for row in rows:
         seq += 1
-        digest = chain_hash(account_id, seq, previous, row["body"])
+        digest = digest_of(account_id, seq, previous, row["body"])
         values.append(
             {**row, "account_id": account_id, "seq": seq, "prev_hash": previous, "hash": digest}
         )
@@ -46,6 +47,7 @@ def chained(
 
 class TrailTx:
     _c: Connection
+    chain_key: ChainKey
 
     def _lock_head(self, account_id: str) -> Head:
         """The account's chain head, created if new, held until commit."""
@@ -63,7 +65,7 @@ class TrailTx:
         if not rows:
             return
         head = self._lock_head(account_id)
-        values = chained(account_id, head.seq, head.hash, rows)
+        values = chained(self.chain_key, account_id, head.seq, head.hash, rows)
         self._c.execute(insert(audit_events), values)
         self._c.execute(
             update(audit_heads)
@@ -95,6 +97,61 @@ class TrailTx:
         )
         for row in self._c.execution_options(yield_per=1000).execute(q):
             yield StoredEvent(*row)
+
+    def rekey_chains(self, key: ChainKey, batch: int = 1000) -> tuple[int, list[str]]:
+        """Re-hash every chain written before revision 0010 (plain SHA-256) under ``key``,
+        each event once its old hash is checked. A chain already broken is re-keyed up to the
+        break only, so that it stays broken where it was. Returns (events re-keyed, accounts
+        whose chains were broken)."""
+        total, broken = 0, []
+        for head in self.audit_heads():
+            self._lock_head(head.account_id)
+            old_prev = new_prev = head.pruned_hash
+            seq, done, intact = head.pruned_seq, 0, True
+            while intact:
+                rows = self._c.execute(
+                    select(
+                        audit_events.c.seq,
+                        audit_events.c.prev_hash,
+                        audit_events.c.hash,
+                        audit_events.c.body,
+                    )
+                    .where(audit_events.c.account_id == head.account_id, audit_events.c.seq > seq)
+                    .order_by(audit_events.c.seq)
+                    .limit(batch)
+                ).all()
+                if not rows:
+                    break
+                updates = []
+                for row in rows:
+                    expected = legacy_chain_hash(head.account_id, row.seq, old_prev, row.body)
+                    if row.seq != seq + 1 or row.prev_hash != old_prev or row.hash != expected:
+                        intact = False
+                        break
+                    digest = key.digest(head.account_id, row.seq, new_prev, row.body)
+                    updates.append({"a": head.account_id, "s": row.seq, "p": new_prev, "h": digest})
+                    old_prev, new_prev, seq = row.hash, digest, row.seq
+                if updates:
+                    self._c.execute(
+                        update(audit_events)
+                        .where(
+                            audit_events.c.account_id == bindparam("a"),
+                            audit_events.c.seq == bindparam("s"),
+                        )
+                        .values(prev_hash=bindparam("p"), hash=bindparam("h")),
+                        updates,
+                    )
+                    done += len(updates)
+            if intact and seq == head.seq and old_prev == head.hash:
+                self._c.execute(
+                    update(audit_heads)
+                    .where(audit_heads.c.account_id == head.account_id)
+                    .values(hash=new_prev)
+                )
+            else:
+                broken.append(head.account_id)
+            total += done
+        return total, broken
 
     def lookup_events(
         self,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import csv
 import getpass
+import hashlib
 import io
 import json
 import socket
@@ -227,7 +228,7 @@ def _verify(server: Server, name: str) -> tuple[int, str]:
     return result.returncode, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("tamper", ["edit", "delete", "insert", "reorder", "truncate"])
+@pytest.mark.parametrize("tamper", ["edit", "delete", "insert", "reorder", "truncate", "rechain"])
 def test_audit_verify_finds_tampering(server: Server, tamper: str) -> None:
     account = server.create_account(f"v{uuid.uuid4().hex[:12]}")
     root = Api("v3", server.endpoint, account["AccessKeyId"], account["AccessKeySecret"])
@@ -299,6 +300,28 @@ def test_audit_verify_finds_tampering(server: Server, tamper: str) -> None:
                 {"b": third.seq},
             )
             bad = second
+        elif tamper == "rechain":
+            # What someone who can write to the database would do: edit an event, recompute
+            # every hash after it (the unkeyed SHA-256 chain of before) and move the head.
+            previous = rows[0].hash
+            for row in rows[1:]:
+                body = row.body
+                if row.seq == second.seq:
+                    body = body.replace('"eventRW":"Read"', '"eventRW":"Write"')
+                    assert body != row.body
+                digest = hashlib.sha256(
+                    f"{account_id}\n{row.seq}\n{previous}\n{body}".encode()
+                ).hexdigest()
+                conn.execute(
+                    text(
+                        f"UPDATE audit_events SET body = :b, prev_hash = :p, hash = :h "
+                        f"WHERE {where} AND seq = :s"
+                    ),
+                    {"b": body, "p": previous, "h": digest, "s": row.seq},
+                )
+                previous = digest
+            conn.execute(text(f"UPDATE audit_heads SET hash = :h WHERE {where}"), {"h": previous})
+            bad = second
         else:  # truncate: the newest event removed
             last = rows[-1]
             conn.execute(
@@ -309,7 +332,7 @@ def test_audit_verify_finds_tampering(server: Server, tamper: str) -> None:
     code, out = _verify(server, account["AccountName"])
     assert code == 1, out
     assert f"event {bad.seq}" in out, out
-    if tamper in {"edit"}:
+    if tamper in {"edit", "rechain"}:
         assert bad.event_id in out
 
 
@@ -546,3 +569,67 @@ def test_one_event_is_at_most_16_kib_however_the_request_was_built(
     finally:
         engine.dispose()
     assert refused[0]["additionalEventData"]["requestParametersTruncated"] is True
+
+
+def _legacy_chains(conn: Any) -> None:
+    """Rewrite every chain as a store of before revision 0010 held it: plain SHA-256, no key."""
+    conn.execute(text("DELETE FROM store_keys"))
+    heads = conn.execute(text("SELECT account_id, pruned_seq, pruned_hash FROM audit_heads"))
+    for account_id, _, pruned_hash in heads.fetchall():
+        previous = pruned_hash
+        rows = conn.execute(
+            text("SELECT seq, body FROM audit_events WHERE account_id = :a ORDER BY seq"),
+            {"a": account_id},
+        ).fetchall()
+        for seq, body in rows:
+            digest = hashlib.sha256(f"{account_id}\n{seq}\n{previous}\n{body}".encode()).hexdigest()
+            conn.execute(
+                text(
+                    "UPDATE audit_events SET prev_hash = :p, hash = :h "
+                    "WHERE account_id = :a AND seq = :s"
+                ),
+                {"p": previous, "h": digest, "a": account_id, "s": seq},
+            )
+            previous = digest
+        conn.execute(
+            text("UPDATE audit_heads SET hash = :h WHERE account_id = :a"),
+            {"h": previous, "a": account_id},
+        )
+
+
+def test_chains_written_before_keyed_chains_are_checked_then_re_keyed(own_server: Server) -> None:
+    """The first start after the upgrade re-keys every unkeyed chain it can check; a chain
+    someone edited before the upgrade is not laundered: it stays broken where it was."""
+    good = own_server.create_account("kept")
+    bad = own_server.create_account("edited")
+    for account in (good, bad):
+        root = Api("v3", own_server.endpoint, account["AccessKeyId"], account["AccessKeySecret"])
+        for n in range(3):
+            make_user(root, account, f"u{n}")
+        eventually(lambda r=root: len(events(r)) >= 4)
+    bad_id = Api("v3", own_server.endpoint, bad["AccessKeyId"], bad["AccessKeySecret"]).sts(
+        "GetCallerIdentity"
+    )["AccountId"]
+    own_server.stop()
+    engine = create_engine(own_server.database_url)
+    with engine.begin() as conn:
+        _legacy_chains(conn)
+        edited = conn.execute(
+            text("SELECT seq, event_id, body FROM audit_events WHERE account_id = :a AND seq = 3"),
+            {"a": bad_id},
+        ).one()
+        conn.execute(
+            text("UPDATE audit_events SET body = :b WHERE account_id = :a AND seq = 3"),
+            {"b": edited.body.replace('"u', '"x', 1), "a": bad_id},
+        )
+    engine.dispose()
+    own_server.start()
+    assert "audit chains re-keyed" in own_server.logs()
+    code, out = _verify(own_server, "kept")
+    assert code == 0 and "intact" in out, out
+    code, out = _verify(own_server, "edited")
+    assert code == 1 and f"event 3 {edited.event_id}" in out, out
+    root = Api("v3", own_server.endpoint, good["AccessKeyId"], good["AccessKeySecret"])
+    make_user(root, good, "after")  # the re-keyed chain goes on
+    code, out = _verify(own_server, "kept")
+    assert code == 0, out

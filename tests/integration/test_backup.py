@@ -4,6 +4,8 @@ what was there before the backup began is there after. Both backends."""
 
 from __future__ import annotations
 
+import hashlib
+import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
@@ -11,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
 
+from keyhouse.crypto import MasterKey, write_key_file
 from tests.conftest import scratch_database
 from tests.integration.conftest import upn
 from tests.integration.sdk import Api, ApiError
@@ -126,14 +130,104 @@ def test_restore_refuses_a_wrong_master_key_and_what_is_not_a_backup(
 ) -> None:
     file = tmp_path / "k.backup"
     own_server.cli("backup", str(file))
+    # Into an empty store whose key is another: the key is what is wrong.
+    stranger = tmp_path / "stranger.key"
+    write_key_file(stranger, [MasterKey.generate()])
+    empty = Server(f"sqlite:///{tmp_path / 'empty.db'}", stranger, tmp_path)
+    wrong = empty.cli("restore", str(file), check=False)
+    assert wrong.returncode == 3 and "master key" in wrong.stderr, wrong.stderr
+    # Into a store that is not empty, with another key too: that it is not empty comes first.
     other = Server(f"sqlite:///{tmp_path / 'other.db'}", tmp_path / "other.key", tmp_path)
     other.cli("account", "create", "--name", "elsewhere")  # a store with a key of its own
-    wrong = other.cli("restore", str(file), check=False)
-    assert wrong.returncode == 3 and "master key" in wrong.stderr
+    full = other.cli("restore", str(file), check=False)
+    assert full.returncode == 1 and "not empty" in full.stderr, full.stderr
     junk = tmp_path / "junk.backup"
     junk.write_text("not a database\n" * 100)
     refused = own_server.cli(
         "restore", str(junk), "--database-url", f"sqlite:///{tmp_path / 'x.db'}", check=False
     )
     assert refused.returncode == 1 and "not a Keyhouse backup" in refused.stderr
-    assert "Traceback" not in refused.stderr + wrong.stderr
+    assert "Traceback" not in refused.stderr + wrong.stderr + full.stderr
+
+
+def _rewritten_trail(backup: Path) -> None:
+    """Edit an event in a backup file and recompute every hash after it with plain SHA-256,
+    as someone holding the file (but not the master key) would."""
+    conn = sqlite3.connect(backup)
+    try:
+        account_id, seq, previous = conn.execute(
+            "SELECT account_id, seq, prev_hash FROM audit_events ORDER BY account_id, seq LIMIT 1"
+        ).fetchone()
+        rows = conn.execute(
+            "SELECT seq, body FROM audit_events WHERE account_id = ? ORDER BY seq", (account_id,)
+        ).fetchall()
+        for n, (seq, body) in enumerate(rows):
+            if n == 0:
+                body = body.replace('"eventRW":"Write"', '"eventRW":"Read"')
+            digest = hashlib.sha256(f"{account_id}\n{seq}\n{previous}\n{body}".encode())
+            conn.execute(
+                "UPDATE audit_events SET body = ?, prev_hash = ?, hash = ? "
+                "WHERE account_id = ? AND seq = ?",
+                (body, previous, digest.hexdigest(), account_id, seq),
+            )
+            previous = digest.hexdigest()
+        conn.execute("UPDATE audit_heads SET hash = ? WHERE account_id = ?", (previous, account_id))
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_restore_verifies_the_trail_and_takes_no_session_or_unproven_password(
+    own_server: Server, target_url: str, tmp_path: Path
+) -> None:
+    account = own_server.create_account(f"p{uuid.uuid4().hex[:8]}")
+    root = Api("v3", own_server.endpoint, account["AccessKeyId"], account["AccessKeySecret"])
+    principal = make_user(root, account, "ann")
+    root.ims("CreateLoginProfile", UserPrincipalName=principal, Password="Correct-Horse-9")
+    file = tmp_path / "p.backup"
+    own_server.cli("backup", str(file))
+    # A session planted in the file (as a crafted backup could) is not restored.
+    conn = sqlite3.connect(file)
+    conn.execute(
+        "INSERT INTO console_sessions (token_hash, account_id, user_id, csrf, "
+        "must_change_password, created_at, expires_at) VALUES "
+        "(?, ?, NULL, 'x', 0, '2026-01-01 00:00:00+00:00', '2099-01-01 00:00:00+00:00')",
+        ("f" * 64, account["AccountId"]),
+    )
+    conn.commit()
+    conn.close()
+    restored = own_server.cli("restore", str(file), "--database-url", target_url)
+    assert "Every audit chain in it was verified." in restored.stdout
+    assert "console passwords were not carried over" in restored.stdout
+    engine = create_engine(target_url)
+    try:
+        with engine.connect() as db:
+            assert db.scalar(text("SELECT count(*) FROM console_sessions")) == 0
+            hashes = db.execute(text("SELECT password_hash FROM login_profiles")).scalars().all()
+            assert hashes and all(h.startswith("!") for h in hashes)
+    finally:
+        engine.dispose()
+    # A trail rewritten in the file is refused, and nothing is restored.
+    forged = tmp_path / "forged.backup"
+    forged.write_bytes(file.read_bytes())
+    _rewritten_trail(forged)
+    elsewhere = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    refused = own_server.cli("restore", str(forged), "--database-url", elsewhere, check=False)
+    assert refused.returncode == 1 and "does not verify" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+    check = create_engine(elsewhere)
+    try:
+        with check.connect() as db:
+            assert db.scalar(text("SELECT count(*) FROM accounts")) == 0
+    finally:
+        check.dispose()
+    # With --keep-passwords, the operator vouches for the file: the hashes come over.
+    kept = f"sqlite:///{tmp_path / 'kept.db'}"
+    own_server.cli("restore", str(file), "--database-url", kept, "--keep-passwords")
+    again = create_engine(kept)
+    try:
+        with again.connect() as db:
+            hashes = db.execute(text("SELECT password_hash FROM login_profiles")).scalars().all()
+            assert hashes and all(h.startswith("$argon2") for h in hashes)
+    finally:
+        again.dispose()
