@@ -22,7 +22,7 @@ from keyhouse.api.wire import OriginResolver
 from keyhouse.clock import Clock, SystemClock
 from keyhouse.config import Settings
 from keyhouse.console.app import ConsoleApp
-from keyhouse.keyring import open_chain_key, open_keyring
+from keyhouse.keyring import open_keyring
 from keyhouse.logs import configure as configure_logs
 from keyhouse.metrics import Metrics, counter, gauge
 from keyhouse.services.accounts import Accounts
@@ -35,7 +35,7 @@ from keyhouse.services.console import Console
 from keyhouse.services.groups import Groups
 from keyhouse.services.keys import Keys
 from keyhouse.services.leaks import LeakScanner
-from keyhouse.services.masterkeys import MasterKeys
+from keyhouse.services.masterkeys import MasterKeys, open_chain_key
 from keyhouse.services.policies import Policies
 from keyhouse.services.registry import Services
 from keyhouse.services.reports import Reports

@@ -9,14 +9,18 @@ id (a row purged or re-sealed meanwhile is left alone). Servers follow the key f
 
 from __future__ import annotations
 
+import base64
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from keyhouse.clock import Clock
-from keyhouse.crypto import SecretBox
+from keyhouse.crypto import MasterKeyError, SecretBox
+from keyhouse.domain.audit import ChainKey
+from keyhouse.store.sealing import store_key_binding
 from keyhouse.store.sql import SqlStore
 
 log = logging.getLogger("keyhouse.keyring")
@@ -73,3 +77,35 @@ class MasterKeys:
                 time.sleep(pause)  # let the service's own writers take their turns
         log.info("re-sealed %d secrets under master key %s", total, key_id)
         return Resealed(total, batches, self.counts())
+
+
+CHAIN_KEY = "audit-chain"
+
+
+def open_chain_key(store: SqlStore, box: SecretBox) -> ChainKey:
+    """The audit trail's chain key: opened from the store with the keyring, or, the first time
+    (a new store, or one written before keyed chains), made, sealed and stored, and every chain
+    already in the store checked under its old unkeyed hash and re-keyed, in one transaction.
+    Another process doing the same at the same moment loses the insert and takes the winner's.
+    """
+    binding = store_key_binding(CHAIN_KEY)
+    for _ in range(3):
+        with store.transaction(write=True) as tx:
+            sealed = tx.get_store_key(CHAIN_KEY)
+            if sealed is None:
+                material = secrets.token_bytes(32)
+                encoded = base64.b64encode(material).decode()
+                if not tx.insert_store_key(CHAIN_KEY, box.seal(binding, encoded)):
+                    continue  # another process stored one first: take it
+                key = ChainKey(material)
+                rekeyed, broken = tx.rekey_chains(key)
+                if rekeyed or broken:
+                    log.warning(
+                        "audit chains re-keyed under the new chain key: %d events; chains "
+                        "already broken before (left broken where they were): %s",
+                        rekeyed,
+                        ", ".join(broken) or "none",
+                    )
+                return key
+        return ChainKey(base64.b64decode(box.open(binding, sealed)))
+    raise MasterKeyError("the audit chain key could not be read or stored")
