@@ -633,3 +633,29 @@ def test_chains_written_before_keyed_chains_are_checked_then_re_keyed(own_server
     make_user(root, good, "after")  # the re-keyed chain goes on
     code, out = _verify(own_server, "kept")
     assert code == 0, out
+
+
+def test_whois_and_scan_agree_about_a_purged_key_someone_tried_later(
+    server: Server, root: Api, account: dict[str, Any], tmp_path: Path
+) -> None:
+    principal = make_user(root, account, "dave")
+    key = make_key(root, principal)
+    bin_key(root, principal, key["AccessKeyId"])
+    user_id = root.ims("GetUser", UserPrincipalName=principal)["User"]["UserId"]
+    root.ims("DeleteAccessKeyInRecycleBin", UserId=user_id, UserAccessKeyId=key["AccessKeyId"])
+    status, _ = call_rpc(server.endpoint, key, "ListUsers", IMS, source="127.0.0.2")
+    assert status == 404 or status == 400
+    account_id = root.sts("GetCallerIdentity")["AccountId"]
+    eventually(lambda: server.cli("key", "attempts", key["AccessKeyId"], "--json").stdout)
+    out = server.cli("whois", key["AccessKeyId"]).stdout
+    assert f"{account['AccountName']} ({account_id})" in out, out
+    assert "(deleted account)" not in out and "dave" in out and "purged" in out
+    assert "Last refused" in out and "127.0.0.2" in out and "InvalidAccessKeyId.NotFound" in out
+    whois = eventually(lambda: events(root, EventName="WhoIs"))
+    assert whois and all(e["recipientAccountId"] == account_id for e in whois)
+    leaked = tmp_path / "config.ini"
+    leaked.write_text(f"access_key_id = {key['AccessKeyId']}\n")
+    found = json.loads(server.cli("scan", str(leaked), "--json").stdout)
+    assert [(f["status"], f["owner"]) for f in found] == [
+        ("purged", f"{account['AccountName']}/dave")
+    ]

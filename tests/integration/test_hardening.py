@@ -453,3 +453,112 @@ def test_a_browser_opening_the_root_address_is_sent_to_the_console(server: Serve
         s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\n\r\n")
         head = s.recv(500).decode()
     assert head.startswith("HTTP/1.1 303") and re.search(r"(?i)location: /console\r\n", head)
+
+
+# -- issue 21, item 9: HTTP edges --------------------------------------------------------------
+
+
+def _response_head(s: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_a_body_sent_slowly_is_cut_at_30_seconds_and_the_connection_closed(
+    proxied: Server,
+) -> None:
+    host, port = proxied.endpoint.split(":")
+    with socket.create_connection((host, int(port)), timeout=60) as s:
+        s.sendall(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 1000\r\n\r\n"
+        )
+        started = time.monotonic()
+        s.settimeout(1.0)
+        reply = b""
+        while not reply and time.monotonic() - started < 45:
+            try:
+                s.sendall(b"a")  # one byte a second, never the whole body
+            except OSError:
+                break
+            try:
+                reply = s.recv(4096)
+            except TimeoutError:
+                continue
+        took = time.monotonic() - started
+        assert reply.startswith(b"HTTP/1.1 408"), reply
+        assert 28 <= took <= 33, took
+        assert b"RequestTimeout" in reply and b"connection: close" in reply.lower()
+        s.settimeout(5)
+        rest = b""
+        try:
+            while chunk := s.recv(4096):
+                rest += chunk
+        except (TimeoutError, ConnectionResetError):
+            pytest.fail("the server kept the connection open after its 408")
+        assert time.monotonic() - started < 36
+
+
+def test_expect_100_continue_with_an_oversized_body_is_refused_before_100(
+    server: Server,
+) -> None:
+    host, port = server.endpoint.split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(
+            b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+            b"Content-Length: 1000000000\r\n\r\n"
+        )
+        head = _response_head(s)
+        assert head.startswith(b"HTTP/1.1 413"), head
+        assert b"100 Continue" not in head
+        assert b"connection: close" in head.lower()
+
+
+def test_idle_kept_alive_connections_are_bounded_per_source(server: Server) -> None:
+    host, port = server.endpoint.split(":")
+    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    held: list[socket.socket] = []
+    try:
+        for _ in range(300):
+            s = socket.create_connection(
+                (host, int(port)), timeout=10, source_address=("127.0.0.5", 0)
+            )
+            s.sendall(request)
+            assert _response_head(s).startswith(b"HTTP/1.1 200")
+            held.append(s)
+        time.sleep(1.0)
+        still_open = 0
+        for s in held:
+            s.setblocking(False)
+            try:
+                still_open += s.recv(1, socket.MSG_PEEK) != b""
+            except BlockingIOError:
+                still_open += 1  # nothing to read and not closed: still held by the server
+            except ConnectionResetError:
+                pass
+        assert 0 < still_open <= 128, still_open
+        # Another source is not crowded out.
+        with socket.create_connection(
+            (host, int(port)), timeout=10, source_address=("127.0.0.6", 0)
+        ) as other:
+            other.sendall(request)
+            assert _response_head(other).startswith(b"HTTP/1.1 200")
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_numbers_are_digits_only(server: Server, account: dict[str, Any]) -> None:
+    for value in (" 3600", "3600 ", "+3600", "\uff13\uff16\uff10\uff10"):  # fullwidth too
+        status, body = raw.call_rpc(
+            server.endpoint,
+            root_key(account),
+            "ListUsers",
+            RAM,
+            {"MaxItems": value},
+        )
+        assert (status, body.get("Code")) == (400, "InvalidParameter.MaxItems"), (value, body)
