@@ -28,6 +28,7 @@ from keyhouse.clock import format_date
 from keyhouse.config import Settings
 from keyhouse.domain.actions import Command
 from keyhouse.services.registry import Services
+from keyhouse.services.trail import former_key
 
 
 @click.group()
@@ -42,11 +43,11 @@ def account_of(svc: Services, settings: Settings, access_key_id: str, *, live: b
     if owner is not None:
         return owner.key.account_id
     if not live:
-        # The newest event that names an account: a refused attempt with a purged key is
-        # recorded in its former account's trail, or (when nothing knew it) in no account's.
-        for account_id, _ in svc.trail.history(access_key_id, limit=100):
-            if account_id:
-                return account_id
+        # A refused attempt with a purged key is in the trail of no account: the account is
+        # the one whose trail names the key.
+        former = former_key(access_key_id, svc.trail.history(access_key_id))
+        if former is not None:
+            return former.account_id
     if live:
         fail(EXIT_DOMAIN, f"no AccessKey {access_key_id} in {store_name(settings)}")
     fail(EXIT_DOMAIN, f"{access_key_id} is unknown to {store_name(settings)} and its audit trail")
@@ -162,18 +163,18 @@ def whois(access_key_id: str, database_url: str | None) -> None:
             ("Last used from", where),
         ]
     else:
-        created = [e for _, e in history if e["eventName"] == "CreateAccessKey"]
-        purged = [e for _, e in history if e["eventName"] == "PurgeAccessKeysFromRecycleBin"]
-        owner = next((e["userIdentity"].get("userName") for e in used), None)
-        if created:
-            given = created[-1]["requestParameters"]
-            owner = given.get("UserPrincipalName") or given.get("UserName", owner)
+        former = former_key(access_key_id, history)
+        owner = "(unknown)"
+        if former is not None and former.owner is not None:
+            owner = former.owner or "(account root)"
+        purged_at = former.purged_at if former is not None else None
+        created_at = former.created_at if former is not None else None
         rows = [
             ("AccessKeyId", access_key_id),
             ("Account", f"{names.get(account_id, '(deleted account)')} ({account_id})"),
-            ("User", owner or "(unknown)"),
-            ("Status", "purged" + (f" at {purged[0]['eventTime']}" if purged else "")),
-            ("Created", created[-1]["eventTime"] if created else "(before the trail)"),
+            ("User", owner),
+            ("Status", "purged" + (f" at {purged_at}" if purged_at else "")),
+            ("Created", created_at or "(before the trail)"),
             ("Last used", used[0]["eventTime"] if used else "never (in the trail)"),
             ("Last used from", where),
         ]

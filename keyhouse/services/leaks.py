@@ -7,12 +7,14 @@ an ID alone (or with a secret that does not match) is a suspect. Findings never 
 from __future__ import annotations
 
 import hmac
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from keyhouse.crypto import SecretBox
-from keyhouse.store.sql import SqlStore
+from keyhouse.services.trail import former_key
+from keyhouse.store.sql import SqlStore, Tx
 
 # Alibaba Cloud AccessKey IDs start with LTAI; Keyhouse issues LTAI + 20 letters and digits.
 _KEY_ID = re.compile(r"(?<![A-Za-z0-9])LTAI[A-Za-z0-9]{12,28}(?![A-Za-z0-9])")
@@ -25,8 +27,8 @@ class Finding:
     source: str
     line: int
     access_key_id: str
-    owner: str  # "account/user", "account (root)", or "" when the store does not know the ID
-    status: str  # "Active" | "Inactive" | "in recycle bin" | "unknown"
+    owner: str  # "account/user", "account (root)", or "" when neither store nor trail knows it
+    status: str  # "Active" | "Inactive" | "in recycle bin" | "purged" | "unknown"
     confirmed: bool
     protected: bool = False
 
@@ -64,11 +66,27 @@ class LeakScanner:
     def _judge(self, source: str, line: int, key_id: str, candidates: set[str]) -> Finding:
         with self.store.transaction() as tx:
             found = tx.key_owner(key_id)
-        if found is None:
-            return Finding(source, line, key_id, "", "unknown", False)
+            if found is None:
+                return self._former(tx, source, line, key_id)
         key, account_name, user_name, sealed, protected = found
         secret = self.box.open(key_id, sealed)
         confirmed = any(hmac.compare_digest(secret.encode(), c.encode()) for c in candidates)
         owner = f"{account_name}/{user_name}" if user_name else f"{account_name} (root)"
         status = "in recycle bin" if key.in_bin else key.status.value
         return Finding(source, line, key_id, owner, status, confirmed, protected)
+
+    @staticmethod
+    def _former(tx: Tx, source: str, line: int, key_id: str) -> Finding:
+        """A key the store does not hold: purged (its owner from the trail, as whois says)
+        or unknown."""
+        history = [(a, json.loads(body)) for a, body in tx.events_of_key(key_id, mentioned=True)]
+        former = former_key(key_id, history)
+        if former is None:
+            return Finding(source, line, key_id, "", "unknown", False)
+        account = tx.get_account(former.account_id)
+        name = account.name if account is not None else f"(deleted account {former.account_id})"
+        if former.owner is None:
+            owner = name
+        else:
+            owner = f"{name}/{former.owner}" if former.owner else f"{name} (root)"
+        return Finding(source, line, key_id, owner, "purged", False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -191,3 +191,48 @@ def parse_time(text: str, parameter: str) -> datetime:
         return parse_date(text)
     except ValueError as exc:
         raise InvalidValue(parameter, "Use a UTC time such as 2026-11-29T08:00:00Z.") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class FormerKey:
+    """What the trail remembers of a key the store no longer holds (purged)."""
+
+    account_id: str
+    owner: str | None  # its user's name, "" for the account's root, None when not recorded
+    created_at: str | None  # when, as the trail has it (None: before the trail)
+    purged_at: str | None
+
+
+# The events that end a key for good: the sweep's purge, a purge by hand, immediate deletion.
+_PURGES = frozenset(
+    {"PurgeAccessKeysFromRecycleBin", "DeleteAccessKeyInRecycleBin", "DeleteAccessKey"}
+)
+
+
+def former_key(
+    access_key_id: str, history: Sequence[tuple[str, dict[str, Any]]]
+) -> FormerKey | None:
+    """Whose the purged key was, from its events (newest first, as :meth:`Trail.history`
+    gives them): the account whose trail names it (a refused attempt after the purge is in the
+    trail of no account and says nothing of it), and the user it was created for."""
+    account_id = next((account for account, _ in history if account), None)
+    if account_id is None:
+        return None
+    mine = [e for account, e in history if account == account_id and not e.get("errorCode")]
+    created = [e for e in mine if e["eventName"] == "CreateAccessKey"]
+    purged = [e for e in mine if e["eventName"] in _PURGES]
+    owner: str | None = None
+    signed = [e for e in mine if (e.get("userIdentity") or {}).get("accessKeyId") == access_key_id]
+    if signed:
+        name = signed[0]["userIdentity"].get("userName") or ""
+        owner = "" if signed[0]["userIdentity"].get("type") == "root-account" else name
+    if created:
+        given = created[-1].get("requestParameters") or {}
+        named = given.get("UserPrincipalName", "").split("@", 1)[0] or given.get("UserName", "")
+        owner = named
+    return FormerKey(
+        account_id,
+        owner,
+        created[-1]["eventTime"] if created else None,
+        purged[0]["eventTime"] if purged else None,
+    )
