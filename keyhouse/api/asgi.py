@@ -39,6 +39,10 @@ class BodyTooLarge(Exception):
     pass
 
 
+class ClientGone(Exception):
+    """The client went away before its body was all in: nothing to answer."""
+
+
 class WireApp:
     def __init__(
         self,
@@ -78,7 +82,7 @@ class WireApp:
             # 1 MB each: its bodies are held to the API's limit, declared up front.
             refused = _undeclared_or_too_large(scope, self.max_body)
             if refused is not None:
-                await _reply(send, refused[0], _error(scope, *refused[1:]))
+                await _reply(send, refused[0], _error(scope, *refused[1:]), close=True)
                 return
             await self.console(scope, receive, send)
             return
@@ -106,17 +110,26 @@ class WireApp:
         if scope["method"] not in {"GET", "POST"}:
             await _reply(send, 405, _error(scope, "MethodNotAllowed", "Use GET or POST."))
             return
+        # A body declared too large is refused before a byte of it is read, so a client that
+        # asked "Expect: 100-continue" gets the 413 and never a 100 Continue. Every refusal of
+        # a body not read to its end closes the connection: its rest would be read as the
+        # next request.
+        too_large = _error(
+            scope, "RequestEntityTooLarge", f"The body exceeds {self.max_body} bytes."
+        )
+        if _declared_length(scope) > self.max_body:
+            await _reply(send, 413, too_large, close=True)
+            return
         try:
             body = await self._read_body(scope, receive)
         except TimeoutError:
-            await _reply(send, 408, _error(scope, "RequestTimeout", "The body came too slowly."))
+            message = f"The body did not arrive within {BODY_TIMEOUT:.0f} seconds."
+            await _reply(send, 408, _error(scope, "RequestTimeout", message), close=True)
             return
         except BodyTooLarge:
-            await _reply(
-                send,
-                413,
-                _error(scope, "RequestEntityTooLarge", f"The body exceeds {self.max_body} bytes."),
-            )
+            await _reply(send, 413, too_large, close=True)
+            return
+        except ClientGone:
             return
         query_string = scope.get("query_string", b"")
         if _parameter_count(query_string) + _parameter_count(body) > MAX_PARAMETERS:
@@ -182,6 +195,8 @@ class WireApp:
         size = 0
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone  # never serve a body cut short
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
@@ -224,6 +239,14 @@ def _undeclared_or_too_large(scope: Scope, limit: int) -> tuple[int, str, str] |
     return None
 
 
+def _declared_length(scope: Scope) -> int:
+    """The body's Content-Length (0 when none, or unreadable: uvicorn's parser refuses those)."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
 def _bodiless(scope: Scope) -> bool:
     """No Content-Length (or 0) and no Transfer-Encoding: the request has no body."""
     for name, value in scope["headers"]:
@@ -253,8 +276,11 @@ def _error(scope: Scope, code: str, message: str) -> dict[str, Any]:
     }
 
 
-async def _reply(send: Send, status: int, payload: dict[str, Any]) -> None:
-    await _send(send, status, _JSON_HEADERS, orjson.dumps(payload))
+_CLOSE = [*_JSON_HEADERS, (b"connection", b"close")]
+
+
+async def _reply(send: Send, status: int, payload: dict[str, Any], *, close: bool = False) -> None:
+    await _send(send, status, _CLOSE if close else _JSON_HEADERS, orjson.dumps(payload))
 
 
 async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:

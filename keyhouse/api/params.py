@@ -52,8 +52,9 @@ class Param:
         if _CONTROL.search(value):
             raise invalid(self.name, "control characters are not allowed.")
         if self.kind == "int":
-            if not re.fullmatch(r"-?[0-9]{1,9}", value.strip()):
-                raise invalid(self.name, "expected a whole number.")
+            # Digits only: no sign, no spaces, no other script's digits (int() takes them all).
+            if not _DIGITS.fullmatch(value):
+                raise invalid(self.name, "expected a whole number (digits 0-9 only).")
             number = int(value)
             if (self.minimum is not None and number < self.minimum) or (
                 self.maximum is not None and number > self.maximum
@@ -77,6 +78,7 @@ class Param:
 # C0 control characters other than tab and line breaks: PostgreSQL refuses NUL in text, and none
 # of them belongs in a name, a comment or an identifier.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_DIGITS = re.compile(r"[0-9]{1,9}", re.ASCII)
 
 _TAG = re.compile(r"^Tag\.(\d+)\.(Key|Value)\Z", re.ASCII)
 

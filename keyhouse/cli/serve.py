@@ -73,7 +73,7 @@ def serve(
     """Migrate the store and serve the API (creating a default account on an empty store)."""
     import uvicorn
 
-    from keyhouse.api.protocol import BoundedHttpToolsProtocol
+    from keyhouse.api.protocol import KEEP_ALIVE, BoundedHttpToolsProtocol
 
     settings = load(
         host=host,
@@ -106,9 +106,10 @@ def serve(
         # KEYHOUSE_TRUSTED_PROXIES are believed, by keyhouse.api.wire.OriginResolver.
         "proxy_headers": False,
         "http": BoundedHttpToolsProtocol,
-        # Longer than clients and proxies keep idle connections (nginx: 60 s), so the server
-        # never closes one that a client is about to reuse (the client sees a reset).
-        "timeout_keep_alive": 75,
+        # Idle connections are bounded (keyhouse.api.protocol); this is longer than the
+        # deployment's proxy keeps idle upstream connections (15 s), so the server never
+        # closes one that the proxy is about to reuse (it would see a reset).
+        "timeout_keep_alive": KEEP_ALIVE,
     }
     if settings.certfile:
         common.update(ssl_certfile=settings.certfile, ssl_keyfile=settings.keyfile)
