@@ -213,16 +213,29 @@ def former_key(
     access_key_id: str, history: Sequence[tuple[str, dict[str, Any]]]
 ) -> FormerKey | None:
     """Whose the purged key was, from its events (newest first, as :meth:`Trail.history`
-    gives them): the account whose trail names it (a refused attempt after the purge is in the
-    trail of no account and says nothing of it), and the user it was created for."""
-    account_id = next((account for account, _ in history if account), None)
+    gives them): the account of an event that proves the key was there (one signed with it,
+    which lands in its account's trail while the store knows it, or a change naming it that
+    succeeded; a refused attempt after the purge is in no account's trail, and a request in
+    another account that merely names the ID proves nothing), and the user it was made for."""
+    account_id = next(
+        (
+            account
+            for account, e in history
+            if account
+            and (
+                _signed_with(e, access_key_id)
+                or (not e.get("errorCode") and _names(e, access_key_id))
+            )
+        ),
+        None,
+    )
     if account_id is None:
         return None
     mine = [e for account, e in history if account == account_id and not e.get("errorCode")]
     created = [e for e in mine if e["eventName"] == "CreateAccessKey"]
     purged = [e for e in mine if e["eventName"] in _PURGES]
     owner: str | None = None
-    signed = [e for e in mine if (e.get("userIdentity") or {}).get("accessKeyId") == access_key_id]
+    signed = [e for e in mine if _signed_with(e, access_key_id)]
     if signed:
         name = signed[0]["userIdentity"].get("userName") or ""
         owner = "" if signed[0]["userIdentity"].get("type") == "root-account" else name
@@ -236,3 +249,16 @@ def former_key(
         created[-1]["eventTime"] if created else None,
         purged[0]["eventTime"] if purged else None,
     )
+
+
+def _names(event: dict[str, Any], access_key_id: str) -> bool:
+    """Whether the event names this very key, alone or in a space-separated list (the sweep's
+    purge events): the store's look-up by resource may also match the ID in another case."""
+    named = (event.get("requestParameters") or {}, event.get("responseElements") or {})
+    return any(
+        isinstance(v, str) and access_key_id in v.split() for part in named for v in part.values()
+    )
+
+
+def _signed_with(event: dict[str, Any], access_key_id: str) -> bool:
+    return bool((event.get("userIdentity") or {}).get("accessKeyId") == access_key_id)

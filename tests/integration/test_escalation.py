@@ -20,6 +20,11 @@ def doc(*statements: dict[str, Any]) -> str:
     return json.dumps({"Version": "1", "Statement": list(statements)})
 
 
+def may_assume_roles(root: Api, name: str, change: str = "AttachPolicyToUser") -> None:
+    """Attach (or detach) the system policy that allows sts:AssumeRole on every role."""
+    root.ram(change, UserName=name, PolicyName="AliyunSTSAssumeRoleAccess", PolicyType="System")
+
+
 def self_scoped(server: Server, root: Api, account: dict[str, Any], name: str) -> Api:
     """A user holding ram:* on its own user resource and sts:AssumeRole: what a team might
     grant so that people manage their own user."""
@@ -33,12 +38,7 @@ def self_scoped(server: Server, root: Api, account: dict[str, Any], name: str) -
         ),
     )
     root.ram("AttachPolicyToUser", UserName=name, PolicyName=f"self-{name}", PolicyType="Custom")
-    root.ram(
-        "AttachPolicyToUser",
-        UserName=name,
-        PolicyName="AliyunSTSAssumeRoleAccess",
-        PolicyType="System",
-    )
+    may_assume_roles(root, name)
     key = make_key(root, principal)
     return Api("v3", server.endpoint, key["AccessKeyId"], key["AccessKeySecret"])
 
@@ -75,12 +75,7 @@ def test_a_user_cannot_rename_itself_into_a_roles_trust(
     # A user re-created under the name is no more alice than mallory is.
     root.ram("UpdateUser", UserName="alice", NewUserName="mallory")
     again = make_user(root, account, "alice")
-    root.ram(
-        "AttachPolicyToUser",
-        UserName="alice",
-        PolicyName="AliyunSTSAssumeRoleAccess",
-        PolicyType="System",
-    )
+    may_assume_roles(root, "alice")
     impostor_key = make_key(root, again)
     impostor = Api(
         "v3", server.endpoint, impostor_key["AccessKeyId"], impostor_key["AccessKeySecret"]
@@ -88,20 +83,10 @@ def test_a_user_cannot_rename_itself_into_a_roles_trust(
     expect_error("NoPermission", 403, impostor.sts, "AssumeRole", RoleArn=arn, RoleSessionName="x3")
     # The identity the policy named still is trusted when it comes back from the bin.
     disable(root, again, impostor_key["AccessKeyId"])
-    root.ram(
-        "DetachPolicyFromUser",
-        UserName="alice",
-        PolicyName="AliyunSTSAssumeRoleAccess",
-        PolicyType="System",
-    )
+    may_assume_roles(root, "alice", "DetachPolicyFromUser")
     root.ims("DeleteUser", UserPrincipalName=again)
     root.ims("RestoreUserFromRecycleBin", UserId=alice_id)
-    root.ram(
-        "AttachPolicyToUser",
-        UserName="alice",
-        PolicyName="AliyunSTSAssumeRoleAccess",
-        PolicyType="System",
-    )
+    may_assume_roles(root, "alice")
     real_key = make_key(root, alice)
     real = Api("v3", server.endpoint, real_key["AccessKeyId"], real_key["AccessKeySecret"])
     got = real.sts("AssumeRole", RoleArn=arn, RoleSessionName="back")
