@@ -89,6 +89,10 @@ def open_chain_key(store: SqlStore, box: SecretBox) -> ChainKey:
     Another process doing the same at the same moment loses the insert and takes the winner's.
     """
     binding = store_key_binding(CHAIN_KEY)
+    with store.transaction() as tx:  # the usual case: read it, take no write lock
+        stored = tx.get_store_key(CHAIN_KEY)
+    if stored is not None:
+        return ChainKey(base64.b64decode(box.open(binding, stored)))
     for _ in range(3):
         with store.transaction(write=True) as tx:
             sealed = tx.get_store_key(CHAIN_KEY)
