@@ -25,6 +25,11 @@ def may_assume_roles(root: Api, name: str, change: str = "AttachPolicyToUser") -
     root.ram(change, UserName=name, PolicyName="AliyunSTSAssumeRoleAccess", PolicyType="System")
 
 
+def role_may_assume_roles(root: Api, name: str, change: str = "AttachPolicyToRole") -> None:
+    """The same for a role: its sessions may assume roles (role chaining)."""
+    root.ram(change, RoleName=name, PolicyName="AliyunSTSAssumeRoleAccess", PolicyType="System")
+
+
 def self_scoped(server: Server, root: Api, account: dict[str, Any], name: str) -> Api:
     """A user holding ram:* on its own user resource and sts:AssumeRole: what a team might
     grant so that people manage their own user."""
@@ -118,12 +123,7 @@ def test_a_role_trusting_a_role_binds_to_that_role(
     me = root.sts("GetCallerIdentity")["AccountId"]
     dev = assumer(server, root, account)
     root.ram("CreateRole", RoleName="Hop", AssumeRolePolicyDocument=trust(f"acs:ram::{me}:root"))
-    root.ram(
-        "AttachPolicyToRole",
-        RoleName="Hop",
-        PolicyName="AliyunSTSAssumeRoleAccess",
-        PolicyType="System",
-    )
+    role_may_assume_roles(root, "Hop")
     root.ram(
         "CreateRole", RoleName="Next", AssumeRolePolicyDocument=trust(f"acs:ram::{me}:role/hop")
     )
@@ -131,20 +131,10 @@ def test_a_role_trusting_a_role_binds_to_that_role(
     first = temporary(server, dev.sts("AssumeRole", RoleArn=hop, RoleSessionName="a1"))
     assert first.sts("AssumeRole", RoleArn=f"acs:ram::{me}:role/next", RoleSessionName="b1")
     # Hop deleted and re-created under its name: Next does not trust the new one.
-    root.ram(
-        "DetachPolicyFromRole",
-        RoleName="Hop",
-        PolicyName="AliyunSTSAssumeRoleAccess",
-        PolicyType="System",
-    )
+    role_may_assume_roles(root, "Hop", "DetachPolicyFromRole")
     root.ram("DeleteRole", RoleName="Hop")
     root.ram("CreateRole", RoleName="Hop", AssumeRolePolicyDocument=trust(f"acs:ram::{me}:root"))
-    root.ram(
-        "AttachPolicyToRole",
-        RoleName="Hop",
-        PolicyName="AliyunSTSAssumeRoleAccess",
-        PolicyType="System",
-    )
+    role_may_assume_roles(root, "Hop")
     second = temporary(server, dev.sts("AssumeRole", RoleArn=hop, RoleSessionName="a2"))
     expect_error(
         "NoPermission",
@@ -204,12 +194,7 @@ def test_a_session_cannot_renew_itself(server: Server, root: Api, account: dict[
         AssumeRolePolicyDocument=trust(f"acs:ram::{me}:root"),
         MaxSessionDuration=43200,
     )
-    root.ram(
-        "AttachPolicyToRole",
-        RoleName="Loop",
-        PolicyName="AliyunSTSAssumeRoleAccess",
-        PolicyType="System",
-    )
+    role_may_assume_roles(root, "Loop")
     arn = f"acs:ram::{me}:role/loop"
     long = dev.sts("AssumeRole", RoleArn=arn, RoleSessionName="long", DurationSeconds=43200)
     session = temporary(server, long)
