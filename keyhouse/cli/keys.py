@@ -28,7 +28,7 @@ from keyhouse.clock import format_date
 from keyhouse.config import Settings
 from keyhouse.domain.actions import Command
 from keyhouse.services.registry import Services
-from keyhouse.services.trail import former_key
+from keyhouse.services.trail import former_key, signed_with
 
 
 @click.group()
@@ -36,16 +36,26 @@ def key() -> None:
     """Operate on one AccessKey pair (any account)."""
 
 
-def account_of(svc: Services, settings: Settings, access_key_id: str, *, live: bool) -> str:
+def account_of(
+    svc: Services,
+    settings: Settings,
+    access_key_id: str,
+    *,
+    live: bool,
+    history: list[tuple[str, dict[str, Any]]] | None = None,
+) -> str:
     """The account the key belongs to: from the store, or (unless ``live``) from the trail
-    of a purged key. Exit 1 when neither knows it."""
+    of a purged key (``history``: the key's events, when the caller has read them already).
+    Exit 1 when neither knows it."""
     owner = svc.keys.whose(access_key_id)
     if owner is not None:
         return owner.key.account_id
     if not live:
         # A refused attempt with a purged key is in the trail of no account: the account is
         # the one whose trail names the key.
-        former = former_key(access_key_id, svc.trail.history(access_key_id))
+        if history is None:
+            history = svc.trail.history(access_key_id)
+        former = former_key(access_key_id, history)
         if former is not None:
             return former.account_id
     if live:
@@ -132,13 +142,13 @@ def whois(access_key_id: str, database_url: str | None) -> None:
     settings = load(database_url=database_url)
     with open_services(settings) as svc:
         svc.audit.flush()
-        account_id = account_of(svc, settings, access_key_id, live=False)
+        history = svc.trail.history(access_key_id)
+        account_id = account_of(svc, settings, access_key_id, live=False, history=history)
         names = {a.account_id: a.name for a in svc.accounts.all()}
         with acting(svc, account_id, Command.WhoIs, {"UserAccessKeyId": access_key_id}):
             found = svc.keys.whose(access_key_id)
-            history = svc.trail.history(access_key_id)
-    used = [e for _, e in history if not e.get("errorCode") and _signed_by(e, access_key_id)]
-    tried = [e for _, e in history if e.get("errorCode") and _signed_by(e, access_key_id)]
+    used = [e for _, e in history if not e.get("errorCode") and signed_with(e, access_key_id)]
+    tried = [e for _, e in history if e.get("errorCode") and signed_with(e, access_key_id)]
     where = used[0]["sourceIpAddress"] if used else "never seen"
     minted = _minted(history, access_key_id)
     if found is None and minted is not None:
@@ -259,10 +269,6 @@ def _temporary(
         ("Last used from", where),
     ]
     _aligned(rows)
-
-
-def _signed_by(event: dict[str, Any], access_key_id: str) -> bool:
-    return bool(event.get("userIdentity", {}).get("accessKeyId") == access_key_id)
 
 
 def _sources(paths: tuple[str, ...]) -> Iterator[tuple[str, list[str]]]:

@@ -179,25 +179,28 @@ def restore(file: Path, keep_passwords: bool, database_url: str | None) -> None:
                         f"{first.account_id or '-'} event {first.seq}: {first.reason}"
                         + (f" (and {len(breaks) - 1} more chains)" if len(breaks) > 1 else ""),
                     )
-                rewrite = {} if keep_passwords else {"login_profiles": _without_password}
-                skip = _NOT_RESTORED | (frozenset() if keep_passwords else {"account_passwords"})
+                if keep_passwords:
+                    skip, rewrite = _NOT_RESTORED, {}
+                else:
+                    skip = _NOT_RESTORED | {"account_passwords"}
+                    rewrite = {"login_profiles": _without_password}
                 try:
-                    rows = copy_store(
-                        services.store.engine, target, skip=frozenset(skip), rewrite=rewrite
-                    )
+                    rows = copy_store(services.store.engine, target, skip=skip, rewrite=rewrite)
                 except TargetNotEmpty as exc:
                     fail(EXIT_DOMAIN, f"{store_name(settings)} is not empty: {exc}")
                 except StoreUnavailable as exc:
                     fail(EXIT_STORE, f"cannot reach the store: {exc}")
-            held = counts(Path(backup_url.removeprefix("sqlite:///")))
-            passwords = held.get("login_profiles", 0) + held.get("account_passwords", 0)
+            passwords = 0
+            if not keep_passwords:  # how many must be set again
+                held = counts(Path(backup_url.removeprefix("sqlite:///")))
+                passwords = held.get("login_profiles", 0) + held.get("account_passwords", 0)
     except BackupError as exc:
         fail(EXIT_DOMAIN, str(exc))
     finally:
         target.dispose()
     click.echo(f"Restored {file} into {store_name(settings)}: {_summary(rows)}.")
     click.echo("Every audit chain in it was verified.")
-    if passwords and not keep_passwords:
+    if passwords:
         click.echo(
             f"{passwords} console passwords were not carried over (a backup cannot prove its "
             "password hashes): set them again (UpdateLoginProfile, `keyhouse account "

@@ -8,8 +8,9 @@ reordering events breaks the chain at the first event touched; cutting the tail 
 matches the head.
 
 ``K`` (:class:`ChainKey`) is the store's ``audit-chain`` key, sealed in the store under the
-master keyring (keyhouse.keyring.open_chain_key): whoever can write to the database but holds
-no master key cannot compute a hash, so cannot edit an event and re-chain the events after it.
+master keyring (keyhouse.services.masterkeys.open_chain_key): whoever can write to the database
+but holds no master key cannot compute a hash, so cannot edit an event and re-chain the events
+after it.
 What the chain does not show is in docs/audit.md.
 """
 

@@ -235,8 +235,9 @@ class Role:
     created_at: datetime
     updated_at: datetime
     # The users and roles the trust policy names, bound to their IDs when it was saved
-    # (keyhouse.domain.trust): ``user:<account>:<name>`` -> user ID, ``role:...`` -> role ID.
-    trust_bindings: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # (keyhouse.domain.trust.Bindings): ("user", account, name) -> user ID, ("role", ...) ->
+    # role ID.
+    trust_bindings: Mapping[tuple[str, str, str], str] = dataclasses.field(default_factory=dict)
 
     @property
     def arn(self) -> str:

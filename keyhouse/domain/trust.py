@@ -24,6 +24,7 @@ bound identity still is after a rename of its own or a stay in the recycle bin.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from keyhouse.domain import jsondoc
@@ -42,7 +43,7 @@ _RAM = re.compile(
 # names are unique whatever their case, a user's as written, as user names are not).
 Identity = tuple[str, str, str]
 # What each named principal was bound to when the policy was saved: its user or role ID.
-Bindings = dict[Identity, str]
+Bindings = Mapping[Identity, str]
 
 
 def binding_key(identity: Identity) -> str:
@@ -50,8 +51,9 @@ def binding_key(identity: Identity) -> str:
     return ":".join(identity)
 
 
-def bindings_from(stored: dict[str, str]) -> Bindings:
-    found: Bindings = {}
+def bindings_from(stored: Mapping[str, str]) -> dict[Identity, str]:
+    """The bindings a store kept under :func:`binding_key`."""
+    found: dict[Identity, str] = {}
     for key, bound in stored.items():
         kind, account, name = key.split(":", 2)
         found[(kind, account, name)] = bound

@@ -71,8 +71,8 @@ class LeakScanner:
         key, account_name, user_name, sealed, protected = found
         secret = self.box.open(key_id, sealed)
         confirmed = any(hmac.compare_digest(secret.encode(), c.encode()) for c in candidates)
-        owner = f"{account_name}/{user_name}" if user_name else f"{account_name} (root)"
         status = "in recycle bin" if key.in_bin else key.status.value
+        owner = _owner(account_name, user_name)
         return Finding(source, line, key_id, owner, status, confirmed, protected)
 
     @staticmethod
@@ -85,8 +85,10 @@ class LeakScanner:
             return Finding(source, line, key_id, "", "unknown", False)
         account = tx.get_account(former.account_id)
         name = account.name if account is not None else f"(deleted account {former.account_id})"
-        if former.owner is None:
-            owner = name
-        else:
-            owner = f"{name}/{former.owner}" if former.owner else f"{name} (root)"
+        owner = name if former.owner is None else _owner(name, former.owner)
         return Finding(source, line, key_id, owner, "purged", False)
+
+
+def _owner(account_name: str, user_name: str | None) -> str:
+    """``account/user``, or ``account (root)`` for the account's root pair."""
+    return f"{account_name}/{user_name}" if user_name else f"{account_name} (root)"

@@ -20,8 +20,8 @@ from datetime import datetime
 from keyhouse.clock import Clock
 from keyhouse.crypto import MasterKeyError, SecretBox
 from keyhouse.domain.audit import ChainKey
-from keyhouse.store.sealing import store_key_binding
-from keyhouse.store.sql import SqlStore
+from keyhouse.store.sealing import CHAIN_KEY, store_key_binding
+from keyhouse.store.sql import SqlStore, Tx
 
 log = logging.getLogger("keyhouse.keyring")
 
@@ -79,9 +79,6 @@ class MasterKeys:
         return Resealed(total, batches, self.counts())
 
 
-CHAIN_KEY = "audit-chain"
-
-
 def open_chain_key(store: SqlStore, box: SecretBox) -> ChainKey:
     """The audit trail's chain key: opened from the store with the keyring, or, the first time
     (a new store, or one written before keyed chains), made, sealed and stored, and every chain
@@ -90,26 +87,29 @@ def open_chain_key(store: SqlStore, box: SecretBox) -> ChainKey:
     """
     binding = store_key_binding(CHAIN_KEY)
     with store.transaction() as tx:  # the usual case: read it, take no write lock
-        stored = tx.get_store_key(CHAIN_KEY)
-    if stored is not None:
-        return ChainKey(base64.b64decode(box.open(binding, stored)))
-    for _ in range(3):
+        sealed = tx.get_store_key(CHAIN_KEY)
+    if sealed is None:
         with store.transaction(write=True) as tx:
             sealed = tx.get_store_key(CHAIN_KEY)
             if sealed is None:
                 material = secrets.token_bytes(32)
                 encoded = base64.b64encode(material).decode()
-                if not tx.insert_store_key(CHAIN_KEY, box.seal(binding, encoded)):
-                    continue  # another process stored one first: take it
-                key = ChainKey(material)
-                rekeyed, broken = tx.rekey_chains(key)
-                if rekeyed or broken:
-                    log.warning(
-                        "audit chains re-keyed under the new chain key: %d events; chains "
-                        "already broken before (left broken where they were): %s",
-                        rekeyed,
-                        ", ".join(broken) or "none",
-                    )
-                return key
-        return ChainKey(base64.b64decode(box.open(binding, sealed)))
-    raise MasterKeyError("the audit chain key could not be read or stored")
+                if tx.insert_store_key(CHAIN_KEY, box.seal(binding, encoded)):
+                    key = ChainKey(material)
+                    _rekey(tx, key)
+                    return key
+                sealed = tx.get_store_key(CHAIN_KEY)  # another process stored one first
+    if sealed is None:
+        raise MasterKeyError("the audit chain key could not be read or stored")
+    return ChainKey(base64.b64decode(box.open(binding, sealed)))
+
+
+def _rekey(tx: Tx, key: ChainKey) -> None:
+    rekeyed, broken = tx.rekey_chains(key)
+    if rekeyed or broken:
+        log.warning(
+            "audit chains re-keyed under the new chain key: %d events; chains already broken "
+            "before (left broken where they were): %s",
+            rekeyed,
+            ", ".join(broken) or "none",
+        )

@@ -41,12 +41,12 @@ def named_role(
     return role
 
 
-def bind_trust(tx: Tx, account_id: str, document: str) -> dict[str, str]:
+def bind_trust(tx: Tx, account_id: str, document: str) -> dict[trust.Identity, str]:
     """Each user and role the trust policy names, bound to its ID (stored with the policy; see
     keyhouse.domain.trust). A principal of the caller's own account must exist (live); one of
     another account that does not is bound to nothing, so it trusts nobody, and the answer is
     the same either way: a trust policy cannot probe another account's names."""
-    bound: dict[str, str] = {}
+    bound: dict[trust.Identity, str] = {}
     for identity in sorted(trust.parse(document).identities()):
         kind, owner, name = identity
         found: str | None = None
@@ -57,7 +57,7 @@ def bind_trust(tx: Tx, account_id: str, document: str) -> dict[str, str]:
             role = tx.get_role(owner, name)
             found = role.role_id if role is not None else None
         if found is not None:
-            bound[trust.binding_key(identity)] = found
+            bound[identity] = found
         elif owner == account_id:
             raise MalformedDocument(
                 f"The trust policy is not valid: the principal acs:ram::{owner}:{kind}/{name} "

@@ -81,7 +81,7 @@ class Sts(UseCases):
                 role_id=session.role_id if session is not None else None,
             )
             if role is None or not trust.parse(role.trust_policy).trusts(
-                caller, external_id, trust.bindings_from(dict(role.trust_bindings))
+                caller, external_id, role.trust_bindings
             ):
                 raise PermissionDenied(
                     "You are not authorized to do this action. You should be authorized by RAM.",

@@ -223,7 +223,7 @@ def former_key(
             for account, e in history
             if account
             and (
-                _signed_with(e, access_key_id)
+                signed_with(e, access_key_id)
                 or (not e.get("errorCode") and _names(e, access_key_id))
             )
         ),
@@ -235,7 +235,7 @@ def former_key(
     created = [e for e in mine if e["eventName"] == "CreateAccessKey"]
     purged = [e for e in mine if e["eventName"] in _PURGES]
     owner: str | None = None
-    signed = [e for e in mine if _signed_with(e, access_key_id)]
+    signed = [e for e in mine if signed_with(e, access_key_id)]
     if signed:
         name = signed[0]["userIdentity"].get("userName") or ""
         owner = "" if signed[0]["userIdentity"].get("type") == "root-account" else name
@@ -260,5 +260,6 @@ def _names(event: dict[str, Any], access_key_id: str) -> bool:
     )
 
 
-def _signed_with(event: dict[str, Any], access_key_id: str) -> bool:
+def signed_with(event: dict[str, Any], access_key_id: str) -> bool:
+    """Whether the event is of a request signed with this key."""
     return bool((event.get("userIdentity") or {}).get("accessKeyId") == access_key_id)

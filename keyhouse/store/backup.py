@@ -31,6 +31,7 @@ from sqlalchemy import inspect as sa_inspect
 from keyhouse.store.copy import copy_store
 from keyhouse.store.engine import make_engine
 from keyhouse.store.schema import metadata
+from keyhouse.store.sealing import CHAIN_KEY
 
 
 class BackupError(Exception):
@@ -129,9 +130,7 @@ def keyed_trail(url: str) -> bool:
                 return False
             key = metadata.tables["store_keys"]
             return bool(
-                conn.scalar(
-                    select(func.count()).select_from(key).where(key.c.name == "audit-chain")
-                )
+                conn.scalar(select(func.count()).select_from(key).where(key.c.name == CHAIN_KEY))
             )
     finally:
         engine.dispose()

@@ -11,6 +11,7 @@ from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from keyhouse.domain import trust
 from keyhouse.domain.errors import AlreadyExists
 from keyhouse.domain.model import Role
 from keyhouse.store.access import grants_of
@@ -27,7 +28,7 @@ def role_from(row: Any) -> Role:
         max_session_duration=int(row.max_session_duration),
         created_at=row.created_at,
         updated_at=row.updated_at,
-        trust_bindings=json.loads(row.trust_bindings),
+        trust_bindings=trust.bindings_from(json.loads(row.trust_bindings)),
     )
 
 
@@ -120,7 +121,9 @@ def _values(role: Role) -> dict[str, Any]:
         "name_lower": role.name.lower(),
         "description": role.description,
         "trust_policy": role.trust_policy,
-        "trust_bindings": json.dumps(dict(role.trust_bindings), sort_keys=True),
+        "trust_bindings": json.dumps(
+            {trust.binding_key(k): v for k, v in role.trust_bindings.items()}, sort_keys=True
+        ),
         "max_session_duration": role.max_session_duration,
         "created_at": role.created_at,
         "updated_at": role.updated_at,

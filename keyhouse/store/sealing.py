@@ -22,11 +22,13 @@ _SEALED: dict[str, tuple[Table, str, str, str]] = {
     "console_flashes": (console_flashes, "token_hash", "access_key_id", ""),
     "store_keys": (store_keys, "name", "name", "store-key:"),
 }
+# The store key that keys the audit trail's hash chain (keyhouse.domain.audit.ChainKey).
+CHAIN_KEY = "audit-chain"
 
 
 def store_key_binding(name: str) -> str:
     """What a store key is sealed bound to (its authenticated data)."""
-    return "store-key:" + name
+    return _SEALED["store_keys"][3] + name
 
 
 class SealingTx:

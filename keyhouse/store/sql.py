@@ -68,7 +68,7 @@ class SqlStore:
         self.hot = HotPath(self.engine)
         # What requests served on the event loop answer from (keyhouse.store.cache).
         self.cache = ReadCache()
-        # The audit trail's chain key, once the keyring is open (keyhouse.keyring).
+        # The audit trail's chain key, once the keyring is open (services.masterkeys).
         self.chain_key: ChainKey = NoChainKey()
 
     @contextmanager

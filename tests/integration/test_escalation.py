@@ -34,7 +34,7 @@ def self_scoped(server: Server, root: Api, account: dict[str, Any], name: str) -
     """A user holding ram:* on its own user resource and sts:AssumeRole: what a team might
     grant so that people manage their own user."""
     me = root.sts("GetCallerIdentity")["AccountId"]
-    principal = make_user(root, account, name)
+    user = assumer(server, root, account, name)
     root.ram(
         "CreatePolicy",
         PolicyName=f"self-{name}",
@@ -43,9 +43,7 @@ def self_scoped(server: Server, root: Api, account: dict[str, Any], name: str) -
         ),
     )
     root.ram("AttachPolicyToUser", UserName=name, PolicyName=f"self-{name}", PolicyType="Custom")
-    may_assume_roles(root, name)
-    key = make_key(root, principal)
-    return Api("v3", server.endpoint, key["AccessKeyId"], key["AccessKeySecret"])
+    return user
 
 
 def test_a_user_cannot_rename_itself_into_a_roles_trust(

@@ -8,8 +8,8 @@
   the database but has no master key can no longer rewrite events and recompute the chain.
   The key is made, and the chains hashed before this revision are re-keyed (after their plain
   SHA-256 chain is checked: a chain already broken stays broken where it was), by the first
-  Keyhouse process that opens the keyring (keyhouse.keyring.open_chain_key), since a migration
-  has no master key.
+  Keyhouse process that opens the keyring (keyhouse.services.masterkeys.open_chain_key), since
+  a migration has no master key.
 
 Revision ID: 0010
 Revises: 0009
