@@ -114,11 +114,8 @@ class WireApp:
         # asked "Expect: 100-continue" gets the 413 and never a 100 Continue. Every refusal of
         # a body not read to its end closes the connection: its rest would be read as the
         # next request.
-        too_large = _error(
-            scope, "RequestEntityTooLarge", f"The body exceeds {self.max_body} bytes."
-        )
         if _declared_length(scope) > self.max_body:
-            await _reply(send, 413, too_large, close=True)
+            await _reply(send, 413, self._too_large(scope), close=True)
             return
         try:
             body = await self._read_body(scope, receive)
@@ -127,7 +124,7 @@ class WireApp:
             await _reply(send, 408, _error(scope, "RequestTimeout", message), close=True)
             return
         except BodyTooLarge:
-            await _reply(send, 413, too_large, close=True)
+            await _reply(send, 413, self._too_large(scope), close=True)
             return
         except ClientGone:
             return
@@ -183,6 +180,10 @@ class WireApp:
                 if reachable:
                     body["status"] = "audit trail cannot write"
         return (200 if healthy else 503), body
+
+    def _too_large(self, scope: Scope) -> dict[str, Any]:
+        message = f"The body exceeds {self.max_body} bytes."
+        return _error(scope, "RequestEntityTooLarge", message)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         if _bodiless(scope):  # the server has the whole request already: nothing to wait for
