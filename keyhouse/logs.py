@@ -36,12 +36,14 @@ def configure(level: str, fmt: str = "text", stream: IO[str] | None = None) -> N
     """Send every logger's records to one handler on ``stream`` (stderr) in ``fmt``."""
     if fmt not in FORMATS:
         raise ValueError(f"log format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    global _ONE  # the one handler, for request lines written directly
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     for old in root.handlers[:]:
         root.removeHandler(old)
     root.addHandler(handler)
+    _ONE = handler
     root.setLevel(level.upper())
     for name in _FOREIGN:
         foreign = logging.getLogger(name)
@@ -72,43 +74,63 @@ class _Formatter(logging.Formatter):
     # tuple, swapped whole, so threads never see half of one.
     _second: tuple[int, str] = (-1, "")
 
-    def _time(self, record: logging.LogRecord) -> str:
-        whole = int(record.created)
+    def _time(self, created: float) -> str:
+        whole = int(created)
         cached = self._second
         if cached[0] != whole:
             cached = self._second = (
                 whole,
                 time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)),
             )
-        return f"{cached[1]}.{int(record.msecs):03d}Z"
+        return f"{cached[1]}.{int((created - whole) * 1000):03d}Z"
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = self.line(
+            record.created, record.levelname, record.name, record.getMessage(), _fields(record)
+        )
+        if record.exc_info:
+            line = self.with_exception(line, self.formatException(record.exc_info))
+        return line
+
+    def line(
+        self, created: float, level: str, logger: str, message: str, fields: dict[str, Any]
+    ) -> str:
+        raise NotImplementedError
+
+    def with_exception(self, line: str, exception: str) -> str:
+        raise NotImplementedError
 
 
 class TextFormatter(_Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
+    def line(
+        self, created: float, level: str, logger: str, message: str, fields: dict[str, Any]
+    ) -> str:
         shown = message if message.isprintable() else text_value(message)
-        line = f"{self._time(record)} {record.levelname} {record.name} {shown}"
-        fields = _fields(record)
+        line = f"{self._time(created)} {level} {logger} {shown}"
         if fields:
             line += " " + " ".join(f"{k}={text_value(v)}" for k, v in fields.items())
-        if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
         return line
+
+    def with_exception(self, line: str, exception: str) -> str:
+        return line + "\n" + exception
 
 
 class JsonFormatter(_Formatter):
-    def format(self, record: logging.LogRecord) -> str:
+    def line(
+        self, created: float, level: str, logger: str, message: str, fields: dict[str, Any]
+    ) -> str:
         document: dict[str, Any] = {
-            "time": self._time(record),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
+            "time": self._time(created),
+            "level": level,
+            "logger": logger,
+            "message": message,
         }
-        for name, value in _fields(record).items():
+        for name, value in fields.items():
             document.setdefault(name, value)
-        if record.exc_info:
-            document["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(document, default=str).decode()
+
+    def with_exception(self, line: str, exception: str) -> str:
+        return line[:-1] + ',"exception":' + orjson.dumps(exception).decode() + "}"
 
 
 @dataclass
@@ -154,6 +176,7 @@ def note_request(
 
 
 _REQUESTS = logging.getLogger("keyhouse.request")
+_ONE: logging.StreamHandler[Any] | None = None  # configure()'s handler
 
 
 def log_request(
@@ -184,4 +207,19 @@ def log_request(
         "code": code,
         "ms": round(seconds * 1000, 2),
     }
-    _REQUESTS.info("request", extra={"fields": fields})
+    handler = _ONE
+    if handler is None or _REQUESTS.handlers or logging.getLogger().handlers != [handler]:
+        _REQUESTS.info("request", extra={"fields": fields})
+        return
+    # The one handler of configure(), and nothing else listening: the line is formatted and
+    # written as the logging module would, without a LogRecord (its construction, the caller's
+    # frame looked up, the filters) on every request.
+    formatter = handler.formatter
+    assert isinstance(formatter, _Formatter)
+    line = formatter.line(time.time(), "INFO", _REQUESTS.name, "request", fields)
+    with handler.lock:  # type: ignore[union-attr]
+        try:
+            handler.stream.write(line + handler.terminator)
+            handler.flush()
+        except Exception:  # as logging.Handler.handleError: a line is never worth a request
+            handler.handleError(logging.makeLogRecord({"msg": "request"}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Sequence
 
 from keyhouse.signing.percent import percent_encode
@@ -24,7 +25,20 @@ def string_to_sign(
     """
     encode = _form_encode if form else percent_encode
     canonical = "&".join(f"{encode(k)}={encode(v)}" for k, v in sorted(params))
-    return f"{method.upper()}&{percent_encode(path)}&{percent_encode(canonical)}"
+    return f"{method.upper()}&{percent_encode(path)}&{_encode_again(canonical)}"
+
+
+# What an encoded query string can hold: unreserved characters, escapes, "=", "&" and (form) "+".
+_ENCODED = re.compile(r"[A-Za-z0-9_.~%=&+-]*")
+
+
+def _encode_again(canonical: str) -> str:
+    """``percent_encode(canonical)`` for a string of encoded pairs: only ``%``, ``=``, ``&``
+    and ``+`` need escaping there, which four replacements do in C (translating the whole
+    string character by character cost a tenth of a signed request's time)."""
+    if not _ENCODED.fullmatch(canonical):
+        return percent_encode(canonical)
+    return canonical.replace("%", "%25").replace("=", "%3D").replace("&", "%26").replace("+", "%2B")
 
 
 def _form_encode(value: str) -> str:

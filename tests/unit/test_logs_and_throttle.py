@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from keyhouse.logs import configure, text_value
+from keyhouse.logs import configure, log_request, text_value
 from keyhouse.services.throttle import SourceThrottle, SourceThrottled
 
 
@@ -43,6 +43,32 @@ def test_json_lines_carry_the_fields_as_keys(logged: io.StringIO) -> None:
     assert first["action"] == "Get\nUser" and first["status"] == 400
     assert first["message"] == "request"  # a field cannot replace the record's own keys
     assert second["logger"] == "uvicorn.error"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_request_line_written_directly_is_the_line_logging_writes(
+    logged: io.StringIO, fmt: str
+) -> None:
+    """log_request skips the LogRecord when configure()'s handler is the only one: the line
+    must be the one the logging module would have written (but for the time)."""
+    configure("info", fmt, logged)
+    args = ("api", "R-1", 'Get "x"\n', "user:1/a b", None, "10.0.0.1", 403, "NoPermission", 0.0012)
+    log_request(*args)  # written directly
+    listening = logging.getLogger("keyhouse.request")
+    spy = logging.NullHandler()
+    listening.addHandler(spy)  # another listener: through the logging module
+    try:
+        log_request(*args)
+    finally:
+        listening.removeHandler(spy)
+    direct, logged_line = logged.getvalue().splitlines()
+    if fmt == "json":
+        direct_doc, logged_doc = json.loads(direct), json.loads(logged_line)
+        assert direct_doc.pop("time")[:19] and logged_doc.pop("time")
+        assert direct_doc == logged_doc and direct_doc["action"] == 'Get "x"\n'
+    else:
+        assert direct.split(" ", 1)[1] == logged_line.split(" ", 1)[1]
+        assert 'action="Get \\"x\\"\\n"' in direct and direct.endswith("ms=1.2")
 
 
 def test_plain_values_stay_plain() -> None:
