@@ -62,6 +62,8 @@ def text_value(value: object) -> str:
     """A field's value for a text line: as it is when plain, else quoted with escapes."""
     if value is None:
         return "-"
+    if type(value) in (int, float):
+        return str(value)  # digits, a sign and a point: nothing to escape
     shown = value if isinstance(value, str) else str(value)
     if _PLAIN.fullmatch(shown) and shown.isprintable():
         return shown

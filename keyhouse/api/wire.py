@@ -82,6 +82,10 @@ class WireRequest:
 
     def action_version(self) -> tuple[str | None, str | None]:
         """V3 names the action in signed headers; RPC in signed parameters."""
+        return self._action_version
+
+    @cached_property
+    def _action_version(self) -> tuple[str | None, str | None]:
         params = self.params()
         headers = (self.header("x-acs-action"), self.header("x-acs-version"))
         query = (params.get("Action"), params.get("Version"))
