@@ -70,6 +70,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--audit", default="on", choices=["on", "off"])
+    parser.add_argument("--lane", default="on", choices=["on", "off"])
     args = parser.parse_args()
 
     import uvloop
@@ -86,6 +87,7 @@ def main() -> None:
         database_url=f"sqlite:///{work / 'keyhouse.db'}",
         master_key_file=work / "master.key",
         audit=args.audit == "on",
+        hot_lane=args.lane == "on",
     )
     services = build_services(settings)
     import contextlib

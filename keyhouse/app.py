@@ -33,6 +33,7 @@ from keyhouse.services.authz import Authorizer
 from keyhouse.services.committer import GroupCommitter
 from keyhouse.services.console import Console
 from keyhouse.services.groups import Groups
+from keyhouse.services.hot_reads import HotReads
 from keyhouse.services.keys import Keys
 from keyhouse.services.leaks import LeakScanner
 from keyhouse.services.masterkeys import MasterKeys, open_chain_key
@@ -90,6 +91,14 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     )
     writer = AuditWriter(committer, clock, enabled=settings.audit)
     store.before_commit = writer.before_commit
+    authenticator = Authenticator(
+        store,
+        box,
+        clock,
+        tolerance=timedelta(seconds=settings.timestamp_tolerance),
+        nonce_window=timedelta(seconds=settings.nonce_window),
+    )
+    throttle = SourceThrottle(settings.auth_failures_per_minute)
     return Services(
         store=store,
         clock=clock,
@@ -106,13 +115,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         trail=Trail(store, clock, authorizer, box),
         reports=Reports(store, clock, authorizer, box),
         console=Console(store, clock, authorizer, box),
-        authenticator=Authenticator(
-            store,
-            box,
-            clock,
-            tolerance=timedelta(seconds=settings.timestamp_tolerance),
-            nonce_window=timedelta(seconds=settings.nonce_window),
-        ),
+        authenticator=authenticator,
         sweeper=Sweeper(
             store,
             clock,
@@ -121,8 +124,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             audit_retention=timedelta(days=settings.audit_retention_days),
         ),
         metrics=metrics,
-        throttle=SourceThrottle(settings.auth_failures_per_minute),
+        throttle=throttle,
         master_keys=MasterKeys(store, box, clock),
+        hot_reads=HotReads(authenticator, writer, store.cache, throttle),
     )
 
 
@@ -239,7 +243,7 @@ def build_app(settings: Settings, services: Services) -> WireApp:
 
     origins = OriginResolver(settings.proxy_networks())
     return WireApp(
-        Dispatcher(services, route_table(), origins),
+        Dispatcher(services, route_table(), origins, hot_lane=settings.hot_lane),
         console=ConsoleApp(services, origins),
         ping=services.store.ping,
         trail_health=services.audit.health,

@@ -51,6 +51,9 @@ class Settings:
     audit_buffer: int = 10_000
     # For measuring what the trail costs (bench/): "off" records nothing. Keep it on.
     audit: bool = True
+    # For measuring the hot reads' lane (bench/) and testing it against the general path:
+    # "off" answers GetCallerIdentity and ListAccessKeys on the general path. Keep it on.
+    hot_lane: bool = True
     # Seconds an audit event that the store refuses is retried before it is set aside.
     audit_set_aside_after: float = 30.0
     # Serve HTTPS: a PEM certificate chain and its private key (both, or neither).

@@ -9,6 +9,7 @@ sent are escaped (text) or encoded (JSON), so no request can forge a line of its
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import sys
@@ -219,9 +220,33 @@ def log_request(
     formatter = handler.formatter
     assert isinstance(formatter, _Formatter)
     line = formatter.line(time.time(), "INFO", _REQUESTS.name, "request", fields)
+    line += handler.terminator
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # a worker thread: written now
+        _write(handler, line)
+        return
+    # On the event loop, the lines of one loop iteration are written together at its end:
+    # one system call for all of them instead of one per request.
+    pending = _PENDING.get(loop)
+    if pending is None:
+        pending = _PENDING[loop] = []
+        loop.call_soon(_write_pending, loop, handler)
+    pending.append(line)
+
+
+# Each running event loop's lines not written yet (touched by that loop's thread alone).
+_PENDING: dict[asyncio.AbstractEventLoop, list[str]] = {}
+
+
+def _write_pending(loop: asyncio.AbstractEventLoop, handler: logging.StreamHandler[Any]) -> None:
+    _write(handler, "".join(_PENDING.pop(loop, ())))
+
+
+def _write(handler: logging.StreamHandler[Any], text: str) -> None:
     with handler.lock:  # type: ignore[union-attr]
         try:
-            handler.stream.write(line + handler.terminator)
+            handler.stream.write(text)
             handler.flush()
         except Exception:  # as logging.Handler.handleError: a line is never worth a request
             handler.handleError(logging.makeLogRecord({"msg": "request"}))

@@ -21,6 +21,7 @@ from keyhouse.logs import log_request, principal_name
 from keyhouse.services.audit import EventDraft
 from keyhouse.services.authn import NONCE_USED, AuthenticationFailed, Origin
 from keyhouse.services.committer import Outcome
+from keyhouse.services.hot_reads import HOT_ACTIONS, HotCall
 from keyhouse.services.registry import Services
 from keyhouse.services.throttle import SourceThrottled
 from keyhouse.store.cache import CacheMiss, MemoryScope, memory_reads
@@ -30,8 +31,9 @@ log = logging.getLogger("keyhouse.request")
 Answer = tuple[int, dict[str, Any]]
 
 # Actions answered on the event loop from the in-process cache (keyhouse.store.cache) when it
-# holds what they read: the most frequent reads, none of which shows a last-used note.
-FROM_MEMORY = frozenset({"GetCallerIdentity", "ListAccessKeys"})
+# holds what they read: the most frequent reads, none of which shows a last-used note. They are
+# also the hot lane's (keyhouse.services.hot_reads), which answers the allowed ones.
+FROM_MEMORY = frozenset(HOT_ACTIONS)
 
 
 @dataclass
@@ -73,10 +75,13 @@ class Dispatcher:
         services: Services,
         routes: dict[tuple[str, str], Route],
         origins: OriginResolver | None = None,
+        *,
+        hot_lane: bool = True,
     ) -> None:
         self.services = services
         self.routes = routes
         self.origins = origins or OriginResolver(())
+        self.hot_lane = hot_lane  # off: only to measure the lane and test the lanes agree
         unmapped = sorted({a for _, a in routes} - set(PERMISSIONS))
         if unmapped:
             raise ValueError(f"routed actions without a permission entry: {unmapped}")
@@ -90,38 +95,74 @@ class Dispatcher:
         group committer running. Anything else, and any request the cache cannot answer after
         all (a miss, or an entry found stale when its batch committed), runs :meth:`handle`
         through ``on_thread``, against the store."""
-        if self._from_memory(req) and self.services.audit.committer.running:
-            answered = await self._handle_from_memory(req)
+        entry = self._from_memory(req)
+        if entry is not None and self.services.audit.committer.running:
+            answered = await self._handle_from_memory(req, entry)
             if answered is not None:
                 return answered
         return await on_thread(self.handle, req)
 
-    def _from_memory(self, req: WireRequest) -> bool:
+    def _from_memory(self, req: WireRequest) -> Route | None:
         try:
             action, version = req.action_version()
         except Exception:
-            return False
-        entry = self.routes.get((version or "", action or ""))
-        return entry is not None and entry.action in FROM_MEMORY
-
-    async def _handle_from_memory(self, req: WireRequest) -> Answer | None:
-        """None: the cache could not answer after all (run the request on a thread)."""
-        trail = self.services.audit
-        scope = MemoryScope(self.services.store.cache)
-        try:
-            with memory_reads(scope):
-                run = self._run(req)
-        except CacheMiss:
             return None
-        committed = await trail.finish_async(run.draft, run.status, run.body, scope.depends)
+        entry = self.routes.get((version or "", action or ""))
+        return entry if entry is not None and entry.action in FROM_MEMORY else None
+
+    async def _handle_from_memory(self, req: WireRequest, entry: Route) -> Answer | None:
+        """The hot lane, else the general path on the cache. None: the cache could not
+        answer after all (run the request on a thread)."""
+        trail = self.services.audit
+        found = self._hot(req, entry) if self.hot_lane else None
+        if found is None:
+            scope = MemoryScope(self.services.store.cache)
+            try:
+                with memory_reads(scope):
+                    found = self._run(req), scope.depends
+            except CacheMiss:
+                return None
+        run, depends = found
+        committed = await trail.finish_async(run.draft, run.status, run.body, depends)
         if committed is Outcome.STALE:
-            for account_id in scope.depends:
+            for account_id in depends:
                 self.services.store.cache.forget(account_id)
             return None
         if committed is Outcome.NONCE_USED:
             self._replayed(req, run)
             committed = await trail.finish_async(run.draft, run.status, run.body)
         return self._sent(req, run, committed)
+
+    def _hot(self, req: WireRequest, entry: Route) -> tuple[_Run, dict[str, int]] | None:
+        """An allowed hot read answered by the lane (keyhouse.services.hot_reads); None for
+        the general path (nothing of the request was noted)."""
+        started = time.perf_counter()
+        try:
+            signed = signed_request(req)
+            params = parse_all(entry.params, req.params())
+        except (AuthenticationFailed, WireError):
+            return None
+        action, version = req.action_version()
+        origin = self.origins.resolve(req)
+        call = HotCall(
+            action or "",
+            version or "",
+            entry.service,
+            origin,
+            req.header("user-agent") or "",
+            req.params(),
+        )
+        services = self.services
+        answered = services.hot_reads.serve(
+            signed, call, lambda who: entry.handler(services, who, params)
+        )
+        if answered is None:
+            return None
+        draft = answered.draft
+        run = _Run(started, draft.request_id, draft, status=200, body=answered.body)
+        run.outcome.action, run.outcome.route = action, entry.action
+        run.outcome.principal = answered.principal
+        return run, answered.depends
 
     def handle(self, req: WireRequest) -> Answer:
         """Answer one request; leave one audit event and one log line (never its parameters)."""

@@ -102,10 +102,28 @@ def parse_query(text: str) -> list[tuple[str, str]]:
             continue
         name, _, value = piece.partition("=")
         if "%" in piece or "+" in piece:
-            name = unquote(name.replace("+", " "), errors="replace")
-            value = unquote(value.replace("+", " "), errors="replace")
+            name = _unquote(name.replace("+", " "))
+            value = _unquote(value.replace("+", " "))
         pairs.append((name, value))
     return pairs
+
+
+_ASCII_ESCAPE = re.compile(r"%([0-7][0-9A-Fa-f])")
+_OTHER_ESCAPE = re.compile(r"%[89A-Fa-f][0-9A-Fa-f]")
+
+
+def _unquote(text: str) -> str:
+    """``unquote(text, errors="replace")``: escapes of ASCII characters (a timestamp's colons,
+    a signature's ``+/=``) decoded by one regex pass; others (UTF-8) by ``unquote`` itself."""
+    if "%" not in text:
+        return text
+    if _OTHER_ESCAPE.search(text):
+        return unquote(text, errors="replace")
+    return _ASCII_ESCAPE.sub(_ascii_character, text)
+
+
+def _ascii_character(match: re.Match[str]) -> str:
+    return chr(int(match.group(1), 16))
 
 
 # A header only a trusted proxy may set: the VPC a request came from (VPCWhiteList entries).

@@ -248,11 +248,18 @@ class AuditWriter:
     def begin(
         self, request_id: str, source_ip: str, user_agent: str, params: Mapping[str, str]
     ) -> tuple[EventDraft, Token[EventDraft | None]]:
+        """A request's draft, current (for :func:`annotate`) until :meth:`end`."""
+        draft = self.draft(request_id, source_ip, user_agent, params)
+        return draft, _current.set(draft)
+
+    def draft(
+        self, request_id: str, source_ip: str, user_agent: str, params: Mapping[str, str]
+    ) -> EventDraft:
+        """A request's draft (of nothing but its nonce, with the trail off)."""
         if not self.enabled:
-            draft = EventDraft("", self.clock.now(), request_id, source_ip, "", {}, record=False)
-            return draft, _current.set(draft)
+            return EventDraft("", self.clock.now(), request_id, source_ip, "", {}, record=False)
         parameters, truncated = audit.request_parameters(params)
-        draft = EventDraft(
+        return EventDraft(
             event_id=ids.event_id(),
             at=self.clock.now(),
             request_id=request_id,
@@ -261,7 +268,6 @@ class AuditWriter:
             parameters=parameters,
             truncated=truncated,
         )
-        return draft, _current.set(draft)
 
     @staticmethod
     def end(token: Token[EventDraft | None]) -> None:

@@ -12,6 +12,7 @@ from keyhouse.services.audit import AuditWriter
 from keyhouse.services.authn import Authenticator
 from keyhouse.services.console import Console
 from keyhouse.services.groups import Groups
+from keyhouse.services.hot_reads import HotReads
 from keyhouse.services.keys import Keys
 from keyhouse.services.leaks import LeakScanner
 from keyhouse.services.masterkeys import MasterKeys
@@ -48,3 +49,4 @@ class Services:
     metrics: Metrics
     throttle: SourceThrottle
     master_keys: MasterKeys
+    hot_reads: HotReads

@@ -34,6 +34,7 @@ def v3_headers(
     date: str | None = None,
     nonce: str | None = None,
     body: bytes = b"",
+    token: str | None = None,
 ) -> dict[str, str]:
     headers = {
         "host": host,
@@ -44,6 +45,8 @@ def v3_headers(
         "x-acs-content-sha256": hashlib.sha256(body).hexdigest(),
         "accept": "application/json",
     }
+    if token is not None:  # a temporary credential's: signed, as every x-acs- header
+        headers["x-acs-security-token"] = token
     names = sorted(headers)
     canonical = "\n".join(
         [

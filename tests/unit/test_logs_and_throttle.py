@@ -3,6 +3,7 @@ per-address throttle of failing sources (bounded in memory)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -69,6 +70,24 @@ def test_a_request_line_written_directly_is_the_line_logging_writes(
     else:
         assert direct.split(" ", 1)[1] == logged_line.split(" ", 1)[1]
         assert 'action="Get \\"x\\"\\n"' in direct and direct.endswith("ms=1.2")
+
+
+def test_request_lines_of_one_loop_iteration_are_written_together(logged: io.StringIO) -> None:
+    configure("info", "text", logged)
+    args = ("api", "R-1", "GetCallerIdentity", "-", None, "10.0.0.1", 200, "OK", 0.001)
+
+    async def serve() -> tuple[str, str]:
+        for _ in range(3):
+            log_request(*args)
+        before = logged.getvalue()  # nothing written yet: the iteration is not over
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return before, logged.getvalue()
+
+    before, after = asyncio.run(serve())
+    assert before == "" and len(after.splitlines()) == 3
+    log_request(*args)  # no event loop (a worker thread): written at once
+    assert len(logged.getvalue().splitlines()) == 4
 
 
 def test_plain_values_stay_plain() -> None:
