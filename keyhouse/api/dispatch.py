@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from keyhouse import ids
-from keyhouse.api.errors import access_denied_detail, recommend, vendor_code
+from keyhouse.api.errors import BUSY, INTERNAL, Refused, envelope, refusal, vendor_code
 from keyhouse.api.params import WireError, parse_all
 from keyhouse.api.routes import Route
 from keyhouse.api.wire import OriginResolver, WireRequest, signed_request
-from keyhouse.crypto import MasterKeyError
 from keyhouse.domain.actions import PERMISSIONS, Level
-from keyhouse.domain.errors import DomainError, PermissionDenied
+from keyhouse.domain.audit import service_name as audit_service_name
+from keyhouse.domain.errors import DomainError
 from keyhouse.domain.model import Principal
 from keyhouse.logs import log_request, principal_name
 from keyhouse.services.audit import EventDraft
@@ -204,7 +204,7 @@ class Dispatcher:
         and its log line."""
         status, body = run.status, run.body
         if committed is not Outcome.COMMITTED:
-            status, body = 503, self._envelope(req, run.request_id, "ServiceUnavailable", _BUSY)
+            status, body = 503, self._envelope(req, run.request_id, "ServiceUnavailable", BUSY)
             self.services.audit.record_later(run.draft, status, body)
         seconds = time.perf_counter() - run.started
         code = body.get("Code", "OK")
@@ -244,7 +244,7 @@ class Dispatcher:
                     f"{version or '(none)'}.",
                 )
             outcome.route = entry.action
-            draft.service = entry.service.capitalize()
+            draft.service = audit_service_name(entry.service)
             if PERMISSIONS[entry.action].level is Level.WRITE:
                 draft.rw = "Write"
             try:
@@ -276,38 +276,20 @@ class Dispatcher:
             return 200, result
         except CacheMiss:
             raise
-        except WireError as exc:
-            return exc.status, self._envelope(req, request_id, exc.code, exc.message)
-        except PermissionDenied as exc:
-            body = self._envelope(req, request_id, "NoPermission", exc.message)
-            body["AccessDeniedDetail"] = access_denied_detail(exc, outcome.principal)
-            return 403, body
-        except DomainError as exc:
-            code, status = vendor_code(exc)
-            return status, self._envelope(req, request_id, code, exc.message)
-        except MasterKeyError:
-            log.exception("the master key cannot open a stored secret")
-            return 500, self._envelope(req, request_id, "InternalError", _INTERNAL)
         except Exception as exc:
+            refused = Refused(request_id, req.header("host") or "", outcome.principal)
+            answer = refusal(exc, refused)
+            if answer is not None:
+                return answer
             if self.services.store.unavailable(exc):
                 # The store is away (or its pool exhausted): try again later, as for a commit.
                 self.services.metrics.store_errors.labels("request").inc()
                 name = type(exc).__name__
                 log.error("request %s: the store is unavailable: %s", request_id, name)
-                return 503, self._envelope(req, request_id, "ServiceUnavailable", _BUSY)
+                return 503, envelope(refused, "ServiceUnavailable", BUSY)
             log.exception("request %s failed", request_id)
-            return 500, self._envelope(req, request_id, "InternalError", _INTERNAL)
+            return 500, envelope(refused, "InternalError", INTERNAL)
 
     @staticmethod
     def _envelope(req: WireRequest, request_id: str, code: str, message: str) -> dict[str, Any]:
-        return {
-            "RequestId": request_id,
-            "HostId": req.header("host") or "",
-            "Code": code,
-            "Message": message,
-            "Recommend": recommend(code),
-        }
-
-
-_BUSY = "The request cannot be recorded now (the store is unavailable); try again later."
-_INTERNAL = "The request processing has failed due to some unknown error."
+        return envelope(Refused(request_id, req.header("host") or "", None), code, message)

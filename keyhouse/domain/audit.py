@@ -221,6 +221,18 @@ _RESOURCE_PARAMETERS = (
 )
 
 
+# The trail's serviceName: the product whose API served the request, as the vendor's ActionTrail
+# writes it ("Ims" for IMS 2019-08-15, "Ram" for RAM 2015-05-01, ...). The vendor's RAM console
+# calls IMS, so its operations say "Ims" (ActionTrail's IMS samples); Keyhouse's console and
+# commands do the same (keyhouse.services.acting).
+_SERVICE_NAMES = {"ims": "Ims", "ram": "Ram", "sts": "Sts", "actiontrail": "Actiontrail"}
+
+
+def service_name(product: str) -> str:
+    """The serviceName of a request served by ``product``'s API (a route's "ims", "ram", ...)."""
+    return _SERVICE_NAMES.get(product) or product.capitalize()
+
+
 def resources(params: Mapping[str, str], response: Mapping[str, Any] | None) -> list[str]:
     found = []
     for name in _RESOURCE_PARAMETERS:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from keyhouse import ids
 from keyhouse.domain.actions import Action, Command
+from keyhouse.domain.audit import service_name
 from keyhouse.domain.codes import vendor_code
 from keyhouse.domain.errors import DomainError, Unavailable
 from keyhouse.domain.model import Principal
@@ -24,8 +25,9 @@ from keyhouse.logs import note_request
 from keyhouse.services.audit import AuditWriter, EventDraft
 from keyhouse.services.committer import Outcome
 
-# The service an action belongs to, as the trail names it (serviceName).
-_SERVICES = {"ram": "Ims", "actiontrail": "Actiontrail", "sts": "Sts"}
+# The product whose API serves an action for the console and the commands: the vendor's RAM
+# console calls IMS for the ram: actions (keyhouse.domain.audit.service_name).
+_PRODUCTS = {"ram": "ims", "actiontrail": "actiontrail", "sts": "sts"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,7 @@ class Acting:
         )
         if isinstance(action, Action):
             permission = action.permission
-            draft.service = _SERVICES.get(permission.action.split(":")[0], "Ims")
+            draft.service = service_name(_PRODUCTS.get(permission.action.split(":")[0], "ims"))
             writes = permission.writes if writes is None else writes
         else:
             draft.service = "Keyhouse"

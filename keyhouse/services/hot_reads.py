@@ -24,6 +24,7 @@ from typing import Any
 
 from keyhouse import ids
 from keyhouse.domain.actions import Action
+from keyhouse.domain.audit import service_name
 from keyhouse.domain.errors import DomainError
 from keyhouse.domain.model import Principal
 from keyhouse.services.audit import AuditWriter, EventDraft
@@ -41,7 +42,7 @@ class HotCall:
 
     action: str  # as the client named it (the event's eventName)
     version: str
-    service: str  # the route's: "sts", "ims" or "ram" (last-used service; capitalized: the event's)
+    service: str  # the route's product: "sts", "ims" or "ram" (the last-used service)
     origin: Origin
     user_agent: str
     params: Mapping[str, str]  # every parameter received (the event keeps what it may)
@@ -89,7 +90,7 @@ class HotReads:
         request_id = ids.request_id()  # only for a request the lane answers
         draft = self.audit.draft(request_id, call.origin.address, call.user_agent, call.params)
         draft.action, draft.version = call.action, call.version
-        draft.service = call.service.capitalize()
+        draft.service = service_name(call.service)
         draft.access_key_id = signed.access_key_id[:32]
         draft.principal = principal
         draft.nonce = self.authenticator.nonce_claim(signed)
