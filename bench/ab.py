@@ -1,4 +1,4 @@
-"""Two trees side by side: `python -m bench.ab OLD_TREE NEW_TREE [--rounds 3] [--seconds 6]`.
+"""Two trees side by side: `python -m bench.ab OLD_TREE NEW_TREE [--rounds 3] [--rate R]`.
 
 Starts one Keyhouse server from each tree (``PYTHONPATH=<tree>``, each on its own SQLite
 store, both pinned to the server core), then drives (a) GetCallerIdentity with a RAM user's
@@ -26,6 +26,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument(
+        "--rate", type=float, default=0, help="paced at this many req/s (0: saturated)"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="keyhouse-ab-"))
     servers = []
@@ -62,7 +65,8 @@ def main() -> None:
             for i, server in enumerate(servers):
                 for name, (k, s, action, version, params) in server.reads.items():  # type: ignore[attr-defined]
                     paths = [signed_path(k, s, action, version, params) for _ in range(count)]
-                    row = measure(server, f"{args.trees[i]} {name}", "sqlite", paths, args)
+                    paced = {"rate": args.rate} if args.rate else {}
+                    row = measure(server, f"{args.trees[i]} {name}", "sqlite", paths, args, **paced)
                     found.setdefault((i, name), []).append(
                         (row.cpu_ms_per_request, row.rps, row.p99_ms)
                     )
