@@ -88,39 +88,56 @@ class _Formatter(logging.Formatter):
         return f"{cached[1]}.{int((created - whole) * 1000):03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
-        line = self.line(
-            record.created, record.levelname, record.name, record.getMessage(), _fields(record)
+        exception = self.formatException(record.exc_info) if record.exc_info else None
+        return self.line(
+            record.created,
+            record.levelname,
+            record.name,
+            record.getMessage(),
+            _fields(record),
+            exception,
         )
-        if record.exc_info:
-            line = self.with_exception(line, self.formatException(record.exc_info))
-        return line
 
     def line(
-        self, created: float, level: str, logger: str, message: str, fields: dict[str, Any]
+        self,
+        created: float,
+        level: str,
+        logger: str,
+        message: str,
+        fields: dict[str, Any],
+        exception: str | None = None,
     ) -> str:
-        raise NotImplementedError
-
-    def with_exception(self, line: str, exception: str) -> str:
         raise NotImplementedError
 
 
 class TextFormatter(_Formatter):
     def line(
-        self, created: float, level: str, logger: str, message: str, fields: dict[str, Any]
+        self,
+        created: float,
+        level: str,
+        logger: str,
+        message: str,
+        fields: dict[str, Any],
+        exception: str | None = None,
     ) -> str:
         shown = message if message.isprintable() else text_value(message)
         line = f"{self._time(created)} {level} {logger} {shown}"
         if fields:
             line += " " + " ".join(f"{k}={text_value(v)}" for k, v in fields.items())
+        if exception:
+            line += "\n" + exception
         return line
-
-    def with_exception(self, line: str, exception: str) -> str:
-        return line + "\n" + exception
 
 
 class JsonFormatter(_Formatter):
     def line(
-        self, created: float, level: str, logger: str, message: str, fields: dict[str, Any]
+        self,
+        created: float,
+        level: str,
+        logger: str,
+        message: str,
+        fields: dict[str, Any],
+        exception: str | None = None,
     ) -> str:
         document: dict[str, Any] = {
             "time": self._time(created),
@@ -130,10 +147,9 @@ class JsonFormatter(_Formatter):
         }
         for name, value in fields.items():
             document.setdefault(name, value)
+        if exception:
+            document["exception"] = exception
         return orjson.dumps(document, default=str).decode()
-
-    def with_exception(self, line: str, exception: str) -> str:
-        return line[:-1] + ',"exception":' + orjson.dumps(exception).decode() + "}"
 
 
 @dataclass

@@ -30,11 +30,6 @@ log = logging.getLogger("keyhouse.request")
 
 Answer = tuple[int, dict[str, Any]]
 
-# Actions answered on the event loop from the in-process cache (keyhouse.store.cache) when it
-# holds what they read: the most frequent reads, none of which shows a last-used note. They are
-# also the hot lane's (keyhouse.services.hot_reads), which answers the allowed ones.
-FROM_MEMORY = frozenset(HOT_ACTIONS)
-
 
 @dataclass
 class _Outcome:
@@ -91,7 +86,9 @@ class Dispatcher:
         req: WireRequest,
         on_thread: Callable[[Callable[[WireRequest], Answer], WireRequest], Awaitable[Answer]],
     ) -> Answer:
-        """Answer on the event loop when the cache can: the actions of FROM_MEMORY, with the
+        """Answer on the event loop when the cache can: the hot reads (HOT_ACTIONS, the most
+        frequent reads, none of which shows a last-used note: the lane answers the allowed
+        ones, the general path on the cache the others), with the
         group committer running. Anything else, and any request the cache cannot answer after
         all (a miss, or an entry found stale when its batch committed), runs :meth:`handle`
         through ``on_thread``, against the store."""
@@ -108,7 +105,7 @@ class Dispatcher:
         except Exception:
             return None
         entry = self.routes.get((version or "", action or ""))
-        return entry if entry is not None and entry.action in FROM_MEMORY else None
+        return entry if entry is not None and entry.action in HOT_ACTIONS else None
 
     async def _handle_from_memory(self, req: WireRequest, entry: Route) -> Answer | None:
         """The hot lane, else the general path on the cache. None: the cache could not

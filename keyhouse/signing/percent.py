@@ -7,7 +7,7 @@ import string
 from urllib.parse import quote
 
 _SAFE = string.ascii_letters + string.digits + "_.~-"
-UNRESERVED = re.compile(f"[{re.escape(_SAFE)}]*")
+_UNRESERVED = re.compile(f"[{re.escape(_SAFE)}]*")
 # Every other ASCII character to its escape, for str.translate (one pass in C).
 _ASCII = {c: f"%{c:02X}" for c in range(128) if chr(c) not in _SAFE}
 
@@ -16,7 +16,7 @@ def percent_encode(value: str) -> str:
     # Most signed values (actions, versions, IDs, nonces) need no encoding; a regex match costs a
     # tenth of quote(), which walks the string in Python. ASCII values (a timestamp's colons, a
     # canonical query string) are translated in C; only other text goes through quote().
-    if UNRESERVED.fullmatch(value):
+    if _UNRESERVED.fullmatch(value):
         return value
     if value.isascii():
         return value.translate(_ASCII)

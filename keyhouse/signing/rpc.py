@@ -8,7 +8,7 @@ import hmac
 import re
 from collections.abc import Sequence
 
-from keyhouse.signing.percent import UNRESERVED, percent_encode
+from keyhouse.signing.percent import percent_encode
 
 
 def string_to_sign(
@@ -23,14 +23,8 @@ def string_to_sign(
     credential library (alibabacloud-credentials) does when it signs its AssumeRole calls. The
     parameters signed are the same either way: ``+`` itself is always ``%2B``.
     """
-    if form:
-        canonical = "&".join(f"{_form_encode(k)}={_form_encode(v)}" for k, v in sorted(params))
-    else:  # most names and values need no encoding: checked here, without a call for each
-        plain = UNRESERVED.fullmatch
-        canonical = "&".join(
-            f"{k if plain(k) else percent_encode(k)}={v if plain(v) else percent_encode(v)}"
-            for k, v in sorted(params)
-        )
+    encode = _form_encode if form else percent_encode
+    canonical = "&".join(f"{encode(k)}={encode(v)}" for k, v in sorted(params))
     return f"{method.upper()}&{percent_encode(path)}&{_encode_again(canonical)}"
 
 
