@@ -14,9 +14,21 @@ from typing import Any
 
 from prometheus_client.core import Metric
 
-from keyhouse.api import groups, ims, login_profiles, network, policies, ram, roles, sts, trail
+from keyhouse.api import (
+    groups,
+    ims,
+    login_profiles,
+    network,
+    policies,
+    protected,
+    ram,
+    roles,
+    sts,
+    trail,
+)
 from keyhouse.api.asgi import WireApp
 from keyhouse.api.dispatch import Dispatcher
+from keyhouse.api.gateway import GatewayEndpoint
 from keyhouse.api.routes import Route, table
 from keyhouse.api.wire import OriginResolver
 from keyhouse.clock import Clock, SystemClock
@@ -32,12 +44,14 @@ from keyhouse.services.authn import Authenticator
 from keyhouse.services.authz import Authorizer
 from keyhouse.services.committer import GroupCommitter
 from keyhouse.services.console import Console
+from keyhouse.services.gateway import Gateway
 from keyhouse.services.groups import Groups
 from keyhouse.services.hot_reads import HotReads
 from keyhouse.services.keys import Keys
 from keyhouse.services.leaks import LeakScanner
 from keyhouse.services.masterkeys import MasterKeys, open_chain_key
 from keyhouse.services.policies import Policies
+from keyhouse.services.protected import ProtectedServices
 from keyhouse.services.registry import Services
 from keyhouse.services.reports import Reports
 from keyhouse.services.roles import Roles
@@ -65,6 +79,7 @@ def route_table() -> dict[tuple[str, str], Route]:
         network.ROUTES,
         login_profiles.ROUTES,
         trail.ROUTES,
+        protected.ROUTES,
     )
 
 
@@ -127,6 +142,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         throttle=throttle,
         master_keys=MasterKeys(store, box, clock),
         hot_reads=HotReads(authenticator, writer, store.cache, throttle),
+        services=ProtectedServices(store, clock, authorizer, box),
+        gateway=Gateway(store, clock, authorizer, box, authenticator),
     )
 
 
@@ -245,6 +262,7 @@ def build_app(settings: Settings, services: Services) -> WireApp:
     return WireApp(
         Dispatcher(services, route_table(), origins, hot_lane=settings.hot_lane),
         console=ConsoleApp(services, origins),
+        gateway=GatewayEndpoint(services, origins),
         ping=services.store.ping,
         trail_health=services.audit.health,
         cache_figures=services.store.cache.figures,

@@ -8,15 +8,18 @@ work (the store) runs on a bounded thread pool.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from keyhouse import ids
 from keyhouse.api.dispatch import Dispatcher
+from keyhouse.api.gateway import PATH as GATEWAY_PATH
+from keyhouse.api.gateway import GatewayEndpoint
 from keyhouse.api.wire import WireRequest
 
 Scope = dict[str, Any]
@@ -24,6 +27,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 log = logging.getLogger("keyhouse.http")
+_T = TypeVar("_T")
 
 _JSON_HEADERS = [(b"content-type", b"application/json;charset=utf-8")]
 METRICS_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
@@ -57,8 +61,10 @@ class WireApp:
         on_startup: Callable[[], None] = lambda: None,
         on_shutdown: Callable[[], None] = lambda: None,
         console: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None,
+        gateway: GatewayEndpoint | None = None,
     ) -> None:
         self.console = console
+        self.gateway = gateway
         self.dispatcher = dispatcher
         self.ping = ping
         self.trail_health = trail_health
@@ -93,6 +99,11 @@ class WireApp:
             exposition = await loop.run_in_executor(self.executor, self.metrics)
             await _send(send, 200, [(b"content-type", METRICS_TYPE)], exposition)
             return
+        if self.gateway is not None and (
+            path == GATEWAY_PATH or path.startswith(GATEWAY_PATH + "/")
+        ):
+            await self._verify(scope, receive, send)
+            return
         if path != "/":
             await _reply(send, 404, _error(scope, "InvalidAction.NotFound", f"No API at {path}."))
             return
@@ -110,23 +121,8 @@ class WireApp:
         if scope["method"] not in {"GET", "POST"}:
             await _reply(send, 405, _error(scope, "MethodNotAllowed", "Use GET or POST."))
             return
-        # A body declared too large is refused before a byte of it is read, so a client that
-        # asked "Expect: 100-continue" gets the 413 and never a 100 Continue. Every refusal of
-        # a body not read to its end closes the connection: its rest would be read as the
-        # next request.
-        if _declared_length(scope) > self.max_body:
-            await _reply(send, 413, self._too_large(scope), close=True)
-            return
-        try:
-            body = await self._read_body(scope, receive)
-        except TimeoutError:
-            message = f"The body did not arrive within {BODY_TIMEOUT:.0f} seconds."
-            await _reply(send, 408, _error(scope, "RequestTimeout", message), close=True)
-            return
-        except BodyTooLarge:
-            await _reply(send, 413, self._too_large(scope), close=True)
-            return
-        except ClientGone:
+        body = await self._body(scope, receive, send)
+        if body is None:
             return
         query_string = scope.get("query_string", b"")
         if _parameter_count(query_string) + _parameter_count(body) > MAX_PARAMETERS:
@@ -146,9 +142,54 @@ class WireApp:
         status, payload = await self.dispatcher.handle_async(request, self._on_thread)
         await _reply(send, status, payload)
 
+    async def _body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
+        """The request's body; None when it was refused (answered) or the client went away.
+
+        A body declared too large is refused before a byte of it is read, so a client that
+        asked "Expect: 100-continue" gets the 413 and never a 100 Continue. Every refusal of a
+        body not read to its end closes the connection: its rest would be read as the next
+        request."""
+        if _declared_length(scope) > self.max_body:
+            await _reply(send, 413, self._too_large(scope), close=True)
+            return None
+        try:
+            return await self._read_body(scope, receive)
+        except TimeoutError:
+            message = f"The body did not arrive within {BODY_TIMEOUT:.0f} seconds."
+            await _reply(send, 408, _error(scope, "RequestTimeout", message), close=True)
+        except BodyTooLarge:
+            await _reply(send, 413, self._too_large(scope), close=True)
+        except ClientGone:
+            pass
+        return None
+
+    async def _verify(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A gateway's question (keyhouse.api.gateway): the client's headers, no body (or,
+        from Envoy's with-body mode, the client's body)."""
+        assert self.gateway is not None
+        body = await self._body(scope, receive, send)
+        if body is None:
+            return
+        client = scope.get("client") or ("", 0)
+        request = WireRequest.build(
+            scope["method"],
+            scope["path"],
+            scope.get("query_string", b""),
+            scope["headers"],
+            b"",
+            client[0],
+            scope.get("scheme", "http"),
+        )
+        if body:
+            request = dataclasses.replace(request, body=body)
+        answer = await self.gateway.handle_async(request, self._on_thread)
+        await _send(
+            send, answer.status, [*_JSON_HEADERS, *answer.headers], orjson.dumps(answer.body)
+        )
+
     def _on_thread(
-        self, handle: Callable[[WireRequest], tuple[int, dict[str, Any]]], request: WireRequest
-    ) -> Awaitable[tuple[int, dict[str, Any]]]:
+        self, handle: Callable[[WireRequest], _T], request: WireRequest
+    ) -> Awaitable[_T]:
         return asyncio.get_running_loop().run_in_executor(self.executor, handle, request)
 
     async def _health(self, loop: asyncio.AbstractEventLoop) -> tuple[int, dict[str, Any]]:

@@ -222,7 +222,26 @@ def signed_request(req: WireRequest) -> SignedRequest:
     raise _incomplete("no Authorization header and no Signature parameter.")
 
 
-def _v3(req: WireRequest) -> SignedRequest:
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}\Z", re.ASCII)
+
+
+def signed_forwarded(req: WireRequest) -> SignedRequest:
+    """A request a gateway forwarded without its body (keyhouse.api.gateway): an ACS3
+    signature, over the body hash the client signed in ``x-acs-content-sha256`` (whoever holds
+    the body checks it against that hash: docs/protect.md)."""
+    if not req.is_v3:
+        raise _incomplete("a protected service takes ACS3-HMAC-SHA256 signatures only.")
+    claimed = req.header("x-acs-content-sha256") or ""
+    if not _SHA256_HEX.match(claimed):
+        raise _incomplete("x-acs-content-sha256 must be the body's SHA-256, in lower-case hex.")
+    if req.body and hashlib.sha256(req.body).hexdigest() != claimed:
+        raise AuthenticationFailed(
+            "signature_mismatch", "The body does not match its signed x-acs-content-sha256."
+        )
+    return _v3(req, claimed)
+
+
+def _v3(req: WireRequest, payload_hash: str | None = None) -> SignedRequest:
     try:
         auth = acs3.parse_authorization(req.header("authorization") or "")
     except acs3.MalformedAuthorization as exc:
@@ -239,7 +258,8 @@ def _v3(req: WireRequest) -> SignedRequest:
         raise _incomplete(f"these headers must be signed: {', '.join(unsigned)}.")
     timestamp = _timestamp(req.header("x-acs-date") or "")
     nonce = _nonce(req.header("x-acs-signature-nonce"))
-    payload_hash = hashlib.sha256(req.body).hexdigest()
+    if payload_hash is None:
+        payload_hash = hashlib.sha256(req.body).hexdigest()
 
     def expected(secret: str) -> tuple[str, str]:
         canonical = acs3.canonical_request(

@@ -28,6 +28,7 @@ class Scope(StrEnum):
     GROUP = "group"
     POLICY = "policy"
     ROLE = "role"
+    SERVICE = "service"  # a protected service: acs:keyhouse:*:<account>:service/<name>
     NONE = "none"  # no permission needed (who am I?)
 
 
@@ -132,6 +133,13 @@ class Action(StrEnum):
     LookupEvents = auto()
     # STS: asking who you are needs no permission
     GetCallerIdentity = auto()
+    # Keyhouse's own: services protected by a gateway that asks Keyhouse (docs/protect.md)
+    CreateService = auto()
+    GetService = auto()
+    UpdateService = auto()
+    DeleteService = auto()
+    ListServices = auto()
+    VerifyRequest = auto()  # what a gateway's key needs: not a routed action
 
 
 class Command(StrEnum):
@@ -168,6 +176,7 @@ _COMMAND_WRITES = frozenset(
 L, R, W = Level.LIST, Level.READ, Level.WRITE
 A, U, G, P, N = Scope.ACCOUNT, Scope.USER, Scope.GROUP, Scope.POLICY, Scope.NONE
 RO = Scope.ROLE
+SV = Scope.SERVICE
 
 
 def _permissions(
@@ -264,6 +273,13 @@ PERMISSIONS: dict[Action, Permission] = _permissions(
         Action.LookupEvents: (R, A, "actiontrail"),
         # STS: asking who you are needs no permission
         Action.GetCallerIdentity: (R, N, "sts"),
+        # protected services
+        Action.CreateService: (W, SV, "keyhouse"),
+        Action.GetService: (R, SV, "keyhouse"),
+        Action.UpdateService: (W, SV, "keyhouse"),
+        Action.DeleteService: (W, SV, "keyhouse"),
+        Action.ListServices: (L, A, "keyhouse"),
+        Action.VerifyRequest: (R, SV, "keyhouse"),
     }
 )
 

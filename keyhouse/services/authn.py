@@ -165,6 +165,18 @@ class Authenticator:
         self.store.cache.record_credential(state.account_id, epoch, key, state)
         return state
 
+    def credential(self, access_key_id: str) -> Credential:
+        """A long-term key's credential (a gateway's own key: keyhouse.services.gateway)."""
+        if not _ACCESS_KEY_ID.match(access_key_id) or access_key_id.startswith(STS_PREFIX):
+            raise AuthenticationFailed("key_not_found", "Specified access key is not found.")
+        return self._credential(access_key_id)
+
+    @staticmethod
+    def network_allows(credential: Credential, origin: Origin) -> bool:
+        """Whether the key's network access policy (or its account's) lets ``origin`` use it."""
+        network = netpolicy.applicable(credential.network_policy, credential.account_network_policy)
+        return network is None or network.allows(origin.address, origin.vpc_id)
+
     def _credential(self, access_key_id: str) -> Credential:
         """From the cache when serving on the event loop (CacheMiss if it is not there), else
         from the store (and then cached)."""

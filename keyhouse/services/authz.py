@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from keyhouse.clock import Clock
 from keyhouse.domain import netpolicy, policy
-from keyhouse.domain.actions import SELF_SERVICE_KEY_ACTIONS, Action, Scope
+from keyhouse.domain.actions import SELF_SERVICE_KEY_ACTIONS, Action, Permission, Scope
 from keyhouse.domain.errors import PermissionDenied
 from keyhouse.domain.model import Principal
 
@@ -94,13 +94,29 @@ class Authorizer:
         target_user_id: str | None = None,
     ) -> Decision:
         """``grants`` is called only when policies matter (a RAM user, a non-free action)."""
+        self_service = action in SELF_SERVICE_KEY_ACTIONS
+        return self.decide_permission(
+            principal, action.permission, account_id, resource, grants, target_user_id, self_service
+        )
+
+    def decide_permission(
+        self,
+        principal: Principal,
+        permission: Permission,
+        account_id: str,
+        resource: str = "*",
+        grants: Callable[[], Grants] | None = None,
+        target_user_id: str | None = None,
+        self_service: bool = False,
+    ) -> Decision:
+        """:meth:`decide` for any permission: Keyhouse's own actions, and those of the services
+        an account protects (``orders:GetOrder``)."""
         if principal.account_id != account_id and not principal.is_operator:
             return Decision(Effect.IMPLICIT_DENY, "the resource belongs to another account")
         if principal.is_operator:
             return Decision(Effect.ALLOW, "local operator")
         if principal.is_root:
             return Decision(Effect.ALLOW, "account root")
-        permission = action.permission
         if permission.scope is Scope.NONE:
             return Decision(Effect.ALLOW, "allowed for every authenticated principal")
         held = grants() if grants is not None else Grants((), False)
@@ -133,7 +149,7 @@ class Authorizer:
             return Decision(Effect.ALLOW, "a policy allows this action", verdict.policy)
         if (
             held.manage_own_keys
-            and action in SELF_SERVICE_KEY_ACTIONS
+            and self_service
             and target_user_id is not None
             and target_user_id == principal.user_id
         ):

@@ -11,12 +11,14 @@ from keyhouse.services.acting import Acting
 from keyhouse.services.audit import AuditWriter
 from keyhouse.services.authn import Authenticator
 from keyhouse.services.console import Console
+from keyhouse.services.gateway import Gateway
 from keyhouse.services.groups import Groups
 from keyhouse.services.hot_reads import HotReads
 from keyhouse.services.keys import Keys
 from keyhouse.services.leaks import LeakScanner
 from keyhouse.services.masterkeys import MasterKeys
 from keyhouse.services.policies import Policies
+from keyhouse.services.protected import ProtectedServices
 from keyhouse.services.reports import Reports
 from keyhouse.services.roles import Roles
 from keyhouse.services.sts import Sts
@@ -50,3 +52,5 @@ class Services:
     throttle: SourceThrottle
     master_keys: MasterKeys
     hot_reads: HotReads
+    services: ProtectedServices
+    gateway: Gateway

@@ -7,8 +7,8 @@ this instance, another one, the CLI, the retention sweep. So a copy read under e
 exactly what the store holds for as long as the account still shows E.
 
 - Every read transaction a worker thread opens records what it reads here (:class:`RecordingTx`):
-  the account row, users by name and by ID (without tags), each owner's live keys. The
-  authenticator records each credential it reads.
+  the account row, users by name and by ID (without tags), each owner's live keys, the
+  services gateways verify against. The authenticator records each credential it reads.
 - A request served on the event loop reads through :class:`MemoryTx`: every read is answered
   from here or raises :class:`CacheMiss` (the request then runs on a worker thread, against
   the store), and the epochs its answer depended on are noted.
@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from keyhouse.domain.model import AccessKey, Account, User
 
 if TYPE_CHECKING:
+    from keyhouse.domain.gateway import ServiceDefinition
     from keyhouse.store.hot import Credential, RoleState
 
 
@@ -54,6 +55,7 @@ class _Entry:
     users_by_name: dict[str, User | None] = field(default_factory=dict)
     users_by_id: dict[str, User | None] = field(default_factory=dict)
     live_keys: dict[str | None, tuple[AccessKey, ...]] = field(default_factory=dict)
+    services: dict[str, ServiceDefinition | None] = field(default_factory=dict)
     rows: int = 0
 
 
@@ -145,6 +147,15 @@ class ReadCache:
             if entry is not None and owner not in entry.live_keys:
                 entry.live_keys[owner] = tuple(keys)
                 self._grew(entry, 1 + len(keys))
+
+    def record_service(
+        self, account_id: str, epoch: int, name: str, service: ServiceDefinition | None
+    ) -> None:
+        with self._lock:
+            entry = self._current(account_id, epoch)
+            if entry is not None and name not in entry.services:
+                entry.services[name] = service
+                self._grew(entry, 1 + (len(service.routes) if service is not None else 0))
 
     def forget(self, account_id: str) -> None:
         """Drop what is cached of an account (it changed, or an answer from it was stale)."""
@@ -270,6 +281,14 @@ class MemoryTx:
             raise CacheMiss("keys")
         return list(found[user_id])
 
+    def get_service(
+        self, account_id: str, name: str, *, lock: bool = False
+    ) -> ServiceDefinition | None:
+        found = self._entry(account_id).services
+        if lock or name not in found:
+            raise CacheMiss("service")
+        return found[name]
+
 
 class RecordingTx:
     """A real read transaction that records what it reads into the cache, tagged with the
@@ -312,3 +331,11 @@ class RecordingTx:
         if account_id in self._epochs:
             self._cache.record_live_keys(account_id, self._epochs[account_id], user_id, keys)
         return keys
+
+    def get_service(
+        self, account_id: str, name: str, *, lock: bool = False
+    ) -> ServiceDefinition | None:
+        service: ServiceDefinition | None = self._tx.get_service(account_id, name, lock=lock)
+        if account_id in self._epochs:
+            self._cache.record_service(account_id, self._epochs[account_id], name, service)
+        return service

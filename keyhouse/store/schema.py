@@ -361,3 +361,18 @@ signin_failures = Table(
     Column("failures", Integer(), nullable=False),
     Column("window_start", UTCDateTime(), nullable=False),
 )
+
+# Services an account protects with Keyhouse (keyhouse.domain.gateway): their routes and signed
+# actions as the JSON document the API takes. A change bumps the account's cache epoch
+# (migration 0011), like a change to its users or keys: a gateway's verification reads them
+# from the cache.
+protected_services = Table(
+    "protected_services",
+    metadata,
+    Column("account_id", String(16), ForeignKey("accounts.account_id"), primary_key=True),
+    Column("name", String(16), primary_key=True),
+    Column("description", String(1024), nullable=False, default=""),
+    Column("document", Text(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)

@@ -26,13 +26,24 @@ from keyhouse.store.hot import HotPath
 from keyhouse.store.keys import KeysTx, Purged
 from keyhouse.store.roles import RolesTx
 from keyhouse.store.sealing import SealingTx
+from keyhouse.store.services import ServicesTx
 from keyhouse.store.trail import TrailTx
 from keyhouse.store.users import UsersTx
 
 __all__ = ["Purged", "SqlStore", "Tx"]
 
 
-class Tx(AccountsTx, UsersTx, KeysTx, RolesTx, AccessControlTx, TrailTx, ConsoleTx, SealingTx):
+class Tx(
+    AccountsTx,
+    UsersTx,
+    KeysTx,
+    RolesTx,
+    AccessControlTx,
+    TrailTx,
+    ConsoleTx,
+    SealingTx,
+    ServicesTx,
+):
     """One open transaction. Methods return domain objects; ``None`` means "no such row"."""
 
     def __init__(self, conn: Connection, chain_key: ChainKey) -> None:

@@ -35,6 +35,8 @@ def v3_headers(
     nonce: str | None = None,
     body: bytes = b"",
     token: str | None = None,
+    method: str = "POST",
+    path: str = "/",
 ) -> dict[str, str]:
     headers = {
         "host": host,
@@ -50,8 +52,8 @@ def v3_headers(
     names = sorted(headers)
     canonical = "\n".join(
         [
-            "POST",
-            "/",
+            method,
+            path,
             "&".join(f"{_q(k)}={_q(v)}" for k, v in sorted(query.items())),
             "".join(f"{n}:{headers[n].strip()}\n" for n in names),
             ";".join(names),

@@ -80,14 +80,39 @@ class Api:
         from darabonba.runtime import RuntimeOptions
 
         client, models = self._tea_client(product)
-        method = getattr(client, f"{_snake(action)}_with_options")
+        method = getattr(client, f"{_snake(action)}_with_options", None)
         request_cls = getattr(models, f"{action}Request", None)
         try:
+            if method is None:  # Keyhouse's own actions: the SDK's generic call
+                return self._generic(client, product, action, params)
             args = () if request_cls is None else (request_cls().from_map(params),)
             response = method(*args, RuntimeOptions(ca=self.ca))
         except AlibabaCloudException as exc:
             raise ApiError(exc.code, exc.status_code, exc.message, exc.request_id or "") from exc
         return response.body.to_map()  # type: ignore[no-any-return]
+
+    def _generic(
+        self, client: Any, product: str, action: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """An action no generated client has (Keyhouse's protected services), through the
+        generic call every tea client has, as an RPC-style request."""
+        from alibabacloud_tea_openapi.utils_models import OpenApiRequest, Params
+        from darabonba.runtime import RuntimeOptions
+
+        call = Params(
+            action=action,
+            version=VERSIONS[product],
+            protocol="HTTPS" if self.ca else "HTTP",
+            pathname="/",
+            method="POST",
+            auth_type="AK",
+            style="RPC",
+            req_body_type="formData",
+            body_type="json",
+        )
+        request = OpenApiRequest(query=_flatten(params))
+        answer = client.call_api(call, request, RuntimeOptions(ca=self.ca))
+        return answer["body"]  # type: ignore[no-any-return]
 
     def _tea_client(self, product: str) -> tuple[Any, Any]:
         if product not in self._clients:

@@ -64,3 +64,16 @@ def eventually(probe: Callable[[], Any], seconds: float = 5.0) -> Any:
         if value or time.monotonic() > deadline:
             return value
         time.sleep(0.2)
+
+
+def events(root: Api, **attributes: str) -> list[dict[str, Any]]:
+    """Every event LookupEvents returns for these attributes (all pages)."""
+    found: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"MaxResults": 50}
+    params["LookupAttribute"] = [{"Key": k, "Value": v} for k, v in attributes.items()]
+    while True:
+        page = root.trail("LookupEvents", **params)
+        found.extend(page["Events"])
+        if not page.get("NextToken"):
+            return found
+        params["NextToken"] = page["NextToken"]

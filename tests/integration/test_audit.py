@@ -25,22 +25,9 @@ from tests.integration.conftest import expect_error, upn
 from tests.integration.raw import call_rpc, rpc_query, send
 from tests.integration.sdk import Api
 from tests.integration.server import Server
-from tests.integration.steps import bin_key, disable, eventually, make_key, make_user
+from tests.integration.steps import bin_key, disable, events, eventually, make_key, make_user
 
 IMS = "2019-08-15"
-
-
-def events(root: Api, **attributes: str) -> list[dict[str, Any]]:
-    """Every event LookupEvents returns for these attributes (all pages)."""
-    found: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"MaxResults": 50}
-    params["LookupAttribute"] = [{"Key": k, "Value": v} for k, v in attributes.items()]
-    while True:
-        page = root.trail("LookupEvents", **params)
-        found.extend(page["Events"])
-        if not page.get("NextToken"):
-            return found
-        params["NextToken"] = page["NextToken"]
 
 
 def test_every_request_leaves_one_event(server: Server, root: Api, account: dict[str, Any]) -> None:

@@ -4,12 +4,7 @@ instances on one PostgreSQL store."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
@@ -17,22 +12,17 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.integration import raw
+from tests.integration.nginx import CONFIGS, nginx_binary, running_nginx
 from tests.integration.sdk import Api
 from tests.integration.server import Server, free_port
 from tests.integration.steps import disable, make_key, make_user
 
-CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "keyhouse.conf"
+CONFIG = CONFIGS / "keyhouse.conf"
 
 
 @pytest.fixture
 def balanced(fresh_pg: str, tmp_path: Path) -> Iterator[tuple[str, list[Server]]]:
-    nginx = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
-    if nginx is None:
-        if os.environ.get("CI"):
-            pytest.fail("nginx is required in CI (scripts/test installs it)")
-        pytest.skip("nginx is not installed")
+    nginx_binary()  # skipped (failed in CI) before any server starts
     trusting = {"KEYHOUSE_TRUSTED_PROXIES": "127.0.0.1"}  # as docs/deployment.md says
     instances = [
         Server(fresh_pg, tmp_path / "master.key", tmp_path, extra_env=trusting).start()
@@ -45,25 +35,8 @@ def balanced(fresh_pg: str, tmp_path: Path) -> Iterator[tuple[str, list[Server]]
         .replace("127.0.0.1:8082", instances[1].endpoint)
         .replace("listen 127.0.0.1:8080", f"listen 127.0.0.1:{port}")
     )
-    prefix = tmp_path / "nginx"
-    (prefix / "tmp").mkdir(parents=True)
-    (prefix / "nginx.conf").write_text(conf)
-    with (prefix / "error.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
-            stderr=log,
-        )
-    endpoint = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://{endpoint}/healthz", timeout=1):
-                break
-        except OSError:
-            time.sleep(0.1)
-    yield endpoint, instances
-    proc.terminate()
-    proc.wait(timeout=10)
+    with running_nginx(conf, tmp_path / "nginx", port):
+        yield f"127.0.0.1:{port}", instances
     for instance in instances:
         instance.stop()
 

@@ -12,20 +12,16 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import psycopg
 import pytest
 
-from tests.conftest import PG_ADMIN
 from tests.integration import raw
 from tests.integration.lifecycle import STS, Owner, Tally, Unreachable, check_store, owners
+from tests.integration.outage import store_away
 from tests.integration.server import Server
 
 OUTAGE = 30.0
@@ -63,32 +59,6 @@ def _trail_request_ids(server: Server) -> set[str]:
     return {json.loads(line)["requestId"] for line in exported.splitlines()}
 
 
-@contextmanager
-def _store_away(server: Server) -> Iterator[None]:
-    """The store unreachable: PostgreSQL refusing this database's connections (and every open
-    one killed); SQLite's file locked by another process."""
-    if server.database_url.startswith("sqlite"):
-        path = urlsplit(server.database_url).path.removeprefix("/")
-        holder = sqlite3.connect(path, timeout=60, isolation_level=None)
-        holder.execute("BEGIN EXCLUSIVE")
-        try:
-            yield
-        finally:
-            holder.execute("ROLLBACK")
-            holder.close()
-        return
-    name = server.database_url.rsplit("/", 1)[1]
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-        )
-        try:
-            yield
-        finally:
-            admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
-
-
 def test_the_store_away_for_30_s_under_load_gives_503s_and_the_service_recovers(
     own_server: Server,
 ) -> None:
@@ -99,7 +69,7 @@ def test_the_store_away_for_30_s_under_load_gives_503s_and_the_service_recovers(
     threads = _drive(team, stop.is_set)
     time.sleep(3)
     before = len(tally.accepted)
-    with _store_away(own_server):
+    with store_away(own_server):
         time.sleep(OUTAGE)
         during = len(tally.accepted) - before
         refused_during = list(tally.server_errors)

@@ -89,6 +89,8 @@ def _my_key(p: Persona, w: World) -> str:
     return p.active_key if p.user else w.victim_key
 
 
+ROUTES = json.dumps([{"Method": "GET", "Path": "/orders/{id}", "Action": "orders:GetOrder"}])
+
 CALLS: list[Call] = [
     # STS
     ("sts", "GetCallerIdentity", lambda p, w: {}, "none"),
@@ -359,6 +361,12 @@ CALLS: list[Call] = [
     ),
     ("ram", "GetRole", lambda p, w: {"RoleName": "ops-role"}, "role"),
     ("ram", "ListRoles", lambda p, w: {}, "account"),
+    # Keyhouse's own: protected services (the generic call; no generated client has them)
+    ("ims", "CreateService", lambda p, w: {"ServiceName": "orders", "Routes": ROUTES}, "service"),
+    ("ims", "GetService", lambda p, w: {"ServiceName": "orders"}, "service"),
+    ("ims", "ListServices", lambda p, w: {}, "account"),
+    ("ims", "UpdateService", lambda p, w: {"ServiceName": "orders", "Description": "x"}, "service"),
+    ("ims", "DeleteService", lambda p, w: {"ServiceName": "orders"}, "service"),
     ("ram", "UpdateRole", lambda p, w: {"RoleName": "ops-role", "NewDescription": "d"}, "role"),
     ("ram", "DeleteRole", lambda p, w: {"RoleName": "ghost"}, "role"),
     (
@@ -418,7 +426,12 @@ def expected(persona: str, action: str, target: str) -> bool:
     if persona in {"root", "admin"} or permission.scope is Scope.NONE:
         return True
     if persona == "reader":
-        return permission.level in {Level.LIST, Level.READ} and action.startswith(("Get", "List"))
+        # AliyunRAMReadOnlyAccess: ram:Get* and ram:List* (not Keyhouse's own keyhouse:*)
+        return (
+            permission.level in {Level.LIST, Level.READ}
+            and action.startswith(("Get", "List"))
+            and permission.action.startswith("ram:")
+        )
     if persona == "scoped":  # ram:* on its own user resource only
         # Attaching a policy names two resources, the user and the policy: a grant on one's
         # own user alone must not let a user attach AdministratorAccess to itself.
