@@ -66,6 +66,13 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.verifications = Counter(
+            "keyhouse_gateway_verifications",
+            "Gateways' questions answered, by where: on the event loop from the cache, or on a "
+            "worker thread against the store.",
+            ["where"],
+            registry=r,
+        )
         self.throttled = Counter(
             "keyhouse_throttled",
             "Requests refused unread because their source address failed too often.",

@@ -118,11 +118,13 @@ class GatewayEndpoint:
                     if committed is Outcome.NONCE_USED:
                         self._replayed(run)
                         committed = await trail.finish_async(run.draft, run.status, run.body)
+                    self.services.metrics.verifications.labels("loop").inc()
                     return self._sent(run, committed)
         answer: GatewayAnswer = await on_thread(self.handle, check)
         return answer
 
     def handle(self, check: WireRequest) -> GatewayAnswer:
+        self.services.metrics.verifications.labels("thread").inc()
         trail = self.services.audit
         run = self._run(check)
         committed = trail.finish(run.draft, run.status, run.body)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -82,7 +84,8 @@ def _signed(
 def world(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     workdir = tmp_path_factory.mktemp(f"protect-{backend}")
     with _database(backend, workdir) as url, upstream() as api:
-        trusting = {"KEYHOUSE_TRUSTED_PROXIES": "127.0.0.1/32"}  # nginx, on loopback
+        # nginx, on loopback, vouches for the client's address; metrics show the lane.
+        trusting = {"KEYHOUSE_TRUSTED_PROXIES": "127.0.0.1/32", "KEYHOUSE_METRICS": "on"}
         keyhouse = Server(url, workdir / "master.key", workdir, extra_env=trusting).start()
         other = Server(url, workdir / "master.key", workdir).start()
         try:
@@ -203,6 +206,25 @@ def _events_of(world: World, caller: Caller, count: int) -> list[dict[str, Any]]
 def _upn(world: World, name: str) -> str:
     domain = world.root.ims("GetDefaultDomain")["DefaultDomainName"]
     return f"{name}@{domain}"
+
+
+def _verifications(world: World) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://{world.keyhouse.endpoint}/metrics", timeout=10) as got:
+        text = got.read().decode()
+    found = re.findall(r'^keyhouse_gateway_verifications_total\{where="(\w+)"\} (\S+)$', text, re.M)
+    return {where: float(value) for where, value in found}
+
+
+def test_a_verification_the_cache_can_answer_runs_on_the_event_loop(world: World) -> None:
+    """No store read and no thread hop once the caller, its grants, the gateway and the
+    service are cached: the committer's batch is the only store work."""
+    world.call(world.alice, "GET", "/orders/30")  # warm
+    before = _verifications(world)
+    for n in range(5):
+        assert world.call(world.alice, "GET", f"/orders/{31 + n}")[0] == 200
+    after = _verifications(world)
+    assert after["loop"] - before.get("loop", 0) == 5
+    assert after.get("thread", 0) == before.get("thread", 0)
 
 
 def test_a_wrong_secret_is_refused_401_in_the_vendors_envelope(world: World) -> None:
