@@ -152,3 +152,93 @@ def gateway_user(root: Api, account: dict[str, Any], account_id: str, service: s
     resource = f"acs:keyhouse:*:{account_id}:service/{service}"
     document = doc({"Effect": "Allow", "Action": "keyhouse:VerifyRequest", "Resource": resource})
     return policy_user(root, account, f"gw-{service}", document)
+
+
+def echo_identity(identity: Any) -> dict[str, Any]:
+    """What a protected handler returns: the identity the middleware gave it."""
+    from dataclasses import asdict
+
+    return asdict(identity) if identity is not None else {}
+
+
+def starlette_app(verifier: Any) -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from keyhouse.middleware import KeyhouseASGI
+
+    async def anything(request: Request) -> JSONResponse:
+        body = await request.body()
+        return JSONResponse(
+            {
+                "method": request.method,
+                "path": request.url.path,
+                "body": body.decode(),
+                "identity": echo_identity(request.state.keyhouse),
+            }
+        )
+
+    methods = ["GET", "POST", "PUT", "DELETE"]
+    app = Starlette(routes=[Route("/{rest:path}", anything, methods=methods)])
+    return KeyhouseASGI(app, verifier)
+
+
+def flask_app(verifier: Any) -> Any:
+    from flask import Flask, jsonify, request
+
+    from keyhouse.middleware import KeyhouseWSGI
+
+    app = Flask("orders")
+
+    @app.route("/<path:rest>", methods=["GET", "POST", "PUT", "DELETE"])
+    def anything(rest: str) -> Any:
+        return jsonify(
+            method=request.method,
+            path=request.path,
+            body=request.get_data().decode(),
+            identity=echo_identity(request.environ["keyhouse.identity"]),
+        )
+
+    app.wsgi_app = KeyhouseWSGI(app.wsgi_app, verifier)  # type: ignore[method-assign]
+    return app
+
+
+@contextmanager
+def serving(framework: str, verifier: Any) -> Iterator[str]:
+    """A real HTTP server for the framework's app (uvicorn for Starlette, werkzeug for Flask),
+    on a free loopback port, in this process."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    if framework == "starlette":
+        import uvicorn
+
+        server = uvicorn.Server(
+            uvicorn.Config(starlette_app(verifier), host="127.0.0.1", port=port, log_level="error")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            threading.Event().wait(0.02)
+        try:
+            yield f"127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            thread.join(10)
+            verifier.close()
+        return
+    from werkzeug.serving import make_server
+
+    wsgi = make_server("127.0.0.1", port, flask_app(verifier), threaded=True)
+    thread = threading.Thread(target=wsgi.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        wsgi.shutdown()
+        thread.join(10)
+        verifier.close()

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from keyhouse.middleware import Verifier
 from tests.conftest import scratch_database
 from tests.integration import raw
 from tests.integration.nginx import CONFIGS, running_nginx
@@ -31,6 +32,7 @@ from tests.integration.protect import (
     gateway_user,
     policy_user,
     sdk_call,
+    serving,
     upstream,
 )
 from tests.integration.sdk import Api, ApiError
@@ -508,6 +510,110 @@ def test_managing_services_through_the_api(world: World) -> None:
     with pytest.raises(ApiError) as refused:
         root.ims("GetService", ServiceName="ghost")
     assert refused.value.code == "EntityNotExist.Service"
+
+
+# -- the middleware, for services without a gateway -----------------------------------------
+
+
+@pytest.fixture(scope="module", params=["starlette", "flask"])
+def framework(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def app(world: World, framework: str) -> Iterator[str]:
+    verifier = Verifier(
+        world.keyhouse.endpoint, "orders", world.gate.access_key_id, world.gate.secret
+    )
+    with serving(framework, verifier) as endpoint:
+        yield endpoint
+
+
+def _app_call(app: str, who: Caller, method: str, path: str, **kw: Any) -> tuple[int, Any]:
+    return sdk_call(app, who.access_key_id, who.secret, method, path, **kw)
+
+
+def test_middleware_allows_and_gives_the_handler_the_callers_identity(
+    world: World, app: str
+) -> None:
+    status, seen = _app_call(app, world.alice, "GET", "/orders/42")
+    assert status == 200, seen
+    identity = seen["identity"]
+    assert identity["principal_arn"] == f"acs:ram::{world.account_id}:user/alice"
+    assert identity["account_id"] == world.account_id
+    assert identity["action"] == "orders:GetOrder"
+    assert identity["resource"] == f"acs:orders:*:{world.account_id}:order/42"
+    assert identity["access_key_id"] == world.alice.access_key_id and identity["request_id"]
+    status, seen = _app_call(
+        app, world.alice, "POST", "/orders", action="CreateOrder", body={"item": "tea"}
+    )
+    assert status == 200 and json.loads(seen["body"]) == {"item": "tea"}
+
+
+def test_middleware_refusals(world: World, app: str) -> None:
+    wrong = Caller("alice", world.alice.access_key_id, "x" * len(world.alice.secret))
+    assert _app_call(app, wrong, "GET", "/orders/1") == (401, "SignatureDoesNotMatch")
+    assert _app_call(app, world.alice, "GET", "/orders/secret") == (403, "NoPermission")
+    assert _app_call(app, world.alice, "GET", "/nowhere") == (403, "Forbidden.NoRoute")
+    headers = _signed(world, world.alice, "GET", "/orders/2", host=app)
+    assert raw.send(app, "GET", "/orders/2", headers)[0] == 200
+    status, body = raw.send(app, "GET", "/orders/2", headers)
+    assert (status, body["Code"]) == (401, "SignatureNonceUsed")
+    skewed = _signed(world, world.alice, "GET", "/orders/3", host=app, date="2020-01-01T00:00:00Z")
+    status, body = raw.send(app, "GET", "/orders/3", skewed)
+    assert (status, body["Code"]) == (401, "InvalidTimeStamp.Expired")
+    moved = _signed(world, world.alice, "GET", "/orders/4", host=app)
+    status, body = raw.send(app, "GET", "/orders/5", moved)
+    assert (status, body["Code"]) == (401, "SignatureDoesNotMatch")
+    added = {**_signed(world, world.alice, "GET", "/orders/6", host=app), "x-acs-extra": "1"}
+    status, body = raw.send(app, "GET", "/orders/6", added)
+    assert (status, body["Code"]) == (401, "IncompleteSignature")
+
+
+def test_middleware_checks_the_body_against_its_signed_hash(world: World, app: str) -> None:
+    signed_body = b'{"item":"tea"}'
+    headers = raw.v3_headers(
+        app,
+        world.alice.access_key_id,
+        world.alice.secret,
+        "CreateOrder",
+        VERSION,
+        {},
+        method="POST",
+        path="/orders",
+        body=signed_body,
+    )
+    headers["content-type"] = "application/json"
+    headers = {**headers}
+    status, body = raw.send(app, "POST", "/orders", headers, b'{"item":"gin"}')
+    assert (status, body["Code"]) == (401, "SignatureDoesNotMatch")
+    assert "x-acs-content-sha256" in body["Message"]
+
+
+def test_middleware_sees_revocation_on_the_next_request(world: World, app: str) -> None:
+    name = f"rev{app.rsplit(':', 1)[1]}"
+    who = world.user(name, doc({"Effect": "Allow", "Action": "orders:*", "Resource": "*"}))
+    assert _app_call(app, who, "GET", "/orders/1")[0] == 200
+    elsewhere = Api(
+        "v3", world.other.endpoint, world.account["AccessKeyId"], world.account["AccessKeySecret"]
+    )
+    disable(elsewhere, _upn(world, name), who.access_key_id)
+    assert _app_call(app, who, "GET", "/orders/1") == (401, "InvalidAccessKeyId.Inactive")
+
+
+def test_middleware_with_a_key_that_is_not_a_gateway_refuses_everything(
+    world: World, framework: str
+) -> None:
+    not_gateway = Verifier(
+        world.keyhouse.endpoint, "orders", world.alice.access_key_id, world.alice.secret
+    )
+    with serving(framework, not_gateway) as app:
+        assert _app_call(app, world.alice, "GET", "/orders/1") == (403, "Forbidden.NotAGateway")
+    unreachable = Verifier(
+        f"127.0.0.1:{free_port()}", "orders", world.gate.access_key_id, world.gate.secret
+    )
+    with serving(framework, unreachable) as app:
+        assert _app_call(app, world.alice, "GET", "/orders/1") == (503, "ServiceUnavailable")
 
 
 # Last: it takes the store away.
