@@ -4,12 +4,18 @@ generic call to it, and a world (a service, a gateway, callers) set up through K
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.integration.sdk import Api
 from tests.integration.steps import make_key, make_user
@@ -242,3 +248,47 @@ def serving(framework: str, verifier: Any) -> Iterator[str]:
         wsgi.shutdown()
         thread.join(10)
         verifier.close()
+
+
+NODE_CLIENT = Path(__file__).resolve().parents[1] / "node" / "call.js"
+
+
+def node_call(
+    endpoint: str,
+    ak: str,
+    secret: str,
+    method: str,
+    path: str,
+    *,
+    action: str = "GetOrder",
+    token: str | None = None,
+    body: Any = None,
+) -> tuple[int, Any]:
+    """:func:`sdk_call` from Node.js: @alicloud/openapi-client's callApi (tests/node/call.js),
+    with @alicloud/credentials for a temporary credential."""
+    node = shutil.which("node")
+    if node is None or not (NODE_CLIENT.parent / "node_modules").is_dir():
+        if os.environ.get("CI"):
+            pytest.fail("Node.js and tests/node's packages are required in CI (scripts/test)")
+        pytest.skip("Node.js or tests/node/node_modules is missing (npm ci --prefix tests/node)")
+    setting = {
+        "endpoint": endpoint,
+        "accessKeyId": ak,
+        "secret": secret,
+        "token": token,
+        "method": method,
+        "path": path,
+        "action": action,
+        "version": VERSION,
+        "body": body,
+    }
+    done = subprocess.run(
+        [node, str(NODE_CLIENT)],
+        input=json.dumps(setting),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    answer = json.loads(done.stdout)
+    return int(answer["status"]), answer["body"] if "body" in answer else answer["code"]

@@ -30,6 +30,7 @@ from tests.integration.protect import (
     Caller,
     doc,
     gateway_user,
+    node_call,
     policy_user,
     sdk_call,
     serving,
@@ -510,6 +511,73 @@ def test_managing_services_through_the_api(world: World) -> None:
     with pytest.raises(ApiError) as refused:
         root.ims("GetService", ServiceName="ghost")
     assert refused.value.code == "EntityNotExist.Service"
+
+
+def test_the_node_sdks_generic_call_through_the_gateway(world: World) -> None:
+    alice = world.alice
+    status, seen = node_call(world.gateway, alice.access_key_id, alice.secret, "GET", "/orders/9")
+    assert status == 200, seen
+    assert seen["keyhouse"]["x-keyhouse-principal-arn"] == f"acs:ram::{world.account_id}:user/alice"
+    status, seen = node_call(
+        world.gateway,
+        alice.access_key_id,
+        alice.secret,
+        "POST",
+        "/orders",
+        action="CreateOrder",
+        body={"item": "tea"},
+    )
+    assert status == 200 and json.loads(seen["body"]) == {"item": "tea"}
+    assert node_call(world.gateway, alice.access_key_id, "x" * 30, "GET", "/orders/9") == (
+        401,
+        "SignatureDoesNotMatch",
+    )
+    assert node_call(world.gateway, alice.access_key_id, alice.secret, "GET", "/orders/secret") == (
+        403,
+        "NoPermission",
+    )
+    # A temporary credential through @alicloud/credentials, held to its session policy.
+    erin = world.user(
+        "node-erin", doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"})
+    )
+    trust = {
+        "Effect": "Allow",
+        "Action": "sts:AssumeRole",
+        "Principal": {"RAM": [f"acs:ram::{world.account_id}:user/node-erin"]},
+    }
+    world.root.ram(
+        "CreateRole",
+        RoleName="node-orders",
+        AssumeRolePolicyDocument=json.dumps({"Version": "1", "Statement": [trust]}),
+    )
+    everything = doc({"Effect": "Allow", "Action": "orders:*", "Resource": "*"})
+    world.root.ram("CreatePolicy", PolicyName="node-orders-all", PolicyDocument=everything)
+    world.root.ram(
+        "AttachPolicyToRole",
+        RoleName="node-orders",
+        PolicyName="node-orders-all",
+        PolicyType="Custom",
+    )
+    creds = Api("v3", world.keyhouse.endpoint, erin.access_key_id, erin.secret).sts(
+        "AssumeRole",
+        RoleArn=f"acs:ram::{world.account_id}:role/node-orders",
+        RoleSessionName="node",
+        Policy=doc(
+            {
+                "Effect": "Allow",
+                "Action": "orders:GetOrder",
+                "Resource": f"acs:orders:*:{world.account_id}:order/1",
+            }
+        ),
+    )["Credentials"]
+    temporary = (creds["AccessKeyId"], creds["AccessKeySecret"])
+    token = creds["SecurityToken"]
+    status, seen = node_call(world.gateway, *temporary, "GET", "/orders/1", token=token)
+    assert status == 200 and seen["keyhouse"]["x-keyhouse-principal-type"] == "AssumedRoleUser"
+    assert node_call(world.gateway, *temporary, "GET", "/orders/2", token=token) == (
+        403,
+        "NoPermission",
+    )
 
 
 # -- the middleware, for services without a gateway -----------------------------------------
