@@ -12,6 +12,7 @@ from keyhouse.cli.keys import key, scan, whois
 from keyhouse.cli.masterkey import master_key
 from keyhouse.cli.roles import role
 from keyhouse.cli.serve import serve
+from keyhouse.cli.services import service
 from keyhouse.cli.store import backup, purge, restore, store
 from keyhouse.cli.trail import acl, audit
 
@@ -27,6 +28,7 @@ for command in (
     account,
     key,
     role,
+    service,
     scan,
     whois,
     audit,

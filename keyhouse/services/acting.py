@@ -27,7 +27,7 @@ from keyhouse.services.committer import Outcome
 
 # The product whose API serves an action for the console and the commands: the vendor's RAM
 # console calls IMS for the ram: actions (keyhouse.domain.audit.service_name).
-_PRODUCTS = {"ram": "ims", "actiontrail": "actiontrail", "sts": "sts"}
+_PRODUCTS = {"ram": "ims", "actiontrail": "actiontrail", "sts": "sts", "keyhouse": "keyhouse"}
 
 
 @dataclass(frozen=True, slots=True)

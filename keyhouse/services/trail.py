@@ -116,6 +116,13 @@ class Trail(UseCases):
         attributes = [("EventName", "AssumeRole"), ("ResourceName", role_arn)]
         return self.lookup(principal, attributes, None, None, limit, None, False).events
 
+    def service_calls(self, principal: Principal, service: str, limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` verifications of the last 7 days of requests to a protected
+        service (refused ones too): who called what, as the console's service page and
+        ``keyhouse service show`` list them."""
+        attributes = [("ServiceName", service)]
+        return self.lookup(principal, attributes, None, None, limit, None, False).events
+
     # -- operator views (CLI) -------------------------------------------------------------
     def verify(self, account_id: str | None = None) -> list[audit.Break]:
         """Every account's chain (or one); the first break of each broken one."""

@@ -513,6 +513,61 @@ def test_managing_services_through_the_api(world: World) -> None:
     assert refused.value.code == "EntityNotExist.Service"
 
 
+def test_the_operators_service_commands_each_leave_one_event(world: World, tmp_path: Path) -> None:
+    name = world.account["AccountName"]
+    cli = world.keyhouse.cli
+    routes = tmp_path / "routes.json"
+    routes.write_text(json.dumps([{"Method": "GET", "Path": "/bills/{id}", "Action": "Get"}]))
+    created = json.loads(
+        cli(
+            "service", "create", "--account", name, "--service", "billing", "--routes", f"@{routes}"
+        ).stdout
+    )
+    assert created["Routes"][0]["Action"] == "billing:Get"
+    updated = json.loads(
+        cli(
+            "service", "update", "--account", name, "--service", "billing", "--description", "bills"
+        ).stdout
+    )
+    assert updated["Description"] == "bills" and updated["Routes"] == created["Routes"]
+    listed = [
+        json.loads(line)
+        for line in cli("service", "list", "--account", name, "--json").stdout.splitlines()
+    ]
+    assert [s["ServiceName"] for s in listed] == ["billing", "orders"]
+    world.call(world.alice, "GET", "/orders/77")
+    world.call(world.alice, "GET", "/orders/secret")
+
+    def shown() -> dict[str, Any] | None:
+        out = cli("service", "show", "--account", name, "--service", "orders", "--json").stdout
+        found: dict[str, Any] = json.loads(out)
+        resources = {c["Resource"] for c in found["Calls"]}
+        wanted = {f"acs:orders:*:{world.account_id}:order/{n}" for n in ("77", "secret")}
+        return found if wanted <= resources else None
+
+    orders = eventually(shown)
+    assert orders is not None
+    calls = {c["Resource"].rsplit("/", 1)[-1]: c for c in orders["Calls"]}
+    assert calls["77"]["Result"] == "OK" and calls["secret"]["Result"] == "NoPermission"
+    assert (
+        calls["77"]["Caller"] == "alice" and calls["77"]["AccessKeyId"] == world.alice.access_key_id
+    )
+    text = cli("service", "show", "--account", name, "--service", "orders").stdout
+    assert "/orders/{id}" in text and "NoPermission" in text
+    assert world.alice.secret not in text and world.gate.secret not in text
+    cli("service", "delete", "--account", name, "--service", "billing")
+    refused = cli("service", "show", "--account", name, "--service", "billing", check=False)
+    assert refused.returncode != 0 and "does not exist" in refused.stderr
+    by_operator = [
+        e["eventName"]
+        for e in events(world.root, EventName="CreateService")
+        + events(world.root, EventName="UpdateService")
+        + events(world.root, EventName="DeleteService")
+        if e["userIdentity"]["type"] == "operator"
+    ]
+    assert sorted(by_operator) == ["CreateService", "DeleteService", "UpdateService"]
+
+
 def test_the_node_sdks_generic_call_through_the_gateway(world: World) -> None:
     alice = world.alice
     status, seen = node_call(world.gateway, alice.access_key_id, alice.secret, "GET", "/orders/9")
