@@ -54,13 +54,14 @@ def keys_view(ctx: Ctx) -> dict[str, Any]:
         for k in keys
         if k.status is KeyStatus.INACTIVE
     }
+    used = {k.access_key_id: ctx.svc.trail.services_used(k.access_key_id) for k in keys}
     immediate = False
     try:
         account = ctx.svc.accounts.security_preference(ctx.who)
         immediate = account.key_deletion is KeyDeletion.IMMEDIATE
     except DomainError:
         pass  # a RAM user without the permission: the server still decides on delete
-    return {"keys": keys, "attempts": attempts, "immediate": immediate}
+    return {"keys": keys, "attempts": attempts, "used": used, "immediate": immediate}
 
 
 def binned(ctx: Ctx, user_id: str | None) -> list[AccessKey]:

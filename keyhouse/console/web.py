@@ -104,6 +104,7 @@ _NAV = (
     ("/console/keys", "keys"),
     ("/console/recycle-bin", "bin"),
     ("/console/network-policy", "network"),
+    ("/console/services", "services"),
     ("/console/audit", "audit"),
     ("/console/report", "report"),
     ("/console/settings", "settings"),

@@ -139,6 +139,13 @@ class Trail(UseCases):
         with self.store.transaction() as tx:
             yield from tx.events_between(since, until)
 
+    def services_used(self, access_key_id: str, days: int = 30) -> list[tuple[str, datetime]]:
+        """The services (Keyhouse's own and protected ones) a key was used with in the last
+        ``days`` days, with when last, most recent first: what its keys table shows."""
+        since = self.clock.now() - timedelta(days=days)
+        with self.store.transaction() as tx:
+            return tx.services_of_key(access_key_id, since)
+
     def attempts(self, access_key_id: str, limit: int = 1000) -> list[dict[str, Any]]:
         """Refused uses of a disabled, binned or purged key, newest first."""
         with self.store.transaction() as tx:

@@ -220,6 +220,23 @@ class TrailTx:
         q = q.order_by(audit_events.c.event_time.desc(), audit_events.c.seq.desc()).limit(limit)
         return [(r.account_id, r.body) for r in self._c.execute(q)]
 
+    def services_of_key(self, access_key_id: str, since: datetime) -> list[tuple[str, datetime]]:
+        """(service name, last time) of each service the key was used with successfully since
+        ``since``, the most recent first."""
+        last = func.max(audit_events.c.event_time).label("last")
+        q = (
+            select(audit_events.c.service_name, last)
+            .where(
+                audit_events.c.access_key_id == access_key_id,
+                audit_events.c.event_time >= since,
+                audit_events.c.error_code.is_(None),
+            )
+            .group_by(audit_events.c.service_name)
+            .order_by(last.desc())
+            .limit(50)
+        )
+        return [(r.service_name, r.last) for r in self._c.execute(q)]
+
     def prune_events(self, before: datetime) -> int:
         """Drop events older than ``before``, recording where each chain now starts."""
         dropped = 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -28,7 +27,6 @@ from tests.integration.steps import bin_key, eventually, make_key, make_user
 from tests.integration.test_audit import events
 from tests.integration.test_sts import trust
 
-CHROMIUM = "/usr/bin/chromium"
 # Screenshots go to docs/console/ when asked (KEYHOUSE_SCREENSHOTS=1 scripts/test -k console),
 # else to a scratch folder, so that a test run leaves the checkout as it was. Only the SQLite
 # run takes them (both backends render the same pages).
@@ -66,17 +64,6 @@ def console(
         srv.backend = "postgres"  # type: ignore[attr-defined]
         yield srv
         srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    assert shutil.which(CHROMIUM), "Debian's chromium is missing: scripts/test installs it"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 @pytest.fixture

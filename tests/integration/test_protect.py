@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from keyhouse.middleware import Verifier
 from tests.conftest import scratch_database
@@ -39,6 +40,7 @@ from tests.integration.protect import (
 from tests.integration.sdk import Api, ApiError
 from tests.integration.server import Server, free_port
 from tests.integration.steps import disable, events, eventually
+from tests.integration.test_console import PASSWORD, open_dialog, sign_in
 
 
 @dataclass
@@ -566,6 +568,50 @@ def test_the_operators_service_commands_each_leave_one_event(world: World, tmp_p
         if e["userIdentity"]["type"] == "operator"
     ]
     assert sorted(by_operator) == ["CreateService", "DeleteService", "UpdateService"]
+
+
+def test_the_console_shows_services_their_calls_and_the_services_a_key_was_used_with(
+    world: World, browser: Any
+) -> None:
+    name = world.account["AccountName"]
+    world.keyhouse.cli("account", "set-password", "--name", name, input=PASSWORD + "\n")
+    world.call(world.alice, "GET", "/orders/88")
+    world.call(world.alice, "GET", "/orders/secret")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        sign_in(page, world.keyhouse, name, PASSWORD)
+        page.locator("nav.side").get_by_role("link", name="Protected services").click()
+        page.get_by_role("link", name="orders", exact=True).click()
+        expect(page.locator("#routes-table")).to_contain_text("/orders/{id}")
+        expect(page.locator("#service-arn")).to_have_text(
+            f"acs:keyhouse:*:{world.account_id}:service/orders"
+        )
+        calls = page.locator("#calls")
+        expect(calls).to_contain_text(f"acs:orders:*:{world.account_id}:order/88")
+        expect(calls.locator("tr.call", has_text="order/secret").first).to_contain_text(
+            "NoPermission"
+        )
+        # A new service from the form; a route that breaks a rule keeps the draft.
+        page.locator("nav.side").get_by_role("link", name="Protected services").click()
+        page.get_by_label("Service name", exact=False).fill("stock")
+        page.locator("#routes").fill('[{"Method": "GET", "Path": "/items/{id}"}]')
+        page.get_by_role("button", name="Protect service").click()
+        expect(page.locator("#flash-error")).to_contain_text("Actions")
+        expect(page.locator("#routes")).to_have_value('[{"Method": "GET", "Path": "/items/{id}"}]')
+        page.locator("#routes").fill('[{"Method": "GET", "Path": "/items/{id}", "Action": "Get"}]')
+        page.get_by_role("button", name="Protect service").click()
+        expect(page.locator("#routes-table")).to_contain_text("stock:Get")
+        dialog = open_dialog(page, "delete-service")
+        dialog.get_by_label("Type the service name to confirm").fill("stock")
+        dialog.get_by_role("button", name="Delete service").click()
+        expect(page.get_by_text("Service stock was deleted.")).to_be_visible()
+        # A key's table says which services it was used with.
+        page.goto(f"http://{world.keyhouse.endpoint}/console/users/alice/keys")
+        used = page.locator(f"#key-{world.alice.access_key_id} .services-used")
+        expect(used).to_contain_text("orders")
+    finally:
+        context.close()
 
 
 def test_the_node_sdks_generic_call_through_the_gateway(world: World) -> None:
