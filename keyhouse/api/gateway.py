@@ -5,7 +5,8 @@ client's headers to ``/gateway/verify`` and let the request through on a 2xx; th
 original request line in ``X-Forwarded-Method``, ``X-Forwarded-Uri`` and ``X-Forwarded-Host``
 (Traefik's names; the nginx block in docs/protect.md sets them; Envoy appends the original
 path to the endpoint's). The gateway names the service in ``X-Keyhouse-Service`` and proves
-what it is with its own key in ``X-Keyhouse-Gateway: <AccessKeyId>:<AccessKeySecret>``.
+what it is with its own key in ``X-Keyhouse-Gateway: <AccessKeyId>:<AccessKeySecret>`` (Traefik,
+which cannot add a header to its question, puts both in the address: ``?Service=..&Gateway=..``).
 
 - Allowed: 200, and headers for the upstream (account, principal ARN and type, AccessKey ID,
   action, resource, request ID), nothing secret.
@@ -138,7 +139,10 @@ class GatewayEndpoint:
         started = time.perf_counter()
         request_id = ids.request_id()
         origin = self.origins.resolve(check)  # the client, as a trusted gateway vouches
-        service_name = (check.header(SERVICE_HEADER) or "")[:64]
+        # Traefik cannot add a header to its question: it may name the service and its key in
+        # the endpoint's address instead (?Service=...&Gateway=...). A header wins.
+        named = dict(check.query) if check.path == PATH else {}
+        service_name = (check.header(SERVICE_HEADER) or named.get("Service") or "")[:64]
         method = (check.header("x-forwarded-method") or check.method).upper()
         uri = check.header("x-forwarded-uri") or check.header("x-original-uri")
         if uri is None:  # Envoy: the original path after the endpoint's
@@ -174,7 +178,9 @@ class GatewayEndpoint:
         services = self.services
         draft = run.draft
         peer = Origin(check.client, None, check.scheme == "https")
-        key_id, colon, secret = (check.header(GATEWAY_HEADER) or "").partition(":")
+        named = dict(check.query) if check.path == PATH else {}
+        gateway_key = check.header(GATEWAY_HEADER) or named.get("Gateway") or ""
+        key_id, colon, secret = gateway_key.partition(":")
         try:
             if not colon or not _METHOD.match(method) or not raw_path.startswith("/"):
                 raise NotAGateway(NOT_A_GATEWAY, reason="not a forwarded request")

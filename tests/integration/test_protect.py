@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import expect
@@ -448,6 +449,55 @@ def test_only_a_configured_gateway_may_ask_and_nothing_is_spent_for_anyone_else(
     }
     status, body = raw.send(world.keyhouse.endpoint, "GET", verify, sent)
     assert (status, body.get("Code")) == (403, "Forbidden.NotAGateway")
+
+
+def test_the_question_in_envoys_and_traefiks_shapes(world: World) -> None:
+    """Envoy (ext_authz HTTP, path_prefix /gateway/verify): the original method, the original
+    path after the prefix, the original Host, the gateway's key in headers_to_add. Traefik
+    (ForwardAuth): X-Forwarded-Method/-Uri/-Host, the service and key in the address."""
+    path = "/orders/14?verbose=1"
+    signed = raw.v3_headers(
+        world.gateway,
+        world.alice.access_key_id,
+        world.alice.secret,
+        "GetOrder",
+        VERSION,
+        {"verbose": "1"},
+        method="GET",
+        path="/orders/14",
+    )
+    envoy = {
+        **signed,
+        "x-keyhouse-service": "orders",
+        "x-keyhouse-gateway": f"{world.gate.access_key_id}:{world.gate.secret}",
+    }
+    status, body = raw.send(world.keyhouse.endpoint, "GET", "/gateway/verify" + path, envoy)
+    assert (status, body["Resource"]) == (200, f"acs:orders:*:{world.account_id}:order/14"), body
+    again = raw.v3_headers(
+        world.gateway,
+        world.alice.access_key_id,
+        world.alice.secret,
+        "GetOrder",
+        VERSION,
+        {"verbose": "1"},
+        method="GET",
+        path="/orders/14",
+    )
+    traefik = {
+        **again,
+        "host": world.keyhouse.endpoint,
+        "x-forwarded-method": "GET",
+        "x-forwarded-uri": path,
+        "x-forwarded-host": world.gateway,
+    }
+    address = "/gateway/verify?" + urlencode(
+        {"Service": "orders", "Gateway": f"{world.gate.access_key_id}:{world.gate.secret}"}
+    )
+    status, body = raw.send(world.keyhouse.endpoint, "GET", address, traefik)
+    assert (status, body["Action"]) == (200, "orders:GetOrder"), body
+    # The gateway's key never reaches the trail.
+    found = events(world.root, EventAccessKeyId=world.alice.access_key_id)
+    assert world.gate.secret not in json.dumps(found)
 
 
 def test_the_body_is_checked_where_keyhouse_receives_it(world: World) -> None:
