@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from bench.signer import signed_path
+from bench.signer import signed_path, v3_headers
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -41,14 +41,19 @@ def _thread_seconds() -> dict[int, float]:
     return seconds
 
 
-async def _call(app: Any, path: str) -> tuple[int, bytes]:
+_HEADERS = {"host": "127.0.0.1:8080", "user-agent": "wrk"}
+
+
+async def _call(
+    app: Any, path: str, headers: dict[str, str] | None = None, method: str = "POST"
+) -> tuple[int, bytes]:
     parts = urlsplit(path)
     scope = {
         "type": "http",
-        "method": "POST",
+        "method": method,
         "path": parts.path,
         "query_string": parts.query.encode(),
-        "headers": [(b"host", b"127.0.0.1:8080"), (b"user-agent", b"wrk")],
+        "headers": [(k.encode(), v.encode()) for k, v in (headers or _HEADERS).items()],
         "client": ("127.0.0.1", 50000),
         "scheme": "http",
     }
@@ -62,6 +67,82 @@ async def _call(app: Any, path: str) -> tuple[int, bytes]:
 
     await app(scope, receive, send)
     return sent[0]["status"], sent[1]["body"]
+
+
+async def _gateway_requests(
+    app: Any, ak: str, sk: str, domain: str, count: int
+) -> list[tuple[str, dict[str, str] | None, str]]:
+    """A protected service, a gateway user and a caller with policies of their own, and
+    ``count`` questions as nginx asks them (the request signed anew each time)."""
+    routes = [{"Method": "GET", "Path": "/orders/{id}", "Action": "orders:GetOrder"}]
+    await _call(
+        app,
+        signed_path(
+            ak,
+            sk,
+            "CreateService",
+            "2019-08-15",
+            {"ServiceName": "orders", "Routes": orjson.dumps(routes).decode()},
+        ),
+    )
+    pairs = []
+    for name, action in (("gateway", "keyhouse:VerifyRequest"), ("caller", "orders:Get*")):
+        upn = f"{name}@{domain}"
+        await _call(
+            app,
+            signed_path(
+                ak, sk, "CreateUser", "2019-08-15", {"UserPrincipalName": upn, "DisplayName": name}
+            ),
+        )
+        document = {
+            "Version": "1",
+            "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}],
+        }
+        await _call(
+            app,
+            signed_path(
+                ak,
+                sk,
+                "CreatePolicy",
+                "2015-05-01",
+                {"PolicyName": f"{name}-p", "PolicyDocument": orjson.dumps(document).decode()},
+            ),
+        )
+        await _call(
+            app,
+            signed_path(
+                ak,
+                sk,
+                "AttachPolicyToUser",
+                "2015-05-01",
+                {"PolicyName": f"{name}-p", "PolicyType": "Custom", "UserName": name},
+            ),
+        )
+        _, body = await _call(
+            app, signed_path(ak, sk, "CreateAccessKey", "2019-08-15", {"UserPrincipalName": upn})
+        )
+        key = orjson.loads(body)["AccessKey"]
+        pairs.append((key["AccessKeyId"], key["AccessKeySecret"]))
+    (gak, gsk), (cak, csk) = pairs
+    found: list[tuple[str, dict[str, str] | None, str]] = []
+    for n in range(count):
+        path = f"/orders/{n % 1000}"
+        headers = v3_headers(
+            "127.0.0.1:9000", cak, csk, "GetOrder", "2024-01-01", {}, method="GET", path=path
+        )
+        headers.update(
+            {
+                "host": "127.0.0.1:8080",
+                "user-agent": "wrk",
+                "x-forwarded-method": "GET",
+                "x-forwarded-uri": path,
+                "x-forwarded-host": "127.0.0.1:9000",
+                "x-keyhouse-service": "orders",
+                "x-keyhouse-gateway": f"{gak}:{gsk}",
+            }
+        )
+        found.append(("/gateway/verify", headers, "GET"))
+    return found
 
 
 def main() -> None:
@@ -121,23 +202,39 @@ def main() -> None:
         )
         assert b"AccessKey" in body, body
         created = orjson.loads(body)["AccessKey"]
-        if args.action == "GetCallerIdentity":
+        Request = tuple[str, dict[str, str] | None, str]
+        paths: list[Request]
+        if args.action == "VerifyRequest":
+            paths = await _gateway_requests(app, ak, sk, domain, args.requests + 2000)
+        elif args.action == "GetCallerIdentity":
             paths = [
-                signed_path(
-                    created["AccessKeyId"], created["AccessKeySecret"], args.action, "2015-04-01"
+                (
+                    signed_path(
+                        created["AccessKeyId"],
+                        created["AccessKeySecret"],
+                        args.action,
+                        "2015-04-01",
+                    ),
+                    None,
+                    "POST",
                 )
                 for _ in range(args.requests + 2000)
             ]
         else:
             paths = [
-                signed_path(ak, sk, args.action, "2019-08-15", {"UserPrincipalName": upn})
+                (
+                    signed_path(ak, sk, args.action, "2019-08-15", {"UserPrincipalName": upn}),
+                    None,
+                    "POST",
+                )
                 for _ in range(args.requests + 2000)
             ]
         queue = list(reversed(paths))
 
         async def worker() -> None:
             while queue:
-                status, body = await _call(app, queue.pop())
+                path, headers, method = queue.pop()
+                status, body = await _call(app, path, headers, method)
                 if status != 200:
                     raise SystemExit(f"{status}: {body!r}")
 

@@ -36,6 +36,39 @@ end
 """
 
 
+# Each request its own method, path and headers (an ACS3 signature is in the headers): one
+# line per request, "METHOD<TAB>PATH<TAB>Name: value<TAB>...".
+_LUA_REQUESTS = """
+local requests = {}
+local i = 0
+function init(args)
+  for line in io.lines(args[1]) do
+    local fields = {}
+    for field in line:gmatch("[^\t]+") do fields[#fields + 1] = field end
+    local headers = {}
+    for k = 3, #fields do
+      local name, value = fields[k]:match("^([^:]+): (.*)$")
+      if name then headers[name] = value end
+    end
+    requests[#requests + 1] = {fields[1], fields[2], headers}
+  end
+end
+function request()
+  i = i + 1
+  if i > #requests then i = 1 end
+  local r = requests[i]
+  return wrk.format(r[1], r[2], r[3], "")
+end
+DELAY
+function done(summary, latency, requests)
+  local p50, p99 = latency:percentile(50), latency:percentile(99)
+  io.write(string.format("P50_US %d\\nP99_US %d\\n", p50, p99))
+end
+"""
+
+Request = tuple[str, str, dict[str, str]]  # method, path, headers (Host included)
+
+
 @dataclass
 class WrkResult:
     requests: int
@@ -58,11 +91,21 @@ def run(
     rate: float | None = None,
     headers: dict[str, str] | None = None,
     body: str = "",
+    requests: list[Request] | None = None,
 ) -> WrkResult:
-    """Send ``paths`` round-robin for ``seconds``; with ``rate``, pace to about that many req/s."""
+    """Send ``paths`` round-robin for ``seconds``; with ``rate``, pace to about that many req/s.
+    With ``requests``, each request's own method, path and headers instead (no body)."""
     with tempfile.TemporaryDirectory() as tmp:
         listing = Path(tmp) / "paths.txt"
-        listing.write_text("\n".join(paths) + "\n")
+        if requests is not None:
+            listing.write_text(
+                "".join(
+                    "\t".join([m, p, *(f"{_name(k)}: {v}" for k, v in h.items())]) + "\n"
+                    for m, p, h in requests
+                )
+            )
+        else:
+            listing.write_text("\n".join(paths) + "\n")
         header_file = Path(tmp) / "headers.txt"
         sent = {"Host": f"{host}:{port}", **(headers or {})}
         header_file.write_text("".join(f"{k}: {v}\n" for k, v in sent.items()))
@@ -79,7 +122,7 @@ def run(
                 f"function delay() return -math.log(1 - math.random()) * {mean:.3f} end"
             )
         script = Path(tmp) / "load.lua"
-        script.write_text(_LUA.replace("DELAY", delay))
+        script.write_text((_LUA_REQUESTS if requests is not None else _LUA).replace("DELAY", delay))
         cmd = [
             "taskset",
             "-c",
@@ -122,6 +165,11 @@ def run(
         errors,
         wrk_cpu / duration,
     )
+
+
+def _name(header: str) -> str:
+    """wrk adds a Host header of its own unless one is spelt exactly so."""
+    return "Host" if header.lower() == "host" else header
 
 
 def _children_cpu() -> float:

@@ -330,5 +330,10 @@ def _query_suffix(check: WireRequest) -> str:
     return "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in check.query)
 
 
+_PLAIN = re.compile(r"^[\x20-\x24\x26-\x7e]*\Z", re.ASCII)
+
+
 def _header(text: str) -> bytes:
+    if _PLAIN.match(text):  # nearly always: IDs, ARNs, actions
+        return text.encode("ascii")
     return quote(text, safe=_HEADER_SAFE).encode("ascii")

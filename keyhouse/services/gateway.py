@@ -18,7 +18,9 @@ the cache (CacheMiss: the request runs on a worker thread instead).
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+from time import monotonic
 
 from keyhouse.clock import Clock
 from keyhouse.crypto import SecretBox
@@ -30,8 +32,11 @@ from keyhouse.domain.model import KeyStatus, Principal
 from keyhouse.services.authn import AuthenticationFailed, Authenticator, Origin
 from keyhouse.services.authz import Authorizer
 from keyhouse.services.base import UseCases
+from keyhouse.store.cache import current_memory_scope
 from keyhouse.store.sql import SqlStore
 
+STANDING_SECONDS = 1
+STANDING_LIMIT = 1024
 NOT_A_GATEWAY = "The caller of the verification endpoint is not a configured gateway."
 
 
@@ -73,12 +78,48 @@ class Gateway(UseCases):
     ) -> None:
         super().__init__(store, clock, authorizer, box)
         self.authenticator = authenticator
+        # (key, secret digest, peer, service) -> (epoch, when, gateway, service): see service()
+        self._standing: dict[
+            tuple[str, bytes, Origin, str], tuple[int, float, Principal, ServiceDefinition]
+        ] = {}
 
     def service(
         self, access_key_id: str, secret: str, peer: Origin, name: str
     ) -> tuple[Principal, ServiceDefinition]:
         """The gateway's principal and the service it asks about; NotAGateway for anyone
-        who is not a gateway allowed to verify requests to that service."""
+        who is not a gateway allowed to verify requests to that service.
+
+        On the event loop a gateway's standing, once checked, is reused while its account's
+        cache epoch stays where it was (a change to its key, its user, its policies, the
+        service or the account moves it: the answer is then stale at commit, and checked
+        again) and for at most :data:`STANDING_SECONDS` (a policy condition on the time is
+        evaluated at least that often). Kept on the event loop only, by a digest of the
+        secret (never the secret), for :data:`STANDING_LIMIT` gateways at most."""
+        memory = current_memory_scope()
+        known = (access_key_id, hashlib.sha256(secret.encode()).digest(), peer, name)
+        if memory is not None:
+            standing = self._standing.get(known)
+            if standing is not None:
+                epoch, since, principal, service = standing
+                cached = self.store.cache.credential(access_key_id)
+                if (
+                    cached is not None
+                    and cached[0] == epoch
+                    and monotonic() - since < STANDING_SECONDS
+                ):
+                    memory.depend(principal.account_id, epoch)
+                    return principal, service
+        gateway_principal, found = self._service(access_key_id, secret, peer, name)
+        if memory is not None and gateway_principal.account_id in memory.depends:
+            if len(self._standing) >= STANDING_LIMIT:
+                self._standing.clear()
+            epoch = memory.depends[gateway_principal.account_id]
+            self._standing[known] = (epoch, monotonic(), gateway_principal, found)
+        return gateway_principal, found
+
+    def _service(
+        self, access_key_id: str, secret: str, peer: Origin, name: str
+    ) -> tuple[Principal, ServiceDefinition]:
         gateway_principal = self._gateway(access_key_id, secret, peer)
         try:
             gateway.validate_service_name(name, "X-Keyhouse-Service")

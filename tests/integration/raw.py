@@ -1,71 +1,23 @@
 """Hand-made signed requests, from signers written independently of keyhouse.signing.
 
 Used where an SDK cannot be made to misbehave on purpose: old timestamps, reused nonces,
-missing pieces, long queries. The RPC signer is the load generator's (bench/signer.py).
+missing pieces, long queries. The signers are the load generator's (bench/signer.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import http.client
 import json
-import uuid
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from bench.signer import rpc_query, stamp
+from bench.signer import rpc_query, stamp, v3_headers
 
 __all__ = ["call_rpc", "post_rpc", "rpc_query", "send", "stamp", "v3_headers"]
 
 
 def _q(s: str) -> str:
     return quote(s, safe="-_.~")
-
-
-def v3_headers(
-    host: str,
-    ak: str,
-    secret: str,
-    action: str,
-    version: str,
-    query: dict[str, str],
-    *,
-    date: str | None = None,
-    nonce: str | None = None,
-    body: bytes = b"",
-    token: str | None = None,
-    method: str = "POST",
-    path: str = "/",
-) -> dict[str, str]:
-    headers = {
-        "host": host,
-        "x-acs-action": action,
-        "x-acs-version": version,
-        "x-acs-date": date or stamp(),
-        "x-acs-signature-nonce": nonce or uuid.uuid4().hex,
-        "x-acs-content-sha256": hashlib.sha256(body).hexdigest(),
-        "accept": "application/json",
-    }
-    if token is not None:  # a temporary credential's: signed, as every x-acs- header
-        headers["x-acs-security-token"] = token
-    names = sorted(headers)
-    canonical = "\n".join(
-        [
-            method,
-            path,
-            "&".join(f"{_q(k)}={_q(v)}" for k, v in sorted(query.items())),
-            "".join(f"{n}:{headers[n].strip()}\n" for n in names),
-            ";".join(names),
-            hashlib.sha256(body).hexdigest(),
-        ]
-    )
-    to_sign = "ACS3-HMAC-SHA256\n" + hashlib.sha256(canonical.encode()).hexdigest()
-    signature = hmac.new(secret.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
-    headers["authorization"] = (
-        f"ACS3-HMAC-SHA256 Credential={ak},SignedHeaders={';'.join(names)},Signature={signature}"
-    )
-    return headers
 
 
 def send(
