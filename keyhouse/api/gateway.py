@@ -148,10 +148,15 @@ class GatewayEndpoint:
         if uri is None:  # Envoy: the original path after the endpoint's
             uri = (check.path[len(PATH) :] or "/") + _query_suffix(check)
         raw_path, _, query = uri[:MAX_URI].partition("?")
-        parameters = {"ServiceName": service_name, "Method": method[:16], "Path": raw_path[:256]}
         draft = self.services.audit.draft(
-            request_id, origin.address, check.header("user-agent") or "", parameters
+            request_id, origin.address, check.header("user-agent") or "", {}
         )
+        if draft.record:  # Keyhouse's own names, each bounded: nothing to filter or cut
+            draft.parameters = {
+                "ServiceName": service_name,
+                "Method": method[:16],
+                "Path": raw_path[:256],
+            }
         draft.action, draft.service = "VerifyRequest", service_name or "keyhouse"
         draft.rw = "Read" if method in READ_METHODS else "Write"
         host = check.header("x-forwarded-host") or check.header("host") or ""
@@ -210,7 +215,9 @@ class GatewayEndpoint:
         signed_action = forwarded.request.header("x-acs-action")
         match = services.gateway.route(service, method, raw_path, signed_action)
         draft.action = match.name
-        draft.parameters["Resource"] = match.resource
+        if draft.record:
+            draft.parameters["Action"] = match.action
+            draft.parameters["Resource"] = match.resource
         services.gateway.authorize(principal, service, method, match)
         self._allowed(run, service, match, principal)
 
@@ -222,8 +229,6 @@ class GatewayEndpoint:
         principal: Principal,
     ) -> None:
         arn, kind = principal_arn(principal)
-        draft = run.draft
-        draft.annotations = {"Action": match.action, "Resource": match.resource}
         run.status = 200
         run.body = {
             "RequestId": run.request_id,
@@ -309,6 +314,7 @@ def _forwarded(
 ) -> _Forwarded:
     """The client's request, rebuilt: its method, path and query, its headers with its own
     Host (the gateway's credentials left out), no body unless the gateway sent it along."""
+    # A copy: the question may be asked again on a worker thread (a cache miss).
     headers = {k: v for k, v in check.headers.items() if k != GATEWAY_HEADER}
     headers["host"] = [host]
     request = WireRequest(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -136,17 +137,28 @@ class OriginResolver:
     the VPC from X-Keyhouse-Vpc-Id. Headers from anyone else are ignored, so a client cannot
     claim another address or a VPC."""
 
+    # Addresses whose trust is remembered (parsing one costs more than the rest of this).
+    REMEMBERED = 4096
+
     def __init__(self, trusted: Sequence[IpNetwork]) -> None:
         self.trusted = tuple(trusted)
+        self._trust: dict[str, bool] = {}
 
     def _is_trusted(self, address: str) -> bool:
         if not self.trusted:
             return False
-        try:
-            parsed = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(parsed.version == n.version and parsed in n for n in self.trusted)
+        found = self._trust.get(address)
+        if found is None:
+            try:
+                parsed = ipaddress.ip_address(address)
+            except ValueError:
+                found = False
+            else:
+                found = any(parsed.version == n.version and parsed in n for n in self.trusted)
+            if len(self._trust) >= self.REMEMBERED:
+                self._trust.clear()
+            self._trust[address] = found
+        return found
 
     def resolve(self, req: WireRequest) -> Origin:
         if not self._is_trusted(req.client):
@@ -169,6 +181,7 @@ class OriginResolver:
 UNKNOWN_ADDRESS = "unknown"
 
 
+@functools.lru_cache(maxsize=4096)
 def forwarded_address(hop: str) -> str:
     """One X-Forwarded-For entry as an address: ``ip``, ``ip:port``, ``[v6]`` and
     ``[v6]:port`` are understood; anything else (``unknown``, an obfuscated name) is

@@ -218,6 +218,8 @@ _RESOURCE_PARAMETERS = (
     "NewGroupName",
     "RoleName",
     "RoleArn",
+    "ServiceName",  # a protected service, and a verification's resource
+    "Resource",  # (keyhouse.api.gateway)
 )
 
 

@@ -224,7 +224,13 @@ def serving(framework: str, verifier: Any) -> Iterator[str]:
         import uvicorn
 
         server = uvicorn.Server(
-            uvicorn.Config(starlette_app(verifier), host="127.0.0.1", port=port, log_level="error")
+            uvicorn.Config(
+                starlette_app(verifier),
+                host="127.0.0.1",
+                port=port,
+                log_config=None,  # leave this process's logging as it is
+                access_log=False,
+            )
         )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

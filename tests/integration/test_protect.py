@@ -193,7 +193,7 @@ def test_each_verification_is_one_event_and_moves_the_keys_last_use(world: World
     assert {e["requestParameters"]["Resource"] for e in allowed} == {
         f"acs:orders:*:{world.account_id}:order/{n}" for n in (7, 8)
     }
-    assert all(e["responseElements"]["Action"] == "orders:GetOrder" for e in allowed)
+    assert all(e["requestParameters"]["Action"] == "orders:GetOrder" for e in allowed)
     by_name = events(world.root, ResourceName=f"acs:orders:*:{world.account_id}:order/7")
     assert [e["eventName"] for e in by_name] == ["GetOrder"]
     last = world.root.ims(
