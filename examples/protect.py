@@ -46,19 +46,26 @@ def client(ak: str, sk: str, endpoint: str) -> Client:
 
 def rpc(api: Client, action: str, version: str, **query: str) -> dict[str, Any]:
     """One of Keyhouse's own actions (RPC style) through the generic call."""
-    params = Params(
+    params = params_of(action, version, "/", "POST", style="RPC")
+    answer = api.call_api(params, OpenApiRequest(query=query), RuntimeOptions())
+    return answer["body"]  # type: ignore[no-any-return]
+
+
+def params_of(
+    action: str, version: str, path: str, method: str, *, style: str, body: str = "json"
+) -> Params:
+    """What the generic call needs to know of an action: where, how it is signed and read."""
+    return Params(
         action=action,
         version=version,
         protocol="HTTP",
-        pathname="/",
-        method="POST",
+        pathname=path,
+        method=method,
         auth_type="AK",
-        style="RPC",
-        req_body_type="formData",
-        body_type="json",
+        style=style,
+        req_body_type="formData" if style == "RPC" else "json",
+        body_type=body,
     )
-    answer = api.call_api(params, OpenApiRequest(query=query), RuntimeOptions())
-    return answer["body"]  # type: ignore[no-any-return]
 
 
 def user_with_policy(root: Client, name: str, statement: dict[str, str]) -> dict[str, str]:
@@ -113,20 +120,10 @@ def nginx() -> None:
     )
 
 
-def call() -> None:
+def call_api() -> None:
     state = json.loads(STATE.read_text())
     reader = client(state["caller"]["AccessKeyId"], state["caller"]["AccessKeySecret"], GATEWAY)
-    params = Params(
-        action="GetOrder",
-        version="2024-01-01",
-        protocol="HTTP",
-        pathname="/orders/42",
-        method="GET",
-        auth_type="AK",
-        style="ROA",
-        req_body_type="json",
-        body_type="string",
-    )
+    params = params_of("GetOrder", "2024-01-01", "/orders/42", "GET", style="ROA", body="string")
     answer = reader.call_api(params, OpenApiRequest(), RuntimeOptions())
     print(f"GET /orders/42 through nginx: {answer['statusCode']} {answer['body']!r}")
     root = client(
@@ -156,4 +153,4 @@ def call() -> None:
 
 
 if __name__ == "__main__":
-    {"setup": setup, "nginx": nginx, "call": call}[sys.argv[1]]()
+    {"setup": setup, "nginx": nginx, "call": call_api}[sys.argv[1]]()

@@ -458,35 +458,28 @@ def test_the_question_in_envoys_and_traefiks_shapes(world: World) -> None:
     path after the prefix, the original Host, the gateway's key in headers_to_add. Traefik
     (ForwardAuth): X-Forwarded-Method/-Uri/-Host, the service and key in the address."""
     path = "/orders/14?verbose=1"
-    signed = raw.v3_headers(
-        world.gateway,
-        world.alice.access_key_id,
-        world.alice.secret,
-        "GetOrder",
-        VERSION,
-        {"verbose": "1"},
-        method="GET",
-        path="/orders/14",
-    )
+
+    def signed() -> dict[str, str]:
+        return raw.v3_headers(
+            world.gateway,
+            world.alice.access_key_id,
+            world.alice.secret,
+            "GetOrder",
+            VERSION,
+            {"verbose": "1"},
+            method="GET",
+            path="/orders/14",
+        )
+
     envoy = {
-        **signed,
+        **signed(),
         "x-keyhouse-service": "orders",
         "x-keyhouse-gateway": f"{world.gate.access_key_id}:{world.gate.secret}",
     }
     status, body = raw.send(world.keyhouse.endpoint, "GET", "/gateway/verify" + path, envoy)
     assert (status, body["Resource"]) == (200, f"acs:orders:*:{world.account_id}:order/14"), body
-    again = raw.v3_headers(
-        world.gateway,
-        world.alice.access_key_id,
-        world.alice.secret,
-        "GetOrder",
-        VERSION,
-        {"verbose": "1"},
-        method="GET",
-        path="/orders/14",
-    )
     traefik = {
-        **again,
+        **signed(),
         "host": world.keyhouse.endpoint,
         "x-forwarded-method": "GET",
         "x-forwarded-uri": path,
