@@ -815,6 +815,66 @@ def test_middleware_sees_revocation_on_the_next_request(world: World, app: str) 
     assert _app_call(app, who, "GET", "/orders/1") == (401, "InvalidAccessKeyId.Inactive")
 
 
+def test_middleware_network_policy_and_sts_session_policy(
+    world: World, app: str, framework: str
+) -> None:
+    # The client's own address reaches Keyhouse (the middleware's is a trusted proxy).
+    name = f"mw-net-{framework}"
+    who = world.user(name, doc({"Effect": "Allow", "Action": "orders:*", "Resource": "*"}))
+    fenced = {"Type": "ClassicWhiteList", "IPList": ["127.0.0.9/32"]}
+    world.root.ims(
+        "SetAccessKeyPolicy",
+        UserPrincipalName=_upn(world, name),
+        UserAccessKeyId=who.access_key_id,
+        AccessKeyPolicy=json.dumps({"Version": 1, "Status": "Active", "Statements": [fenced]}),
+    )
+    path = "/orders/3"
+    sent = _signed(world, who, "GET", path, host=app)
+    assert raw.send(app, "GET", path, sent, source="127.0.0.9")[0] == 200
+    refused = raw.send(
+        app, "GET", path, _signed(world, who, "GET", path, host=app), source="127.0.0.8"
+    )
+    assert (refused[0], refused[1]["Code"]) == (401, "AccessKeyId.AccessPolicyDenied")
+    # A role session, held to its session policy.
+    assumer = world.user(
+        f"mw-sts-{framework}",
+        doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}),
+    )
+    role = f"mw-{framework}"
+    trust = {
+        "Effect": "Allow",
+        "Action": "sts:AssumeRole",
+        "Principal": {"RAM": [f"acs:ram::{world.account_id}:user/mw-sts-{framework}"]},
+    }
+    world.root.ram(
+        "CreateRole",
+        RoleName=role,
+        AssumeRolePolicyDocument=json.dumps({"Version": "1", "Statement": [trust]}),
+    )
+    everything = doc({"Effect": "Allow", "Action": "orders:*", "Resource": "*"})
+    world.root.ram("CreatePolicy", PolicyName=f"{role}-all", PolicyDocument=everything)
+    world.root.ram(
+        "AttachPolicyToRole", RoleName=role, PolicyName=f"{role}-all", PolicyType="Custom"
+    )
+    creds = Api("v3", world.keyhouse.endpoint, assumer.access_key_id, assumer.secret).sts(
+        "AssumeRole",
+        RoleArn=f"acs:ram::{world.account_id}:role/{role}",
+        RoleSessionName="mw",
+        Policy=doc(
+            {
+                "Effect": "Allow",
+                "Action": "orders:GetOrder",
+                "Resource": f"acs:orders:*:{world.account_id}:order/1",
+            }
+        ),
+    )["Credentials"]
+    temporary = (creds["AccessKeyId"], creds["AccessKeySecret"])
+    token = creds["SecurityToken"]
+    status, seen = sdk_call(app, *temporary, "GET", "/orders/1", token=token)
+    assert status == 200 and seen["identity"]["principal_type"] == "AssumedRoleUser", seen
+    assert sdk_call(app, *temporary, "GET", "/orders/2", token=token) == (403, "NoPermission")
+
+
 def test_middleware_with_a_key_that_is_not_a_gateway_refuses_everything(
     world: World, framework: str
 ) -> None:
