@@ -79,16 +79,6 @@ class _Run:
     headers: Headers = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class _Forwarded:
-    """The client's request as the gateway tells it."""
-
-    service: str
-    method: str
-    path: str  # as sent (percent-encoded), without the query
-    request: WireRequest  # what the signature is checked against
-
-
 class GatewayEndpoint:
     def __init__(self, services: Services, origins: OriginResolver) -> None:
         self.services = services
@@ -195,8 +185,8 @@ class GatewayEndpoint:
             raise
         draft.account_id = service.account_id
         services.throttle.check(origin.address)
-        forwarded = _forwarded(check, service, method, raw_path, query, host, origin)
-        signed = signed_forwarded(forwarded.request)
+        forwarded = _forwarded(check, method, raw_path, query, host, origin)
+        signed = signed_forwarded(forwarded)
         draft.access_key_id = signed.access_key_id[:32]
         try:
             principal = services.authenticator.authenticate(signed, origin)
@@ -212,7 +202,7 @@ class GatewayEndpoint:
         if principal.session is None:
             # A temporary credential has no row to note its use in: the trail has it.
             draft.last_used = (signed.access_key_id, draft.at, service.name)
-        signed_action = forwarded.request.header("x-acs-action")
+        signed_action = forwarded.header("x-acs-action")
         match = services.gateway.route(service, method, raw_path, signed_action)
         draft.action = match.name
         if draft.record:
@@ -305,19 +295,18 @@ class GatewayEndpoint:
 
 def _forwarded(
     check: WireRequest,
-    service: ServiceDefinition,
     method: str,
     raw_path: str,
     query: str,
     host: str,
     origin: Origin,
-) -> _Forwarded:
+) -> WireRequest:
     """The client's request, rebuilt: its method, path and query, its headers with its own
     Host (the gateway's credentials left out), no body unless the gateway sent it along."""
     # A copy: the question may be asked again on a worker thread (a cache miss).
     headers = {k: v for k, v in check.headers.items() if k != GATEWAY_HEADER}
     headers["host"] = [host]
-    request = WireRequest(
+    return WireRequest(
         method,
         unquote(raw_path, errors="replace"),
         parse_query(query),
@@ -327,7 +316,6 @@ def _forwarded(
         origin.address,
         "https" if origin.secure else "http",
     )
-    return _Forwarded(service.name, method, raw_path, request)
 
 
 def _query_suffix(check: WireRequest) -> str:

@@ -4,12 +4,10 @@ delete. What a gateway asks is answered by keyhouse.api.gateway."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from keyhouse.api.params import Param
 from keyhouse.api.routes import Routes
-from keyhouse.clock import format_date
 from keyhouse.domain.actions import Action
 from keyhouse.domain.model import Principal
 from keyhouse.services.protected import ServiceRecord
@@ -26,16 +24,10 @@ DESCRIPTION = Param("Description", max_length=1024)
 
 
 def shown(record: ServiceRecord) -> P:
-    service = record.service
-    document = json.loads(service.document())
-    return {
-        "ServiceName": service.name,
-        "Description": service.description,
-        "Routes": {"Route": document["Routes"]},
-        "Actions": {"Action": document["Actions"]},
-        "CreateDate": format_date(record.created_at),
-        "UpdateDate": format_date(record.updated_at),
-    }
+    fields = record.fields()
+    fields["Routes"] = {"Route": fields["Routes"]}
+    fields["Actions"] = {"Action": fields["Actions"]}
+    return fields
 
 
 @ROUTES(

@@ -13,7 +13,6 @@ import click
 from keyhouse.cli.common import acting, database_option, load, open_services, table
 from keyhouse.clock import format_date
 from keyhouse.domain.actions import Action
-from keyhouse.services.protected import ServiceRecord
 
 # How many of a service's recent verifications ``service show`` prints.
 CALLS_SHOWN = 20
@@ -46,18 +45,6 @@ def service() -> None:
     """The APIs an account protects with Keyhouse (behind a gateway or the middleware)."""
 
 
-def _fields(record: ServiceRecord) -> dict[str, Any]:
-    document = json.loads(record.service.document())
-    return {
-        "ServiceName": record.service.name,
-        "Description": record.service.description,
-        "Routes": document["Routes"],
-        "Actions": document["Actions"],
-        "CreateDate": format_date(record.created_at),
-        "UpdateDate": format_date(record.updated_at),
-    }
-
-
 @service.command("list")
 @_account
 @_json
@@ -70,7 +57,7 @@ def service_list(account_name: str, as_json: bool, database_url: str | None) -> 
             found = svc.services.list(who)
     if as_json:
         for record in found:
-            click.echo(json.dumps(_fields(record)))
+            click.echo(json.dumps(record.fields()))
         return
     table(
         ("NAME", "ROUTES", "UPDATED", "DESCRIPTION"),
@@ -99,7 +86,7 @@ def service_show(account_name: str, name: str, as_json: bool, database_url: str 
         with acting(svc, acct.account_id, Action.GetService, {"ServiceName": name}) as who:
             record = svc.services.get(who, name)
             calls = svc.trail.service_calls(who, name, CALLS_SHOWN)
-    fields = _fields(record)
+    fields = record.fields()
     fields["Calls"] = [call_fields(e) for e in calls]
     if as_json:
         click.echo(json.dumps(fields))
@@ -177,7 +164,7 @@ def service_create(
             record = svc.services.create(
                 who, name, _document(routes) or "", _document(actions), description
             )
-    click.echo(json.dumps(_fields(record)))
+    click.echo(json.dumps(record.fields()))
 
 
 @service.command("update")
@@ -202,7 +189,7 @@ def service_update(
             record = svc.services.update(
                 who, name, _document(routes), _document(actions), description
             )
-    click.echo(json.dumps(_fields(record)))
+    click.echo(json.dumps(record.fields()))
 
 
 @service.command("delete")

@@ -5,10 +5,12 @@ authorized and audited like every other."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from keyhouse.clock import format_date
 from keyhouse.domain import gateway, jsondoc, rules
 from keyhouse.domain.actions import Action
 from keyhouse.domain.errors import InvalidValue, LimitExceeded, NotFound
@@ -23,6 +25,18 @@ class ServiceRecord:
     service: ServiceDefinition
     created_at: datetime
     updated_at: datetime
+
+    def fields(self) -> dict[str, Any]:
+        """The service as the API and the CLI show it (the API wraps the two lists)."""
+        document = json.loads(self.service.document())
+        return {
+            "ServiceName": self.service.name,
+            "Description": self.service.description,
+            "Routes": document["Routes"],
+            "Actions": document["Actions"],
+            "CreateDate": format_date(self.created_at),
+            "UpdateDate": format_date(self.updated_at),
+        }
 
 
 def _json(text: str | None, parameter: str) -> Any:
