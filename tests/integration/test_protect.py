@@ -323,40 +323,44 @@ def test_network_access_policy_sees_the_clients_address_not_the_gateways(world: 
     assert (refused[0], refused[1]["Code"]) == (401, "AccessKeyId.AccessPolicyDenied")
 
 
-def test_an_sts_session_is_held_to_its_session_policy(world: World) -> None:
-    root = world.root
-    erin = world.user("erin", doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}))
+def _session(world: World, name: str) -> tuple[tuple[str, str], str]:
+    """A role ``name`` (orders:* on everything) trusting a user of its own, assumed by that
+    user with a session policy that allows orders:GetOrder on order/1 only: the temporary
+    pair and its token."""
+    assumer = world.user(
+        f"{name}-user", doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"})
+    )
     trust = {
         "Effect": "Allow",
         "Action": "sts:AssumeRole",
-        "Principal": {"RAM": [f"acs:ram::{world.account_id}:user/erin"]},
+        "Principal": {"RAM": [f"acs:ram::{world.account_id}:user/{name}-user"]},
     }
-    root.ram(
+    world.root.ram(
         "CreateRole",
-        RoleName="orders-reader",
+        RoleName=name,
         AssumeRolePolicyDocument=json.dumps({"Version": "1", "Statement": [trust]}),
     )
     everything = doc({"Effect": "Allow", "Action": "orders:*", "Resource": "*"})
-    root.ram("CreatePolicy", PolicyName="orders-all", PolicyDocument=everything)
-    root.ram(
-        "AttachPolicyToRole", RoleName="orders-reader", PolicyName="orders-all", PolicyType="Custom"
+    world.root.ram("CreatePolicy", PolicyName=f"{name}-all", PolicyDocument=everything)
+    world.root.ram(
+        "AttachPolicyToRole", RoleName=name, PolicyName=f"{name}-all", PolicyType="Custom"
     )
-    assumer = Api("v3", world.keyhouse.endpoint, erin.access_key_id, erin.secret)
-    session = doc(
-        {
-            "Effect": "Allow",
-            "Action": "orders:GetOrder",
-            "Resource": f"acs:orders:*:{world.account_id}:order/1",
-        }
-    )
-    creds = assumer.sts(
+    only_order_1 = {
+        "Effect": "Allow",
+        "Action": "orders:GetOrder",
+        "Resource": f"acs:orders:*:{world.account_id}:order/1",
+    }
+    creds = Api("v3", world.keyhouse.endpoint, assumer.access_key_id, assumer.secret).sts(
         "AssumeRole",
-        RoleArn=f"acs:ram::{world.account_id}:role/orders-reader",
+        RoleArn=f"acs:ram::{world.account_id}:role/{name}",
         RoleSessionName="job",
-        Policy=session,
+        Policy=doc(only_order_1),
     )["Credentials"]
-    temporary = (creds["AccessKeyId"], creds["AccessKeySecret"])
-    token = creds["SecurityToken"]
+    return (creds["AccessKeyId"], creds["AccessKeySecret"]), creds["SecurityToken"]
+
+
+def test_an_sts_session_is_held_to_its_session_policy(world: World) -> None:
+    temporary, token = _session(world, "orders-reader")
     status, seen = sdk_call(world.gateway, *temporary, "GET", "/orders/1", token=token)
     assert status == 200, seen
     assert seen["keyhouse"]["x-keyhouse-principal-type"] == "AssumedRoleUser"
@@ -683,41 +687,7 @@ def test_the_node_sdks_generic_call_through_the_gateway(world: World) -> None:
         "NoPermission",
     )
     # A temporary credential through @alicloud/credentials, held to its session policy.
-    erin = world.user(
-        "node-erin", doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"})
-    )
-    trust = {
-        "Effect": "Allow",
-        "Action": "sts:AssumeRole",
-        "Principal": {"RAM": [f"acs:ram::{world.account_id}:user/node-erin"]},
-    }
-    world.root.ram(
-        "CreateRole",
-        RoleName="node-orders",
-        AssumeRolePolicyDocument=json.dumps({"Version": "1", "Statement": [trust]}),
-    )
-    everything = doc({"Effect": "Allow", "Action": "orders:*", "Resource": "*"})
-    world.root.ram("CreatePolicy", PolicyName="node-orders-all", PolicyDocument=everything)
-    world.root.ram(
-        "AttachPolicyToRole",
-        RoleName="node-orders",
-        PolicyName="node-orders-all",
-        PolicyType="Custom",
-    )
-    creds = Api("v3", world.keyhouse.endpoint, erin.access_key_id, erin.secret).sts(
-        "AssumeRole",
-        RoleArn=f"acs:ram::{world.account_id}:role/node-orders",
-        RoleSessionName="node",
-        Policy=doc(
-            {
-                "Effect": "Allow",
-                "Action": "orders:GetOrder",
-                "Resource": f"acs:orders:*:{world.account_id}:order/1",
-            }
-        ),
-    )["Credentials"]
-    temporary = (creds["AccessKeyId"], creds["AccessKeySecret"])
-    token = creds["SecurityToken"]
+    temporary, token = _session(world, "node-orders")
     status, seen = node_call(world.gateway, *temporary, "GET", "/orders/1", token=token)
     assert status == 200 and seen["keyhouse"]["x-keyhouse-principal-type"] == "AssumedRoleUser"
     assert node_call(world.gateway, *temporary, "GET", "/orders/2", token=token) == (
@@ -836,40 +806,7 @@ def test_middleware_network_policy_and_sts_session_policy(
     )
     assert (refused[0], refused[1]["Code"]) == (401, "AccessKeyId.AccessPolicyDenied")
     # A role session, held to its session policy.
-    assumer = world.user(
-        f"mw-sts-{framework}",
-        doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}),
-    )
-    role = f"mw-{framework}"
-    trust = {
-        "Effect": "Allow",
-        "Action": "sts:AssumeRole",
-        "Principal": {"RAM": [f"acs:ram::{world.account_id}:user/mw-sts-{framework}"]},
-    }
-    world.root.ram(
-        "CreateRole",
-        RoleName=role,
-        AssumeRolePolicyDocument=json.dumps({"Version": "1", "Statement": [trust]}),
-    )
-    everything = doc({"Effect": "Allow", "Action": "orders:*", "Resource": "*"})
-    world.root.ram("CreatePolicy", PolicyName=f"{role}-all", PolicyDocument=everything)
-    world.root.ram(
-        "AttachPolicyToRole", RoleName=role, PolicyName=f"{role}-all", PolicyType="Custom"
-    )
-    creds = Api("v3", world.keyhouse.endpoint, assumer.access_key_id, assumer.secret).sts(
-        "AssumeRole",
-        RoleArn=f"acs:ram::{world.account_id}:role/{role}",
-        RoleSessionName="mw",
-        Policy=doc(
-            {
-                "Effect": "Allow",
-                "Action": "orders:GetOrder",
-                "Resource": f"acs:orders:*:{world.account_id}:order/1",
-            }
-        ),
-    )["Credentials"]
-    temporary = (creds["AccessKeyId"], creds["AccessKeySecret"])
-    token = creds["SecurityToken"]
+    temporary, token = _session(world, f"mw-{framework}")
     status, seen = sdk_call(app, *temporary, "GET", "/orders/1", token=token)
     assert status == 200 and seen["identity"]["principal_type"] == "AssumedRoleUser", seen
     assert sdk_call(app, *temporary, "GET", "/orders/2", token=token) == (403, "NoPermission")
