@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from keyhouse.cli import key_lifecycle  # noqa: F401  (its commands join the key group)
 from keyhouse.cli.accounts import account
 from keyhouse.cli.keys import key, scan, whois
 from keyhouse.cli.masterkey import master_key
@@ -15,6 +16,7 @@ from keyhouse.cli.serve import serve
 from keyhouse.cli.services import service
 from keyhouse.cli.store import backup, purge, restore, store
 from keyhouse.cli.trail import acl, audit
+from keyhouse.cli.users import user
 
 
 @click.group()
@@ -26,6 +28,7 @@ def main() -> None:
 for command in (
     serve,
     account,
+    user,
     key,
     role,
     service,

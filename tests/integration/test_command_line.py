@@ -163,3 +163,77 @@ def test_unknown_keys_are_said_to_be_unknown(
     root = Api("v3", server.endpoint, account["AccessKeyId"], account["AccessKeySecret"])
     known = make_key(root, make_user(root, account, "kim"))["AccessKeyId"]
     assert server.cli("key", "attempts", known).returncode == 0
+
+
+def test_the_operator_scripts_the_user_and_key_lifecycle(
+    server: Server, account: dict[str, Any]
+) -> None:
+    """``keyhouse user`` and ``keyhouse key``: each command through the use-cases, each one
+    operator event in the account's trail; a restored pair signs with its old secret."""
+    from tests.integration.steps import events
+
+    name = account["AccountName"]
+    root = Api("v3", server.endpoint, account["AccessKeyId"], account["AccessKeySecret"])
+
+    def cli(*args: str, check: bool = True) -> str:
+        return server.cli(*args, check=check).stdout
+
+    def pair() -> tuple[str, str]:
+        out = cli("key", "create", "--account", name, "--user", "ops")
+        fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+        return fields["AccessKeyId"].strip(), fields["AccessKeySecret"].strip()
+
+    created = json.loads(cli("user", "create", "--account", name, "--user", "ops"))
+    assert created["UserName"] == "ops"
+    listed = [json.loads(x) for x in cli("user", "list", "--account", name, "--json").splitlines()]
+    assert [u["UserName"] for u in listed] == ["ops"]
+    ak, sk = pair()
+    assert Api("v3", server.endpoint, ak, sk).sts("GetCallerIdentity")["IdentityType"] == "RAMUser"
+    keys = cli("key", "list", "--account", name, "--user", "ops", "--json").splitlines()
+    assert [json.loads(k)["AccessKeyId"] for k in keys] == [ak]
+    assert sk not in cli("key", "list", "--account", name, "--user", "ops")
+    # Active pairs are not deleted; disabled, into the bin; restored with the same secret.
+    assert server.cli("key", "delete", ak, check=False).returncode != 0
+    cli("key", "disable", ak)
+    cli("key", "delete", ak)
+    binned = cli("key", "list", "--account", name, "--user", "ops", "--bin", "--json")
+    assert json.loads(binned)["AccessKeyId"] == ak
+    cli("key", "restore", ak)
+    assert Api("v3", server.endpoint, ak, sk).sts("GetCallerIdentity")["IdentityType"] == "RAMUser"
+    cli("key", "disable", ak)
+    cli("key", "delete", ak)
+    cli("key", "purge", ak)
+    assert server.cli("key", "restore", ak, check=False).returncode != 0
+    # The user: into the bin (its pairs disabled first), back, and gone for good.
+    other, _ = pair()
+    cli("key", "disable", other)
+    shown = json.loads(cli("user", "show", "--account", name, "--user", "ops", "--json"))
+    assert [k["Status"] for k in shown["AccessKeys"]] == ["Inactive"]
+    cli("user", "delete", "--account", name, "--user", "ops")
+    in_bin = cli("user", "list", "--account", name, "--bin", "--json").splitlines()
+    assert [json.loads(u)["UserName"] for u in in_bin] == ["ops"]
+    cli("user", "restore", "--account", name, "--user", "ops")
+    cli("user", "delete", "--account", name, "--user", "ops")
+    assert "gone for good" in cli("user", "purge", "--account", name, "--user", "ops")
+    # One operator event per command (the refused delete too); the fixture made the account.
+    by_operator: dict[str, int] = {}
+    for event in events(root):
+        if event["userIdentity"]["type"] == "operator":
+            by_operator[event["eventName"]] = by_operator.get(event["eventName"], 0) + 1
+    assert by_operator == {
+        "CreateAccount": 1,
+        "CreateUser": 1,
+        "ListUsers": 1,
+        "CreateAccessKey": 2,
+        "ListAccessKeys": 2,
+        "UpdateAccessKey": 3,
+        "DeleteAccessKey": 3,
+        "ListAccessKeysInRecycleBin": 1,
+        "RestoreAccessKeyFromRecycleBin": 1,
+        "DeleteAccessKeyInRecycleBin": 1,
+        "GetUser": 1,
+        "DeleteUser": 2,
+        "ListUsersInRecycleBin": 1,
+        "RestoreUserFromRecycleBin": 1,
+        "DeleteUserInRecycleBin": 1,
+    }, by_operator
