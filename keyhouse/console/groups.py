@@ -10,6 +10,7 @@ from keyhouse.console.web import (
     Pages,
     Redirect,
     confirm,
+    confirm_everything,
     path,
     policy_named,
     unattached_policies,
@@ -101,6 +102,7 @@ def _policy_params(ctx: Ctx) -> dict[str, str]:
 @PAGES.post("/console/groups/{group}/policies", Action.AttachPolicyToGroup, _back, _policy_params)
 def attach(ctx: Ctx) -> Redirect:
     kind, policy = policy_named(ctx)
+    confirm_everything(ctx, kind, policy)
     ctx.svc.policies.attach_to_group(ctx.who, ctx.arg("group"), kind, policy)
     return Redirect(_back(ctx), notice=f"{policy} was attached to {ctx.arg('group')}.")
 

@@ -10,6 +10,7 @@ from typing import Any
 from starlette.responses import RedirectResponse, Response
 
 from keyhouse.console.web import Ctx, Pages, Redirect, confirm, path
+from keyhouse.domain import rules
 from keyhouse.domain.actions import Action
 from keyhouse.domain.errors import DomainError
 from keyhouse.domain.model import AccessKey, KeyDeletion, KeyStatus
@@ -61,7 +62,16 @@ def keys_view(ctx: Ctx) -> dict[str, Any]:
         immediate = account.key_deletion is KeyDeletion.IMMEDIATE
     except DomainError:
         pass  # a RAM user without the permission: the server still decides on delete
-    return {"keys": keys, "attempts": attempts, "used": used, "immediate": immediate}
+    # The root's pairs (its own page, or "My AccessKeys" of the owner) or a user's.
+    root = ref is None and ctx.who.user_id is None
+    limit = rules.ROOT_KEY_LIMIT if root else rules.USER_KEY_LIMIT
+    return {
+        "keys": keys,
+        "attempts": attempts,
+        "used": used,
+        "immediate": immediate,
+        "limit": limit,
+    }
 
 
 def binned(ctx: Ctx, user_id: str | None) -> list[AccessKey]:

@@ -8,7 +8,15 @@ import json
 from starlette.responses import Response
 
 from keyhouse.console.users import everyone
-from keyhouse.console.web import Ctx, Pages, Redirect, confirm, path, pretty_json
+from keyhouse.console.web import (
+    Ctx,
+    Pages,
+    Redirect,
+    confirm,
+    confirm_everything,
+    path,
+    pretty_json,
+)
 from keyhouse.domain.actions import Action
 from keyhouse.domain.errors import DomainError
 from keyhouse.services.base import UserRef
@@ -149,6 +157,7 @@ def _to_group(ctx: Ctx) -> dict[str, str]:
 @PAGES.post("/console/policies/{kind}/{policy}/users", Action.AttachPolicyToUser, _back, _to_user)
 def attach_user(ctx: Ctx) -> Redirect:
     user = ctx.form.get("user", "")
+    confirm_everything(ctx, ctx.arg("kind"), ctx.arg("policy"))
     ctx.svc.policies.attach_to_user(ctx.who, UserRef.name(user), ctx.arg("kind"), ctx.arg("policy"))
     return Redirect(_back(ctx), notice=f"{ctx.arg('policy')} was attached to {user}.")
 
@@ -172,6 +181,7 @@ def detach_user(ctx: Ctx) -> Redirect:
 )
 def attach_group(ctx: Ctx) -> Redirect:
     group = ctx.form.get("group", "")
+    confirm_everything(ctx, ctx.arg("kind"), ctx.arg("policy"))
     ctx.svc.policies.attach_to_group(ctx.who, group, ctx.arg("kind"), ctx.arg("policy"))
     return Redirect(_back(ctx), notice=f"{ctx.arg('policy')} was attached to {group}.")
 

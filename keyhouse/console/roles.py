@@ -13,6 +13,7 @@ from keyhouse.console.web import (
     Pages,
     Redirect,
     confirm,
+    confirm_everything,
     path,
     policy_named,
     pretty_json,
@@ -134,6 +135,7 @@ def _policy_params(ctx: Ctx) -> dict[str, str]:
 @PAGES.post("/console/roles/{role}/policies", Action.AttachPolicyToRole, _back, _policy_params)
 def attach(ctx: Ctx) -> Redirect:
     kind, policy = policy_named(ctx)
+    confirm_everything(ctx, kind, policy)
     ctx.svc.policies.attach_to_role(ctx.who, ctx.arg("role"), kind, policy)
     return Redirect(_back(ctx), notice=f"{policy} was attached to {ctx.arg('role')}.")
 

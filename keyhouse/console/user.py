@@ -14,6 +14,7 @@ from keyhouse.console.web import (
     Ctx,
     Pages,
     Redirect,
+    confirm_everything,
     path,
     policy_named,
     unattached_policies,
@@ -174,6 +175,7 @@ def _policy_params(ctx: Ctx) -> dict[str, str]:
 )
 def attach(ctx: Ctx) -> Redirect:
     name, (kind, policy) = ctx.arg("name"), policy_named(ctx)
+    confirm_everything(ctx, kind, policy)
     ctx.svc.policies.attach_to_user(ctx.who, UserRef.name(name), kind, policy)
     return Redirect(path("users", name, "policies"), notice=f"{policy} was attached to {name}.")
 

@@ -33,6 +33,7 @@ from starlette.templating import Jinja2Templates
 
 from keyhouse.api.wire import OriginResolver, WireRequest
 from keyhouse.clock import format_date
+from keyhouse.domain import policy, rules
 from keyhouse.domain.actions import Action
 from keyhouse.domain.codes import vendor_code
 from keyhouse.domain.errors import DomainError, InvalidValue, PermissionDenied
@@ -70,6 +71,38 @@ def policy_named(ctx: Ctx) -> tuple[str, str]:
         return ctx.arg("kind"), ctx.arg("policy")
     kind, _, name = ctx.form.get("policy", "").partition(":")
     return kind, name
+
+
+EVERYTHING = "ConfirmEverything"  # the flash field that opens the attach confirmation
+
+
+def confirm_everything(ctx: Ctx, kind: str, name: str) -> None:
+    """Attaching a policy that allows every action on every resource (AdministratorAccess, or
+    a custom policy with ``*`` on ``*``) needs the dialog's confirmation: without it, refuse,
+    and the page opens the dialog for that policy."""
+    if ctx.form.get("everything") == "yes":
+        return
+    try:
+        if kind == "System":
+            document = policy.SYSTEM_POLICIES[name][1] if name in policy.SYSTEM_POLICIES else ""
+        else:
+            document = ctx.svc.policies.get(ctx.who, kind, name).document
+        everything = policy.compiled(document).grants_everything if document else False
+    except (DomainError, policy.PolicyError):
+        return  # the attach itself says what is wrong
+    if everything:
+        raise InvalidValue(
+            EVERYTHING,
+            f"{name} allows every action on every resource. Confirm to attach it.",
+        )
+
+
+def everything_pending(flash: Any) -> dict[str, Any] | None:
+    """The attach a page must ask to confirm (its dialog opens at once), or None."""
+    if flash is None or getattr(flash, "field", "") != EVERYTHING:
+        return None
+    fields = {k: v for k, v in flash.form.items() if k in {"policy", "user", "group"}}
+    return {"fields": fields, "message": flash.error}
 
 
 def unattached_policies(ctx: Ctx, attached: list[Attached]) -> list[PolicyView] | None:
@@ -253,6 +286,15 @@ class Web:
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.globals["format_date"] = format_date
         self.templates.env.globals["path"] = path
+        self.templates.env.globals["everything_pending"] = everything_pending
+        # The limits the pages state, from the rules that enforce them.
+        self.templates.env.globals["rules"] = {
+            "user_keys": rules.USER_KEY_LIMIT,
+            "root_keys": rules.ROOT_KEY_LIMIT,
+            "key_bin": rules.KEY_BIN_LIMIT,
+            "user_bin": rules.USER_BIN_LIMIT,
+            "bin_days": rules.BIN_RETENTION.days,
+        }
 
     def routes(self, *lists: Pages) -> list[Route]:
         """Starlette routes for the page modules' lists."""

@@ -188,6 +188,18 @@ class Statement:
 class Policy:
     statements: tuple[Statement, ...]
 
+    @property
+    def grants_everything(self) -> bool:
+        """Does a statement allow every action on every resource, unconditionally (``*`` on
+        ``*``, as AdministratorAccess)? What the console asks to confirm before attaching."""
+        return any(
+            s.effect is Effect.ALLOW
+            and not s.conditions
+            and any(p.pattern == "*" for p in s.actions)
+            and any(p.pattern == "*" for p in s.resources)
+            for s in self.statements
+        )
+
     def verdict(self, ctx: RequestContext) -> Effect | None:
         """Deny if any statement denies, Allow if any allows, else None (no opinion)."""
         allowed = False

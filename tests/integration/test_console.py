@@ -863,3 +863,53 @@ def test_the_owner_rotates_the_root_pair(
     expect(page.locator(f"#binned-{old}")).to_be_visible()
     live = fresh.ims("ListAccessKeys")["AccessKeys"]["AccessKey"]
     assert [k["AccessKeyId"] for k in live] == [new_id]
+
+
+def test_attaching_everything_asks_first_and_the_limits_are_the_rules(
+    console: Server, owner: dict[str, Any], root: Api, page: Any
+) -> None:
+    """No picker selects a policy by itself; a policy with * on * (AdministratorAccess, or a
+    custom one) is attached only once confirmed in a dialog; the limits the pages state are
+    those domain/rules.py enforces."""
+    from keyhouse.domain import rules
+
+    make_user(root, owner, "kim")
+    root.ram(
+        "CreatePolicy",
+        PolicyName="god-mode",
+        PolicyDocument=json.dumps(
+            {"Version": "1", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        ),
+    )
+    sign_in(page, console, owner["AccountName"], PASSWORD)
+    page.goto(url(console, "/console/users/kim/policies"))
+    picker = page.get_by_label("Attach a policy")
+    assert picker.input_value() == ""  # "Choose a policy…", not the first policy
+    attach = page.locator("form", has=picker).get_by_role("button", name="Attach")
+    for name, kind in (("AdministratorAccess", "System"), ("god-mode", "Custom")):
+        page.get_by_label("Attach a policy").select_option(f"{kind}:{name}")
+        attach.click()
+        dialog = page.locator("dialog#confirm-everything")
+        expect(dialog).to_have_attribute("open", "")
+        expect(dialog).to_contain_text(f"{name} allows every action on every resource")
+        dialog.get_by_role("button", name="Cancel").click()
+        expect(page.locator(f"#policy-{name}")).to_have_count(0)
+        page.get_by_label("Attach a policy").select_option(f"{kind}:{name}")
+        attach.click()
+        page.locator("dialog#confirm-everything").get_by_role("button", name="Attach it").click()
+        expect(page.locator(f"#policy-{name}")).to_be_visible()
+    attached = root.ram("ListPoliciesForUser", UserName="kim")["Policies"]["Policy"]
+    assert sorted(p["PolicyName"] for p in attached) == ["AdministratorAccess", "god-mode"]
+    # A narrower policy attaches at once.
+    page.get_by_label("Attach a policy").select_option("System:AliyunRAMReadOnlyAccess")
+    page.locator("form", has=page.get_by_label("Attach a policy")).get_by_role(
+        "button", name="Attach"
+    ).click()
+    expect(page.locator("#policy-AliyunRAMReadOnlyAccess")).to_be_visible()
+    # The limits.
+    page.goto(url(console, "/console/keys"))
+    expect(page.locator("#key-limit")).to_contain_text(f"At most {rules.ROOT_KEY_LIMIT} pairs")
+    page.goto(url(console, "/console/users/kim/keys"))
+    expect(page.locator("#key-limit")).to_contain_text(f"At most {rules.USER_KEY_LIMIT} pairs")
+    page.goto(url(console, "/console/recycle-bin"))
+    expect(page.locator("#bin-rule")).to_contain_text(f"at most {rules.USER_BIN_LIMIT:,} per")

@@ -10,6 +10,8 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const opener of document.querySelectorAll("[data-dialog]")) {
     opener.addEventListener("click", () => document.getElementById(opener.dataset.dialog).showModal());
   }
+  // A dialog the server asks to open (a confirmation it needs before it acts).
+  for (const pending of document.querySelectorAll("dialog[data-open]")) pending.showModal();
   for (const close of document.querySelectorAll("dialog [data-close]")) {
     close.addEventListener("click", () => close.closest("dialog").close());
   }
