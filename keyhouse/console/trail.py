@@ -3,6 +3,7 @@ errors-only filters, and the vendor's codes."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -77,4 +78,20 @@ def trail(ctx: Ctx) -> Response:
     status = 400 if error else 200
     return ctx.page(
         "audit.html", status=status, nav="audit", rows=rows, q=query, older=older, error=error
+    )
+
+
+@PAGES.get(
+    "/console/audit/events/{event}", Action.LookupEvents, lambda c: {"EventId": c.arg("event")}
+)
+def event(ctx: Ctx) -> Response:
+    """One event in full: its JSON, the resources it is found by, its place in the chain."""
+    seq, resources, body = ctx.svc.trail.event(ctx.who, ctx.arg("event"))
+    return ctx.page(
+        "audit_event.html",
+        nav="audit",
+        event=body,
+        seq=seq,
+        resources=resources,
+        document=json.dumps(body, indent=2, ensure_ascii=False),
     )

@@ -68,6 +68,7 @@ _TABLE: dict[str, tuple[str, int]] = {
     "already_exists.role": ("EntityAlreadyExists.Role", 409),
     "limit_exceeded.role": ("LimitExceeded.Role", 409),
     "not_found.service": ("EntityNotExist.Service", 404),
+    "not_found.event": ("EntityNotExist.Event", 404),
     "gateway.not_configured": ("Forbidden.NotAGateway", 403),
     "gateway.no_route": ("Forbidden.NoRoute", 403),
     "already_exists.service": ("EntityAlreadyExists.Service", 409),

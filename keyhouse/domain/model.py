@@ -220,6 +220,7 @@ class ConsoleSession:
     must_change_password: bool
     created_at: datetime
     expires_at: datetime
+    account_name: str = ""  # for the header: not stored, read with the session
 
 
 @dataclass(frozen=True, slots=True)

@@ -317,6 +317,10 @@ class Console(UseCases):
             found = tx.get_session(_digest(token), now)
             if found is None:
                 return None
+            account = tx.get_account(found.account_id)
+            if account is None:
+                return None
+            found = dataclasses.replace(found, account_name=account.name)
             user = None
             if found.user_id is not None:
                 user = tx.get_user(found.account_id, found.user_id, tags=False)

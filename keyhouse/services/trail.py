@@ -13,7 +13,7 @@ from typing import Any
 from keyhouse.clock import parse_date
 from keyhouse.domain import audit, netpolicy
 from keyhouse.domain.actions import Action
-from keyhouse.domain.errors import InvalidValue
+from keyhouse.domain.errors import InvalidValue, NotFound
 from keyhouse.domain.model import Principal
 from keyhouse.services.base import UseCases
 
@@ -115,6 +115,17 @@ class Trail(UseCases):
         list them."""
         attributes = [("EventName", "AssumeRole"), ("ResourceName", role_arn)]
         return self.lookup(principal, attributes, None, None, limit, None, False).events
+
+    def event(self, principal: Principal, event_id: str) -> tuple[int, list[str], dict[str, Any]]:
+        """One event of the caller's account in full: its position in the account's chain,
+        the resources it concerns, its body (NotFound when the account has no such event)."""
+        with self.store.transaction() as tx:
+            account = self._account(tx, principal, Action.LookupEvents)
+            found = tx.event_in_full(account.account_id, event_id[:64])
+        if found is None:
+            raise NotFound("event", f"The event does not exist: {event_id[:64]}.")
+        seq, resources, body = found
+        return seq, resources.split(), json.loads(body)
 
     def service_calls(self, principal: Principal, service: str, limit: int) -> list[dict[str, Any]]:
         """The newest ``limit`` verifications of the last 7 days of requests to a protected

@@ -220,6 +220,15 @@ class TrailTx:
         q = q.order_by(audit_events.c.event_time.desc(), audit_events.c.seq.desc()).limit(limit)
         return [(r.account_id, r.body) for r in self._c.execute(q)]
 
+    def event_in_full(self, account_id: str, event_id: str) -> tuple[int, str, str] | None:
+        """(position in the account's chain, resources, body) of one event, or None."""
+        row = self._c.execute(
+            select(audit_events.c.seq, audit_events.c.resources, audit_events.c.body).where(
+                audit_events.c.account_id == account_id, audit_events.c.event_id == event_id
+            )
+        ).first()
+        return (int(row.seq), row.resources, row.body) if row is not None else None
+
     def services_of_key(self, access_key_id: str, since: datetime) -> list[tuple[str, datetime]]:
         """(service name, last time) of each service the key was used with successfully since
         ``since``, the most recent first."""

@@ -913,3 +913,10 @@ def test_attaching_everything_asks_first_and_the_limits_are_the_rules(
     expect(page.locator("#key-limit")).to_contain_text(f"At most {rules.USER_KEY_LIMIT} pairs")
     page.goto(url(console, "/console/recycle-bin"))
     expect(page.locator("#bin-rule")).to_contain_text(f"at most {rules.USER_BIN_LIMIT:,} per")
+    # The header names the account; the trail opens one event in full.
+    expect(page.locator("#account-name")).to_have_text(owner["AccountName"])
+    page.goto(url(console, "/console/audit?event=AttachPolicyToUser"))
+    page.locator("td.event a").first.click()
+    expect(page.locator("#event-json")).to_contain_text('"eventName": "AttachPolicyToUser"')
+    expect(page.locator("#event-resources")).to_contain_text("kim")
+    assert page.locator("#chain-position").inner_text().split()[0].isdigit()
