@@ -13,7 +13,6 @@ from starlette.responses import Response
 from keyhouse.console.keys import key_params, owner
 from keyhouse.console.web import Ctx, Pages, Redirect, path
 from keyhouse.domain.actions import Action
-from keyhouse.domain.errors import InvalidValue
 
 PAGES = Pages()
 DAYS = 30
@@ -67,15 +66,14 @@ ACCOUNT = Editor(
 
 
 def _view(ctx: Ctx, editor: Editor, refused: list[dict[str, Any]] | None, draft: str) -> Response:
-    flash = ctx.flash
-    pending = flash.field == "Confirmation" and "policy" in flash.form
+    pending = bool(refused)  # seen what it would refuse: saving it is a decision
     return ctx.page(
         "network.html",
         check=editor.here(ctx) + "/check",
         nav="users" if ctx.request.path_params.get("name") else editor.nav,
         title=editor.title,
         subject=ctx.request.path_params.get("key", ""),
-        document=draft if refused is not None else flash.form.get("policy", draft),
+        document=draft if refused is not None else ctx.flash.form.get("policy", draft),
         refused=refused,
         pending=pending,
         here=editor.here(ctx),
@@ -107,20 +105,31 @@ def _check(editor: Editor) -> Callable[[Ctx], Response]:
 def _save(editor: Editor) -> Callable[[Ctx], Redirect]:
     def save(ctx: Ctx) -> Redirect:
         draft = ctx.form.get("policy", "")
-        if ctx.form.get("confirmed") != "yes":
-            refused = editor.simulate(ctx, draft)
-            if refused:
-                raise InvalidValue(
-                    "Confirmation",
-                    f"This policy would have refused {len(refused)} of the requests of the "
-                    f"last {DAYS} days. Check them, or save it anyway.",
-                )
+        if ctx.scratch.get("refused"):
+            # Only a check, and recorded as one (the check page's LookupEvents): the draft
+            # goes to the check page, which lists what it would refuse and offers to save.
+            return Redirect(editor.here(ctx) + "/check", form={"policy": draft})
         editor.write(ctx, draft)
         return Redirect(
             editor.here(ctx), notice="The policy was saved. It applies from the next request."
         )
 
     return save
+
+
+def _saving(editor: Editor, write: Action) -> Callable[[Ctx], Action | None]:
+    """A save's event: the write, unless the draft would have refused some of the last
+    30 days' requests and the person has not seen them yet (then no event here: the check
+    page that lists them records the check)."""
+
+    def choose(ctx: Ctx) -> Action | None:
+        if ctx.form.get("confirmed") != "yes":
+            ctx.scratch["refused"] = bool(editor.simulate(ctx, ctx.form.get("policy", "")))
+            if ctx.scratch["refused"]:
+                return None
+        return write
+
+    return choose
 
 
 def _none(_: Ctx) -> dict[str, str]:
@@ -155,4 +164,4 @@ for route, editor, params, (read, write) in (
     # Checking a draft reads the trail: the draft is carried over to a page of its own.
     PAGES.post(route + "/check", None, _here(editor))(_stash(editor))
     PAGES.get(route + "/check", Action.LookupEvents, params)(_check(editor))
-    PAGES.post(route, write, _here(editor), params)(_save(editor))
+    PAGES.post(route, _saving(editor, write), _here(editor), params)(_save(editor))

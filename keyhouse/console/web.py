@@ -168,6 +168,8 @@ class Ctx:
     who: Principal
     form: dict[str, str] = field(default_factory=dict)
     flash: Flash = field(default_factory=Flash)
+    # What a change's event chooser learned, for its handler (see Pages.post).
+    scratch: dict[str, Any] = field(default_factory=dict)
 
     @property
     def svc(self) -> Services:
@@ -212,7 +214,7 @@ class Page:
 
     route: str
     handler: Handler
-    event: Action | None
+    event: Action | Callable[[Ctx], Action | None] | None
     params: Params
     back: Callable[[Ctx], str] | None = None
 
@@ -234,10 +236,15 @@ class Pages(list[Page | tuple[str, list[str], Raw]]):
         return add
 
     def post(
-        self, route: str, event: Action | None, back: Callable[[Ctx], str], params: Params = _none
+        self,
+        route: str,
+        event: Action | Callable[[Ctx], Action | None] | None,
+        back: Callable[[Ctx], str],
+        params: Params = _none,
     ) -> Callable[[Handler], Handler]:
         """``event`` None: a post that changes nothing and reads nothing (it only carries a
-        draft over to the page it redirects to, which records what it does)."""
+        draft over to the page it redirects to, which records what it does). A function:
+        chooses per request (a post that may turn out to be only a check)."""
 
         def add(handler: Handler) -> Handler:
             self.append(Page(route, handler, event, params, back))
@@ -378,11 +385,12 @@ class Web:
         if isinstance(ctx, Response):
             return ctx
         ctx.flash = self.services.console.take_flash(ctx.session) or Flash()
-        if page.event is None:
+        event = page.event(ctx) if callable(page.event) else page.event
+        if event is None:
             return page.handler(ctx)  # type: ignore[no-any-return]
         try:
             with self.services.acting.event(
-                self.surface(request), ctx.who, page.event, page.params(ctx)
+                self.surface(request), ctx.who, event, page.params(ctx)
             ):
                 return page.handler(ctx)  # type: ignore[no-any-return]
         except DomainError as exc:
@@ -400,11 +408,12 @@ class Web:
         back = page.back
         assert back is not None
         try:
-            if page.event is None:
+            event = page.event(ctx) if callable(page.event) else page.event
+            if event is None:
                 done: Redirect = page.handler(ctx)
             else:
                 surface = self.surface(request)
-                with self.services.acting.event(surface, ctx.who, page.event, page.params(ctx)):
+                with self.services.acting.event(surface, ctx.who, event, page.params(ctx)):
                     done = page.handler(ctx)
         except DomainError as exc:
             # The flash is written after the event's scope: a write transaction inside it
