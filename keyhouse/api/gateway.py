@@ -152,7 +152,8 @@ class GatewayEndpoint:
         host = check.header("x-forwarded-host") or check.header("host") or ""
         run = _Run(started, request_id, draft, host)
         try:
-            self._verify(check, run, origin, service_name, method, raw_path, query, host)
+            gateway_key = check.header(GATEWAY_HEADER) or named.get("Gateway") or ""
+            self._verify(check, run, origin, gateway_key, service_name, method, raw_path, query)
         except CacheMiss:
             raise
         except Exception as exc:
@@ -164,17 +165,15 @@ class GatewayEndpoint:
         check: WireRequest,
         run: _Run,
         origin: Origin,
+        gateway_key: str,
         service_name: str,
         method: str,
         raw_path: str,
         query: str,
-        host: str,
     ) -> None:
         services = self.services
         draft = run.draft
         peer = Origin(check.client, None, check.scheme == "https")
-        named = dict(check.query) if check.path == PATH else {}
-        gateway_key = check.header(GATEWAY_HEADER) or named.get("Gateway") or ""
         key_id, colon, secret = gateway_key.partition(":")
         try:
             if not colon or not _METHOD.match(method) or not raw_path.startswith("/"):
@@ -185,7 +184,7 @@ class GatewayEndpoint:
             raise
         draft.account_id = service.account_id
         services.throttle.check(origin.address)
-        forwarded = _forwarded(check, method, raw_path, query, host, origin)
+        forwarded = _forwarded(check, method, raw_path, query, run.host, origin)
         signed = signed_forwarded(forwarded)
         draft.access_key_id = signed.access_key_id[:32]
         try:

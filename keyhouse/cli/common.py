@@ -17,6 +17,7 @@ from keyhouse.config import ConfigError, Settings, hide_password, load_settings
 from keyhouse.crypto import MasterKeyError
 from keyhouse.domain.actions import Action, Command
 from keyhouse.domain.errors import DomainError
+from keyhouse.domain.model import Account
 from keyhouse.logs import configure as configure_logs
 from keyhouse.services.acting import Surface, operator
 from keyhouse.services.registry import Services
@@ -82,6 +83,21 @@ def open_services(settings: Settings, *, create: bool = False) -> Iterator[Servi
         fail(EXIT_DOMAIN, exc.message)
     finally:
         services.store.dispose()
+
+
+@contextmanager
+def on_account(
+    account_name: str,
+    what: Action | Command,
+    params: dict[str, str],
+    database_url: str | None,
+) -> Iterator[tuple[Services, Any, Account]]:
+    """One operator command on a named account: the services, the operator (inside the
+    command's one event, :func:`acting`) and the account."""
+    with open_services(load(database_url=database_url)) as svc:
+        account = svc.accounts.named(account_name)
+        with acting(svc, account.account_id, what, params) as who:
+            yield svc, who, account
 
 
 def load(**overrides: object) -> Settings:

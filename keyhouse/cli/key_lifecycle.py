@@ -16,6 +16,7 @@ from keyhouse.cli.common import (
     database_option,
     fail,
     load,
+    on_account,
     open_services,
     table,
 )
@@ -69,17 +70,13 @@ def key_list(
 ) -> None:
     """A user's (or the root's) pairs, never their secrets; or those in the recycle bin."""
     action = Action.ListAccessKeysInRecycleBin if in_bin else Action.ListAccessKeys
-    with open_services(load(database_url=database_url)) as svc:
-        acct = svc.accounts.named(account_name)
-        params = {"UserName": user_name} if user_name else {}
-        with acting(svc, acct.account_id, action, params) as who:
-            if in_bin:
-                user_id = (
-                    svc.users.get(who, UserRef.name(user_name))[0].user_id if user_name else None
-                )
-                found = svc.keys.list_bin(who, user_id)
-            else:
-                found = svc.keys.list_live(who, _ref(user_name))
+    params = {"UserName": user_name} if user_name else {}
+    with on_account(account_name, action, params, database_url) as (svc, who, _):
+        if in_bin:
+            user_id = svc.users.get(who, UserRef.name(user_name))[0].user_id if user_name else None
+            found = svc.keys.list_bin(who, user_id)
+        else:
+            found = svc.keys.list_live(who, _ref(user_name))
     rows = [key_fields(k) for k in found]
     if as_json:
         for row in rows:
@@ -101,11 +98,9 @@ def key_list(
 @database_option
 def key_create(account_name: str, user_name: str | None, database_url: str | None) -> None:
     """A new Active pair. Its secret is printed here once, and never again."""
-    with open_services(load(database_url=database_url)) as svc:
-        acct = svc.accounts.named(account_name)
-        params = {"UserName": user_name} if user_name else {}
-        with acting(svc, acct.account_id, Action.CreateAccessKey, params) as who:
-            made = svc.keys.create(who, _ref(user_name))
+    params = {"UserName": user_name} if user_name else {}
+    with on_account(account_name, Action.CreateAccessKey, params, database_url) as (svc, who, _):
+        made = svc.keys.create(who, _ref(user_name))
     click.echo(f"AccessKeyId:     {made.key.access_key_id}")
     click.echo(f"AccessKeySecret: {made.secret}")
     click.echo("The secret is shown only now: store it where the application reads it.")

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from keyhouse.cli.common import acting, database_option, load, open_services, table
+from keyhouse.cli.common import database_option, on_account, table
 from keyhouse.clock import format_date
 from keyhouse.domain.actions import Action
 from keyhouse.domain.model import Role
@@ -28,10 +28,8 @@ def role() -> None:
 @database_option
 def role_list(account_name: str, as_json: bool, database_url: str | None) -> None:
     """The account's roles, by name."""
-    with open_services(load(database_url=database_url)) as svc:
-        acct = svc.accounts.named(account_name)
-        with acting(svc, acct.account_id, Action.ListRoles, {}) as who:
-            found, _ = svc.roles.page(who, None, 1000)
+    with on_account(account_name, Action.ListRoles, {}, database_url) as (svc, who, _):
+        found, _ = svc.roles.page(who, None, 1000)
     if as_json:
         for r in found:
             click.echo(json.dumps(_fields(r)))
@@ -65,12 +63,14 @@ def _fields(r: Role) -> dict[str, Any]:
 def role_show(account_name: str, role_name: str, as_json: bool, database_url: str | None) -> None:
     """A role: its trust policy, its policies, and its recent sessions (the AssumeRole events
     of the last 7 days in the account's trail, newest first)."""
-    with open_services(load(database_url=database_url)) as svc:
-        acct = svc.accounts.named(account_name)
-        with acting(svc, acct.account_id, Action.GetRole, {"RoleName": role_name}) as who:
-            found = svc.roles.get(who, role_name)
-            attached = svc.policies.for_role(who, role_name)
-            assumed = svc.trail.role_sessions(who, found.arn, SESSIONS_SHOWN)
+    with on_account(account_name, Action.GetRole, {"RoleName": role_name}, database_url) as (
+        svc,
+        who,
+        _,
+    ):
+        found = svc.roles.get(who, role_name)
+        attached = svc.policies.for_role(who, role_name)
+        assumed = svc.trail.role_sessions(who, found.arn, SESSIONS_SHOWN)
     base = _fields(found)
     fields = dict(base)
     fields["AssumeRolePolicyDocument"] = json.loads(found.trust_policy)

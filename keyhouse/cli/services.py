@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from keyhouse.cli.common import acting, database_option, load, open_services, table
+from keyhouse.cli.common import database_option, on_account, table
 from keyhouse.clock import format_date
 from keyhouse.domain.actions import Action
 
@@ -51,10 +51,8 @@ def service() -> None:
 @database_option
 def service_list(account_name: str, as_json: bool, database_url: str | None) -> None:
     """The account's services, by name."""
-    with open_services(load(database_url=database_url)) as svc:
-        acct = svc.accounts.named(account_name)
-        with acting(svc, acct.account_id, Action.ListServices, {}) as who:
-            found = svc.services.list(who)
+    with on_account(account_name, Action.ListServices, {}, database_url) as (svc, who, _):
+        found = svc.services.list(who)
     if as_json:
         for record in found:
             click.echo(json.dumps(record.fields()))
@@ -81,11 +79,13 @@ def service_list(account_name: str, as_json: bool, database_url: str | None) -> 
 def service_show(account_name: str, name: str, as_json: bool, database_url: str | None) -> None:
     """A service: its routes, and its recent calls (the verifications of the last 7 days in
     the account's trail, newest first, refused ones too)."""
-    with open_services(load(database_url=database_url)) as svc:
-        acct = svc.accounts.named(account_name)
-        with acting(svc, acct.account_id, Action.GetService, {"ServiceName": name}) as who:
-            record = svc.services.get(who, name)
-            calls = svc.trail.service_calls(who, name, CALLS_SHOWN)
+    with on_account(account_name, Action.GetService, {"ServiceName": name}, database_url) as (
+        svc,
+        who,
+        _,
+    ):
+        record = svc.services.get(who, name)
+        calls = svc.trail.service_calls(who, name, CALLS_SHOWN)
     fields = record.fields()
     fields["Calls"] = [call_fields(e) for e in calls]
     if as_json:
@@ -158,12 +158,14 @@ def service_create(
     database_url: str | None,
 ) -> None:
     """Protect a service: its routes give each request's action and resource."""
-    with open_services(load(database_url=database_url)) as svc:
-        acct = svc.accounts.named(account_name)
-        with acting(svc, acct.account_id, Action.CreateService, {"ServiceName": name}) as who:
-            record = svc.services.create(
-                who, name, _document(routes) or "", _document(actions), description
-            )
+    with on_account(account_name, Action.CreateService, {"ServiceName": name}, database_url) as (
+        svc,
+        who,
+        _,
+    ):
+        record = svc.services.create(
+            who, name, _document(routes) or "", _document(actions), description
+        )
     click.echo(json.dumps(record.fields()))
 
 
@@ -183,12 +185,12 @@ def service_update(
     database_url: str | None,
 ) -> None:
     """Change a service's routes, actions or description (what is not given stays)."""
-    with open_services(load(database_url=database_url)) as svc:
-        acct = svc.accounts.named(account_name)
-        with acting(svc, acct.account_id, Action.UpdateService, {"ServiceName": name}) as who:
-            record = svc.services.update(
-                who, name, _document(routes), _document(actions), description
-            )
+    with on_account(account_name, Action.UpdateService, {"ServiceName": name}, database_url) as (
+        svc,
+        who,
+        _,
+    ):
+        record = svc.services.update(who, name, _document(routes), _document(actions), description)
     click.echo(json.dumps(record.fields()))
 
 
@@ -198,8 +200,10 @@ def service_update(
 @database_option
 def service_delete(account_name: str, name: str, database_url: str | None) -> None:
     """Stop protecting a service: its gateways refuse every request to it from then on."""
-    with open_services(load(database_url=database_url)) as svc:
-        acct = svc.accounts.named(account_name)
-        with acting(svc, acct.account_id, Action.DeleteService, {"ServiceName": name}) as who:
-            svc.services.delete(who, name)
+    with on_account(account_name, Action.DeleteService, {"ServiceName": name}, database_url) as (
+        svc,
+        who,
+        _,
+    ):
+        svc.services.delete(who, name)
     click.echo(f"Deleted service {name}.")

@@ -11,11 +11,9 @@ import click
 
 from keyhouse.cli.common import (
     EXIT_DOMAIN,
-    acting,
     database_option,
     fail,
-    load,
-    open_services,
+    on_account,
     table,
 )
 from keyhouse.clock import format_date
@@ -56,13 +54,11 @@ def user_fields(found: User, domain: str) -> dict[str, Any]:
 def user_list(account_name: str, in_bin: bool, as_json: bool, database_url: str | None) -> None:
     """The account's users by name (at most 1,000), or those in its recycle bin."""
     action = Action.ListUsersInRecycleBin if in_bin else Action.ListUsers
-    with open_services(load(database_url=database_url)) as svc:
-        acct = svc.accounts.named(account_name)
-        with acting(svc, acct.account_id, action, {}) as who:
-            if in_bin:
-                page = svc.users.list_bin(who, None, None, 1000)
-            else:
-                page = svc.users.page(who, None, 1000)
+    with on_account(account_name, action, {}, database_url) as (svc, who, _):
+        if in_bin:
+            page = svc.users.list_bin(who, None, None, 1000)
+        else:
+            page = svc.users.page(who, None, 1000)
     rows = [user_fields(u, page.domain) for u in page.users]
     if as_json:
         for row in rows:
@@ -90,11 +86,13 @@ def user_list(account_name: str, in_bin: bool, as_json: bool, database_url: str 
 @database_option
 def user_show(account_name: str, name: str, as_json: bool, database_url: str | None) -> None:
     """A live user and its AccessKey pairs (never their secrets)."""
-    with open_services(load(database_url=database_url)) as svc:
-        acct = svc.accounts.named(account_name)
-        with acting(svc, acct.account_id, Action.GetUser, {"UserName": name}) as who:
-            found, domain = svc.users.get(who, UserRef.name(name))
-            keys = svc.keys.list_live(who, UserRef.name(name))
+    with on_account(account_name, Action.GetUser, {"UserName": name}, database_url) as (
+        svc,
+        who,
+        _,
+    ):
+        found, domain = svc.users.get(who, UserRef.name(name))
+        keys = svc.keys.list_live(who, UserRef.name(name))
     fields = user_fields(found, domain)
     fields["AccessKeys"] = [
         {
@@ -130,10 +128,12 @@ def user_create(
     account_name: str, name: str, display_name: str | None, database_url: str | None
 ) -> None:
     """Create a RAM user (it has no AccessKey and no console password yet)."""
-    with open_services(load(database_url=database_url)) as svc:
-        acct = svc.accounts.named(account_name)
-        with acting(svc, acct.account_id, Action.CreateUser, {"UserName": name}) as who:
-            created, domain = svc.users.create(who, UserRef.name(name), display_name or name)
+    with on_account(account_name, Action.CreateUser, {"UserName": name}, database_url) as (
+        svc,
+        who,
+        _,
+    ):
+        created, domain = svc.users.create(who, UserRef.name(name), display_name or name)
     click.echo(json.dumps(user_fields(created, domain)))
 
 
@@ -144,10 +144,12 @@ def user_create(
 def user_delete(account_name: str, name: str, database_url: str | None) -> None:
     """Move a user to the recycle bin (its pairs must be disabled first; they go to the key
     bin with it). It can be restored for 30 days."""
-    with open_services(load(database_url=database_url)) as svc:
-        acct = svc.accounts.named(account_name)
-        with acting(svc, acct.account_id, Action.DeleteUser, {"UserName": name}) as who:
-            svc.users.delete(who, UserRef.name(name))
+    with on_account(account_name, Action.DeleteUser, {"UserName": name}, database_url) as (
+        svc,
+        who,
+        _,
+    ):
+        svc.users.delete(who, UserRef.name(name))
     click.echo(f"User {name} is in the recycle bin.")
 
 
@@ -180,11 +182,13 @@ def user_restore(
 ) -> None:
     """Bring a user back from the recycle bin (its pairs stay in the key bin: restore them
     with ``keyhouse key restore``)."""
-    with open_services(load(database_url=database_url)) as svc:
-        acct = svc.accounts.named(account_name)
-        params = {"UserName": name}
-        with acting(svc, acct.account_id, Action.RestoreUserFromRecycleBin, params) as who:
-            svc.users.restore(who, _binned_id(svc, who, name, user_id, acct.default_domain))
+    params = {"UserName": name}
+    with on_account(account_name, Action.RestoreUserFromRecycleBin, params, database_url) as (
+        svc,
+        who,
+        acct,
+    ):
+        svc.users.restore(who, _binned_id(svc, who, name, user_id, acct.default_domain))
     click.echo(f"User {name} is restored.")
 
 
@@ -195,9 +199,11 @@ def user_restore(
 @database_option
 def user_purge(account_name: str, name: str, user_id: str | None, database_url: str | None) -> None:
     """Delete a user in the recycle bin for good, with all its pairs. Cannot be undone."""
-    with open_services(load(database_url=database_url)) as svc:
-        acct = svc.accounts.named(account_name)
-        params = {"UserName": name}
-        with acting(svc, acct.account_id, Action.DeleteUserInRecycleBin, params) as who:
-            purged = svc.users.purge(who, _binned_id(svc, who, name, user_id, acct.default_domain))
+    params = {"UserName": name}
+    with on_account(account_name, Action.DeleteUserInRecycleBin, params, database_url) as (
+        svc,
+        who,
+        acct,
+    ):
+        purged = svc.users.purge(who, _binned_id(svc, who, name, user_id, acct.default_domain))
     click.echo(f"User {name} is gone for good, with {len(purged)} AccessKey pair(s).")
