@@ -18,6 +18,7 @@ from keyhouse.api import (
     groups,
     ims,
     login_profiles,
+    mfa,
     network,
     policies,
     protected,
@@ -50,6 +51,7 @@ from keyhouse.services.hot_reads import HotReads
 from keyhouse.services.keys import Keys
 from keyhouse.services.leaks import LeakScanner
 from keyhouse.services.masterkeys import MasterKeys, open_chain_key
+from keyhouse.services.mfa import MFA
 from keyhouse.services.policies import Policies
 from keyhouse.services.protected import ProtectedServices
 from keyhouse.services.registry import Services
@@ -78,6 +80,7 @@ def route_table() -> dict[tuple[str, str], Route]:
         roles.ROUTES,
         network.ROUTES,
         login_profiles.ROUTES,
+        mfa.ROUTES,
         trail.ROUTES,
         protected.ROUTES,
     )
@@ -130,6 +133,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         trail=Trail(store, clock, authorizer, box),
         reports=Reports(store, clock, authorizer, box),
         console=Console(store, clock, authorizer, box),
+        mfa=MFA(store, clock, authorizer, box),
         authenticator=authenticator,
         sweeper=Sweeper(
             store,

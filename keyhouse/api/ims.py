@@ -9,7 +9,7 @@ from keyhouse.api.params import Param, invalid, missing
 from keyhouse.api.routes import Routes
 from keyhouse.clock import format_date
 from keyhouse.domain.actions import Action
-from keyhouse.domain.model import KeyStatus, Principal
+from keyhouse.domain.model import Account, KeyStatus, Principal
 from keyhouse.services.base import UserRef
 from keyhouse.services.registry import Services
 from keyhouse.services.users import UserChanges
@@ -256,11 +256,11 @@ def purge_access_key(svc: Services, who: Principal, p: P) -> P:
 
 
 # -- security preference -------------------------------------------------------------
-def _preference(allow_keys: bool) -> P:
+def _preference(account: Account) -> P:
     return {
         "SecurityPreference": {
             "AccessKeyPreference": {
-                "AllowUserToManageAccessKeys": allow_keys,
+                "AllowUserToManageAccessKeys": account.allow_user_manage_keys,
                 "AllowUserToManageServiceCredentials": False,
             },
             "LoginProfilePreference": {
@@ -268,11 +268,11 @@ def _preference(allow_keys: bool) -> P:
                 "AllowUserToLoginWithPasskey": False,
                 "EnableSaveMFATicket": False,
                 "LoginNetworkMasks": "",
-                "LoginSessionDuration": 6,
-                "MFAOperationForLogin": "independent",
+                "LoginSessionDuration": 8,
+                "MFAOperationForLogin": account.mfa_for_login,
                 "OperationForRiskLogin": "autonomous",
             },
-            "MFAPreference": {"AllowUserToManageMFADevices": False},
+            "MFAPreference": {"AllowUserToManageMFADevices": account.allow_user_manage_mfa},
             "MaxIdleDays": {"MaxIdleDaysForAccessKeys": 730, "MaxIdleDaysForUsers": 730},
             "PersonalInfoPreference": {"AllowUserToManagePersonalDingTalk": False},
             "VerificationPreference": {"VerificationTypes": []},
@@ -282,10 +282,23 @@ def _preference(allow_keys: bool) -> P:
 
 @ROUTES(V, Action.GetSecurityPreference, "ims")
 def get_security_preference(svc: Services, who: Principal, p: P) -> P:
-    return _preference(svc.accounts.security_preference(who).allow_user_manage_keys)
+    return _preference(svc.accounts.security_preference(who))
 
 
-@ROUTES(V, Action.SetSecurityPreference, "ims", Param("AllowUserToManageAccessKeys", "bool"))
+@ROUTES(
+    V,
+    Action.SetSecurityPreference,
+    "ims",
+    Param("AllowUserToManageAccessKeys", "bool"),
+    Param("AllowUserToManageMFADevices", "bool"),
+    # "adaptive" (MFA only for a risky sign-in) needs risk signals Keyhouse does not have.
+    Param("MFAOperationForLogin", choices=("mandatory", "independent")),
+)
 def set_security_preference(svc: Services, who: Principal, p: P) -> P:
-    account = svc.accounts.set_security_preference(who, p["AllowUserToManageAccessKeys"])
-    return _preference(account.allow_user_manage_keys)
+    account = svc.accounts.set_security_preference(
+        who,
+        p["AllowUserToManageAccessKeys"],
+        allow_user_manage_mfa=p["AllowUserToManageMFADevices"],
+        mfa_for_login=p["MFAOperationForLogin"],
+    )
+    return _preference(account)

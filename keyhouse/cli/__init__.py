@@ -11,6 +11,7 @@ from keyhouse.cli import key_lifecycle  # noqa: F401  (its commands join the key
 from keyhouse.cli.accounts import account
 from keyhouse.cli.keys import key, scan, whois
 from keyhouse.cli.masterkey import master_key
+from keyhouse.cli.mfa import mfa
 from keyhouse.cli.roles import role
 from keyhouse.cli.serve import serve
 from keyhouse.cli.services import service
@@ -30,6 +31,7 @@ for command in (
     account,
     user,
     key,
+    mfa,
     role,
     service,
     scan,

@@ -65,11 +65,15 @@ async def signin(web: Web, request: Request) -> Response:
         account_id = exc.data.get("account_id", "")
         await run_in_threadpool(acting.sign_in, surface, account_id, user, None, code)
         return refused(429 if exc.throttled else 401, exc.message)
-    await run_in_threadpool(
-        acting.sign_in, surface, signed.session.account_id, user, signed.principal
-    )
+    stage = signed.session.mfa_stage
+    if stage != "code":  # with a device, the sign-in is recorded once the code is given
+        await run_in_threadpool(
+            acting.sign_in, surface, signed.session.account_id, user, signed.principal
+        )
     target = landing(bool(user))
-    if signed.session.must_change_password:
+    if stage:
+        target = "/console/mfa/code" if stage == "code" else "/console/mfa"
+    elif signed.session.must_change_password:
         target = "/console/password"
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(

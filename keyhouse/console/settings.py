@@ -55,11 +55,24 @@ def deletion(ctx: Ctx) -> Redirect:
     SETTINGS + "/preference",
     Action.SetSecurityPreference,
     lambda c: SETTINGS,
-    lambda c: {"AllowUserToManageAccessKeys": str(c.form.get("allow_keys") == "on")},
+    lambda c: {
+        "AllowUserToManageAccessKeys": str(c.form.get("allow_keys") == "on"),
+        "AllowUserToManageMFADevices": str(c.form.get("allow_mfa") == "on"),
+        "MFAOperationForLogin": _mfa_for_login(c),
+    },
 )
 def preference(ctx: Ctx) -> Redirect:
-    ctx.svc.accounts.set_security_preference(ctx.who, ctx.form.get("allow_keys") == "on")
+    ctx.svc.accounts.set_security_preference(
+        ctx.who,
+        ctx.form.get("allow_keys") == "on",
+        allow_user_manage_mfa=ctx.form.get("allow_mfa") == "on",
+        mfa_for_login=_mfa_for_login(ctx),
+    )
     return Redirect(SETTINGS, notice="The security preference was saved.")
+
+
+def _mfa_for_login(ctx: Ctx) -> str:
+    return "mandatory" if ctx.form.get("require_mfa") == "on" else "independent"
 
 
 @PAGES.get("/console/report", Action.GetCredentialReport)

@@ -6,8 +6,9 @@ A page module declares its routes on a :class:`Pages` list:
 - ``@pages.get(path, Action.X, params)``: a page view. It runs on a worker thread as the
   signed-in principal, inside one Read event named for what the person looked at.
 - ``@pages.post(path, Action.X, back, params)``: a change. One event, named for the change,
-  with the vendor's code when it fails. The handler returns a :class:`Redirect`; a refusal
-  redirects to ``back`` with the error and the form as it was sent. Either way the next
+  with the vendor's code when it fails. The handler returns a :class:`Redirect` (or, for a
+  change whose page shows a secret once, that page); a refusal redirects to ``back`` with
+  the error and the form as it was sent. Either way the next
   page shows it once, and a reload repeats nothing.
 
 The event loop never touches the store: everything after reading the form runs on a thread.
@@ -375,7 +376,14 @@ class Web:
         if found is None:
             return RedirectResponse("/console/signin", status_code=303)
         session, who = found
-        if session.must_change_password and request.url.path != "/console/password":
+        where = request.url.path
+        # A session that gave its password opens nothing else until it gives its MFA code,
+        # or binds a device when one is required; then a required new password.
+        if session.mfa_stage == "code":
+            return RedirectResponse("/console/mfa/code", status_code=303)
+        if session.mfa_stage == "bind" and not where.startswith("/console/mfa"):
+            return RedirectResponse("/console/mfa", status_code=303)
+        if session.must_change_password and where != "/console/password" and not session.mfa_stage:
             return RedirectResponse("/console/password", status_code=303)
         return Ctx(request, self, session, who)
 
@@ -410,7 +418,7 @@ class Web:
         try:
             event = page.event(ctx) if callable(page.event) else page.event
             if event is None:
-                done: Redirect = page.handler(ctx)
+                done: Redirect | Response = page.handler(ctx)
             else:
                 surface = self.surface(request)
                 with self.services.acting.event(surface, ctx.who, event, page.params(ctx)):
@@ -421,6 +429,8 @@ class Web:
             field_name = str(getattr(exc, "parameter", ""))
             console.flash(ctx.session, error=explain(exc), field=field_name, form=form)
             return RedirectResponse(back(ctx), status_code=303)
+        if isinstance(done, Response):  # a page that shows what the change made, once
+            return done
         if done.notice or done.created or done.form:
             console.flash(ctx.session, notice=done.notice, created=done.created, form=done.form)
         return RedirectResponse(done.to, status_code=303)

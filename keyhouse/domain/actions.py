@@ -29,6 +29,7 @@ class Scope(StrEnum):
     POLICY = "policy"
     ROLE = "role"
     SERVICE = "service"  # a protected service: acs:keyhouse:*:<account>:service/<name>
+    MFA = "mfa"  # a virtual MFA device: its serial number, acs:ram::<account>:mfa/<name>
     NONE = "none"  # no permission needed (who am I?)
 
 
@@ -84,6 +85,13 @@ class Action(StrEnum):
     GetLoginProfile = auto()
     UpdateLoginProfile = auto()
     DeleteLoginProfile = auto()
+    # virtual MFA devices
+    CreateVirtualMFADevice = auto()
+    ListVirtualMFADevices = auto()
+    DeleteVirtualMFADevice = auto()
+    BindMFADevice = auto()
+    UnbindMFADevice = auto()
+    GetUserMFAInfo = auto()
     # "a list-level action on all resources" (seed: ram:ListAccessKeysInRecycleBin)
     ListAccessKeysInRecycleBin = auto()
     GetAccessKeyInfoInRecycleBin = auto()
@@ -162,6 +170,7 @@ class Command(StrEnum):
     WhoIs = auto()
     ListAccessKeyAttempts = auto()
     SimulateAccessKeyPolicy = auto()
+    ResetMFADevice = auto()
 
 
 _COMMAND_WRITES = frozenset(
@@ -170,6 +179,7 @@ _COMMAND_WRITES = frozenset(
         Command.SetAccountPassword,
         Command.ProtectAccessKey,
         Command.UnprotectAccessKey,
+        Command.ResetMFADevice,
     }
 )
 
@@ -177,6 +187,7 @@ L, R, W = Level.LIST, Level.READ, Level.WRITE
 A, U, G, P, N = Scope.ACCOUNT, Scope.USER, Scope.GROUP, Scope.POLICY, Scope.NONE
 RO = Scope.ROLE
 SV = Scope.SERVICE
+MF = Scope.MFA
 
 
 def _permissions(
@@ -223,6 +234,13 @@ PERMISSIONS: dict[Action, Permission] = _permissions(
         Action.GetLoginProfile: (R, U),
         Action.UpdateLoginProfile: (W, U),
         Action.DeleteLoginProfile: (W, U),
+        # virtual MFA devices (resource: the serial number, acs:ram::<account>:mfa/<name>)
+        Action.CreateVirtualMFADevice: (W, MF),
+        Action.ListVirtualMFADevices: (L, A),
+        Action.DeleteVirtualMFADevice: (W, MF),
+        Action.BindMFADevice: (W, U),
+        Action.UnbindMFADevice: (W, U),
+        Action.GetUserMFAInfo: (R, U),
         # "a list-level action on all resources" (seed: ram:ListAccessKeysInRecycleBin)
         Action.ListAccessKeysInRecycleBin: (L, A),
         Action.GetAccessKeyInfoInRecycleBin: (R, U),

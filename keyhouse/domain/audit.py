@@ -45,7 +45,17 @@ _COMMON = frozenset(
         "RegionId",
     }
 )
-_SECRET_WORDS = ("secret", "password", "signature", "authorization", "token")
+# An MFA seed, its QR code and a code are secrets too (a code is one for 30 seconds).
+_SECRET_WORDS = (
+    "secret",
+    "password",
+    "signature",
+    "authorization",
+    "token",
+    "seed",
+    "qrcode",
+    "authenticationcode",
+)
 
 
 def _is_secret(name: str) -> bool:

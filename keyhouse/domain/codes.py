@@ -77,6 +77,14 @@ _TABLE: dict[str, tuple[str, int]] = {
     "not_found.role.policy": ("EntityNotExist.Role.Policy", 404),
     "already_exists.role.policy": ("EntityAlreadyExists.Role.Policy", 409),
     "limit_exceeded.role.policy": ("LimitExceeded.Role.Policy", 409),
+    "not_found.virtual_mfa_device": ("EntityNotExist.VirtualMFADevice", 404),
+    "not_found.user.mfa_device": ("EntityNotExist.User.MFADevice", 404),
+    "already_exists.virtual_mfa_device": ("EntityAlreadyExists.VirtualMFADevice", 409),
+    "already_exists.virtual_mfa_device.user": ("EntityAlreadyExists.VirtualMFADevice.User", 409),
+    "already_exists.user.mfa_device": ("EntityAlreadyExists.User.MFADevice", 409),
+    "conflict.virtual_mfa_device.user": ("DeleteConflict.VirtualMFADevice.User", 409),
+    "limit_exceeded.virtual_mfa_device": ("LimitExceeded.VirtualMFADevice", 409),
+    "mfa.code_refused": ("CheckAuthenticationCodeFail", 403),
 }
 
 _RECOMMEND: dict[str, str] = {
@@ -103,6 +111,10 @@ _RECOMMEND: dict[str, str] = {
     "delete with CascadingDelete=true.",
     "DeleteConflict.Group.User": "Remove every user from the group first.",
     "DeleteConflict.Group.Policy": "Detach every policy from the group first.",
+    "CheckAuthenticationCodeFail": "Give the codes the device shows now; each code is "
+    "accepted once, and binding takes two consecutive codes.",
+    "DeleteConflict.VirtualMFADevice.User": "Unbind the device from its user first "
+    "(UnbindMFADevice).",
 }
 
 

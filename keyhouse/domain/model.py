@@ -34,6 +34,12 @@ class Account:
     grants_epoch: int = 0
     # Changes with every change to the account, its users or its AccessKeys (by trigger).
     cache_epoch: int = 0
+    # Security preference MFAOperationForLogin: "mandatory" (every RAM user signs in to the
+    # console with an MFA code, binding a device first if it has none) or "independent" (as
+    # each login profile's MFABindRequired says).
+    mfa_for_login: str = "independent"
+    # Security preference AllowUserToManageMFADevices: a RAM user binds and unbinds its own.
+    allow_user_manage_mfa: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +218,20 @@ class LoginProfile:
 
 
 @dataclass(frozen=True, slots=True)
+class MFADevice:
+    """A virtual MFA device: its TOTP seed is sealed like every secret and shown only when the
+    device is created."""
+
+    serial_number: str  # acs:ram::<account>:mfa/<name>
+    account_id: str
+    name: str
+    holder: str | None  # a user ID, keyhouse.domain.mfa.OWNER, or None while unbound
+    created_at: datetime
+    activated_at: datetime | None = None
+    last_step: int = 0  # the last TOTP step accepted: a code is used once
+
+
+@dataclass(frozen=True, slots=True)
 class ConsoleSession:
     token_hash: str
     account_id: str
@@ -221,6 +241,9 @@ class ConsoleSession:
     created_at: datetime
     expires_at: datetime
     account_name: str = ""  # for the header: not stored, read with the session
+    # What the session must do before any page: "" (nothing), "code" (give an MFA code),
+    # "bind" (bind an MFA device, required by the login profile or the security preference).
+    mfa_stage: str = ""
 
 
 @dataclass(frozen=True, slots=True)

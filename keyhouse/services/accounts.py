@@ -98,14 +98,27 @@ class Accounts(UseCases):
             return self._account(tx, principal, Action.GetSecurityPreference)
 
     def set_security_preference(
-        self, principal: Principal, allow_user_manage_keys: bool | None
+        self,
+        principal: Principal,
+        allow_user_manage_keys: bool | None,
+        *,
+        allow_user_manage_mfa: bool | None = None,
+        mfa_for_login: str | None = None,
     ) -> Account:
+        """What is given changes; what is None stays."""
+        changes: dict[str, object] = {
+            name: value
+            for name, value in (
+                ("allow_user_manage_keys", allow_user_manage_keys),
+                ("allow_user_manage_mfa", allow_user_manage_mfa),
+                ("mfa_for_login", mfa_for_login),
+            )
+            if value is not None
+        }
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal, Action.SetSecurityPreference, lock=True)
-            if allow_user_manage_keys is not None:
-                account = dataclasses.replace(
-                    account, allow_user_manage_keys=allow_user_manage_keys
-                )
+            if changes:
+                account = dataclasses.replace(account, **changes)  # type: ignore[arg-type]
                 tx.update_account(account)
             return account
 

@@ -5,16 +5,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import re
 import secrets
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from keyhouse.domain.actions import Action
 from keyhouse.domain.errors import (
@@ -24,70 +17,25 @@ from keyhouse.domain.errors import (
     NotFound,
     PermissionDenied,
 )
+from keyhouse.domain.mfa import OWNER
 from keyhouse.domain.model import ConsoleSession, LoginProfile, NewSecret, Principal, User
 from keyhouse.services.base import UseCases, UserRef
+from keyhouse.services.mfa import MFA
+from keyhouse.services.passwords import (
+    ConsoleBusy,
+    attempt_subjects,
+    check_password_policy,
+    count_attempt,
+    forgive,
+    hash_password,
+    verify,
+)
 from keyhouse.store.sql import Tx
 
 SESSION_LIFETIME = timedelta(hours=8)
+# A session that gave its password but still owes an MFA code (or a device) lasts this long.
+MFA_STAGE_LIFETIME = timedelta(minutes=10)
 FLASH_LIFETIME = timedelta(minutes=10)
-THROTTLE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_PAIR = 5
-MAX_FAILURES_PER_ADDRESS = 20
-MAX_FAILURES_PER_USER = 100
-# argon2id takes 64 MiB a hash: at most this many run at once, whatever the load.
-MAX_CONCURRENT_HASHES = 2
-HASH_WAIT = 10.0
-
-_hasher = PasswordHasher()  # argon2id, 64 MiB, 3 passes: the library's (RFC 9106) defaults
-# Verified when the account or user does not exist, so that a wrong name costs as much time
-# as a wrong password and timing does not reveal which names exist.
-_DUMMY = _hasher.hash(secrets.token_urlsafe(16))
-
-
-def check_password_policy(password: str, parameter: str = "Password") -> str:
-    """8 to 32 characters with a lower-case letter, an upper-case letter and a digit."""
-    if not (
-        8 <= len(password) <= 32
-        and re.search(r"[a-z]", password)
-        and re.search(r"[A-Z]", password)
-        and re.search(r"[0-9]", password)
-    ):
-        raise InvalidValue(
-            f"{parameter}.TooWeak",
-            "The password must be 8 to 32 characters long and contain a lower-case letter, "
-            "an upper-case letter and a digit.",
-        )
-    return password
-
-
-_hashing = threading.BoundedSemaphore(MAX_CONCURRENT_HASHES)
-
-
-class ConsoleBusy(DomainError):
-    code = "console.busy"
-
-
-@contextmanager
-def _hash_slot() -> Iterator[None]:
-    if not _hashing.acquire(timeout=HASH_WAIT):
-        raise ConsoleBusy("The console is busy; try again in a moment.")
-    try:
-        yield
-    finally:
-        _hashing.release()
-
-
-def _verify(stored: str | None, password: str) -> bool:
-    with _hash_slot():
-        try:
-            return _hasher.verify(stored or _DUMMY, password) and stored is not None
-        except (VerificationError, InvalidHashError):
-            return False
-
-
-def _hash(password: str) -> str:
-    with _hash_slot():
-        return _hasher.hash(password)
 
 
 def _operator_only(principal: Principal) -> None:
@@ -101,16 +49,6 @@ def _operator_only(principal: Principal) -> None:
 
 def _plausible(name: str, longest: int) -> bool:
     return 0 < len(name) <= longest and name.isprintable()
-
-
-def _backoff(limit: int) -> Callable[[int], timedelta]:
-    """How long a throttle window lasts once it holds ``attempts``: 15 minutes, doubled for
-    every attempt beyond the limit (up to 32 times)."""
-
-    def window(attempts: int) -> timedelta:
-        return THROTTLE_WINDOW * int(2 ** min(max(attempts - limit, 0), 5))
-
-    return window
 
 
 def _digest(token: str) -> str:
@@ -154,7 +92,7 @@ class Console(UseCases):
                 raise AlreadyExists("user.login_profile", "The user already has a login profile.")
             profile = LoginProfile(
                 user.user_id,
-                _hash(password),
+                hash_password(password),
                 status,
                 reset_required,
                 mfa_required,
@@ -198,7 +136,7 @@ class Console(UseCases):
                 check_password_policy(password)
             changed = dataclasses.replace(
                 profile,
-                password_hash=_hash(password) if password else profile.password_hash,
+                password_hash=hash_password(password) if password else profile.password_hash,
                 password_reset_required=(
                     profile.password_reset_required if reset_required is None else reset_required
                 ),
@@ -226,7 +164,7 @@ class Console(UseCases):
         _operator_only(principal)
         # Hashed before the transaction: argon2 (and a wait for a hash slot) must not hold
         # the store's write lock.
-        password_hash = _hash(check_password_policy(password))
+        password_hash = hash_password(check_password_policy(password))
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
@@ -248,19 +186,11 @@ class Console(UseCases):
             # No account or user has such a name: nothing to count, nothing to look up.
             raise SignInRefused("The account name, user name or password is wrong.")
         now = self.clock.now()
-        who = f"{account_name}/{user_name or ''}"
-        subjects = (
-            (f"pair:{who}@{address}"[:200], MAX_FAILURES_PER_PAIR),
-            (f"address:{address}"[:200], MAX_FAILURES_PER_ADDRESS),
-            (f"user:{who}"[:200], MAX_FAILURES_PER_USER),
-        )
+        subjects = attempt_subjects(account_name, user_name, address)
         with self.store.transaction(write=True) as tx:
-            counted = [
-                (tx.count_attempt(subject, now, _backoff(limit)), limit)
-                for subject, limit in subjects
-            ]
+            throttled = count_attempt(tx, subjects, now)
             account = tx.get_account_by_name(account_name)
-        if any(count > limit for count, limit in counted):
+        if throttled:
             raise SignInRefused(
                 "Too many failed sign-ins. Try again later.",
                 throttled=True,
@@ -278,13 +208,23 @@ class Console(UseCases):
                 profile = tx.get_login_profile(user.user_id) if user else None
                 if profile is not None and profile.status == "Active":
                     stored = profile.password_hash
-        if not _verify(stored, password) or account is None:
+        if not verify(stored, password) or account is None:
             raise SignInRefused(
                 "The account name, user name or password is wrong.",
                 account_id=account.account_id if account else "",
                 user_name=user_name or "",
             )
         token = secrets.token_urlsafe(32)
+        with self.store.transaction() as tx:
+            device = tx.mfa_device_of(account.account_id, user.user_id if user else OWNER)
+        stage = ""
+        if device is not None:
+            stage = "code"
+        elif profile is not None and (
+            profile.mfa_bind_required or account.mfa_for_login == "mandatory"
+        ):
+            stage = "bind"
+        lifetime = MFA_STAGE_LIFETIME if stage else SESSION_LIFETIME
         session = ConsoleSession(
             _digest(token),
             account.account_id,
@@ -292,17 +232,51 @@ class Console(UseCases):
             secrets.token_urlsafe(32),
             bool(profile and profile.password_reset_required),
             now,
-            now + SESSION_LIFETIME,
+            now + lifetime,
+            mfa_stage=stage,
         )
         with self.store.transaction(write=True) as tx:
-            tx.clear_failures(subjects[0][0])
-            for subject, _ in subjects[1:]:
-                tx.forgive_attempt(subject)
+            if stage != "code":  # the failures are forgiven once the code is right
+                forgive(tx, subjects)
             tx.insert_session(session)
             tx.purge_sessions(now, flashes_before=now - FLASH_LIFETIME)
             if user is not None:
                 tx.update_user(dataclasses.replace(user, last_login_at=now))
         return SignedIn(token, session, self._principal(session, user))
+
+    def give_code(self, session: ConsoleSession, code: str, address: str) -> None:
+        """The MFA code a session that gave its password owes. Each attempt counts against the
+        same throttle as passwords (per user and address, per address, per user) before the
+        code is checked; a code is accepted once. Raises SignInRefused."""
+        if session.mfa_stage != "code":
+            return
+        now = self.clock.now()
+        user_name = None
+        with self.store.transaction() as tx:
+            account = tx.get_account(session.account_id)
+            if session.user_id is not None:
+                user = tx.get_user(session.account_id, session.user_id, tags=False)
+                user_name = user.name if user else "?"
+        subjects = attempt_subjects(account.name if account else "?", user_name, address)
+        with self.store.transaction(write=True) as tx:
+            throttled = count_attempt(tx, subjects, now)
+        if throttled:
+            raise SignInRefused("Too many failed sign-ins. Try again later.", throttled=True)
+        holder = session.user_id or OWNER
+        checker = MFA(self.store, self.clock, self.authorizer, self.box)
+        with self.store.transaction(write=True) as tx:
+            good = checker.check_sign_in_code(tx, session.account_id, holder, code.strip())
+            if good:
+                forgive(tx, subjects)
+                tx.pass_mfa_stage(session.token_hash, now + SESSION_LIFETIME)
+        if not good:
+            raise SignInRefused("The MFA code is wrong, or was used already.")
+
+    def device_bound(self, session: ConsoleSession) -> None:
+        """A session that had to bind a device did: every page opens now."""
+        if session.mfa_stage == "bind":
+            with self.store.transaction(write=True) as tx:
+                tx.pass_mfa_stage(session.token_hash, self.clock.now() + SESSION_LIFETIME)
 
     @staticmethod
     def _principal(session: ConsoleSession, user: User | None) -> Principal:
@@ -388,7 +362,7 @@ class Console(UseCases):
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
             profile = tx.get_login_profile(session.user_id)
-            if profile is None or not _verify(profile.password_hash, current):
+            if profile is None or not verify(profile.password_hash, current):
                 raise InvalidValue("CurrentPassword", "The current password is wrong.")
             if current == new:
                 raise InvalidValue(
@@ -397,7 +371,7 @@ class Console(UseCases):
             tx.save_login_profile(
                 dataclasses.replace(
                     profile,
-                    password_hash=_hash(new),
+                    password_hash=hash_password(new),
                     password_reset_required=False,
                     updated_at=now,
                 )

@@ -17,6 +17,7 @@ from keyhouse.services.hot_reads import HotReads
 from keyhouse.services.keys import Keys
 from keyhouse.services.leaks import LeakScanner
 from keyhouse.services.masterkeys import MasterKeys
+from keyhouse.services.mfa import MFA
 from keyhouse.services.policies import Policies
 from keyhouse.services.protected import ProtectedServices
 from keyhouse.services.reports import Reports
@@ -46,6 +47,7 @@ class Services:
     trail: Trail
     reports: Reports
     console: Console
+    mfa: MFA
     authenticator: Authenticator
     sweeper: Sweeper
     metrics: Metrics

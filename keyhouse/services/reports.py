@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from keyhouse.clock import format_date
 from keyhouse.domain.actions import Action
 from keyhouse.domain.errors import InvalidValue, NotFound
+from keyhouse.domain.mfa import OWNER
 from keyhouse.domain.model import AccessKey, Principal
 from keyhouse.domain.rules import ROOT_KEY_LIMIT
 from keyhouse.services.base import UseCases
@@ -66,17 +67,19 @@ def _key_cells(keys: list[AccessKey]) -> list[str]:
     return cells
 
 
-def _password_cells(exists: bool, active: bool, changed: datetime | None) -> list[str]:
-    """password_exist, password_active, password_last_changed, password_next_rotation,
-    mfa_active (Keyhouse has no password rotation policy and no MFA)."""
+def _password_cells(
+    exists: bool, active: bool, changed: datetime | None, mfa_active: bool
+) -> list[str]:
+    """password_exist, password_active, password_last_changed, password_next_rotation (Keyhouse
+    has no password rotation policy), mfa_active (an MFA device is bound)."""
     if not exists:
-        return [_bool(False), NOT_APPLICABLE, NOT_APPLICABLE, NOT_APPLICABLE, _bool(False)]
+        return [_bool(False), NOT_APPLICABLE, NOT_APPLICABLE, NOT_APPLICABLE, _bool(mfa_active)]
     return [
         _bool(True),
         _bool(active),
         format_date(changed) or NOT_APPLICABLE,
         NOT_APPLICABLE,
-        _bool(False),
+        _bool(mfa_active),
     ]
 
 
@@ -94,11 +97,14 @@ class Reports(UseCases):
             writer.writerow(HEADER)
             root_keys = tx.list_live_keys(account.account_id, None)
             changed = tx.account_password_changed(account.account_id)
+            with_mfa = tx.mfa_holders(account.account_id)
             root = [
                 "<root>",
                 format_date(account.created_at),
                 NOT_APPLICABLE,
-                *_password_cells(changed is not None, changed is not None, changed),
+                *_password_cells(
+                    changed is not None, changed is not None, changed, OWNER in with_mfa
+                ),
             ]
             writer.writerow([*root, *_key_cells(root_keys)])
             after: str | None = None
@@ -115,6 +121,7 @@ class Reports(UseCases):
                             profile is not None,
                             profile is not None and profile.status == "Active",
                             profile.updated_at if profile else None,
+                            user.user_id in with_mfa,
                         ),
                     ]
                     writer.writerow([*row, *_key_cells(keys)])

@@ -28,6 +28,8 @@ def account_from(row: Any) -> Account:
         key_deletion=KeyDeletion(row.key_deletion),
         created_at=row.created_at,
         allow_user_manage_keys=bool(row.allow_user_manage_keys),
+        mfa_for_login=row.mfa_for_login,
+        allow_user_manage_mfa=bool(row.allow_user_manage_mfa),
         grants_epoch=int(row.grants_epoch),
         cache_epoch=int(row.cache_epoch or 0),
     )
@@ -115,6 +117,8 @@ class AccountsTx:
                         default_domain=account.default_domain,
                         key_deletion=account.key_deletion.value,
                         allow_user_manage_keys=account.allow_user_manage_keys,
+                        mfa_for_login=account.mfa_for_login,
+                        allow_user_manage_mfa=account.allow_user_manage_mfa,
                     )
                 )
         except IntegrityError as exc:

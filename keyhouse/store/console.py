@@ -104,6 +104,7 @@ class ConsoleTx:
                 must_change_password=session.must_change_password,
                 created_at=session.created_at,
                 expires_at=session.expires_at,
+                mfa_stage=session.mfa_stage,
             )
         )
 
@@ -123,6 +124,16 @@ class ConsoleTx:
             bool(row.must_change_password),
             row.created_at,
             row.expires_at,
+            mfa_stage=row.mfa_stage,
+        )
+
+    def pass_mfa_stage(self, token_hash: str, expires_at: datetime) -> None:
+        """The session gave its MFA code (or bound its device): every page opens now, until
+        ``expires_at``."""
+        self._c.execute(
+            update(console_sessions)
+            .where(console_sessions.c.token_hash == token_hash)
+            .values(mfa_stage="", expires_at=expires_at)
         )
 
     def end_session(self, token_hash: str) -> None:

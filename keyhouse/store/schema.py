@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -68,6 +69,10 @@ accounts = Table(
     Column("grants_epoch", Integer(), nullable=False, server_default="0"),
     # The account-wide network access policy (JSON text, as set), or NULL for none.
     Column("network_policy", Text(), nullable=True),
+    # Security preference MFAOperationForLogin ("mandatory" | "independent") and
+    # AllowUserToManageMFADevices (migration 0012).
+    Column("mfa_for_login", String(16), nullable=False, server_default="independent"),
+    Column("allow_user_manage_mfa", Boolean(), nullable=False, server_default=true()),
     UniqueConstraint("name"),
     UniqueConstraint("default_domain"),
 )
@@ -314,7 +319,26 @@ console_sessions = Table(
     Column("must_change_password", Boolean(), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
+    # "" signed in; "code": an MFA code is still due; "bind": a device must be bound first.
+    Column("mfa_stage", String(8), nullable=False, server_default=""),
     Index(None, "expires_at"),
+)
+
+# Virtual MFA devices (IMS CreateVirtualMFADevice): the TOTP seed sealed with the master key,
+# bound to what the serial number names ("mfa:" + serial), and who holds the device.
+mfa_devices = Table(
+    "mfa_devices",
+    metadata,
+    Column("serial_number", String(128), primary_key=True),
+    Column("account_id", String(16), ForeignKey("accounts.account_id"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("holder", String(16), nullable=True),  # a user ID, "owner", or NULL: unbound
+    Column("secret_key_id", String(32), nullable=False),
+    Column("secret_sealed", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("activated_at", UTCDateTime(), nullable=True),
+    Column("last_step", BigInteger(), nullable=False, server_default="0"),
+    UniqueConstraint("account_id", "holder"),
 )
 
 # What the console shows once after a redirect (post/redirect/get): a notice, and for a new

@@ -1,7 +1,7 @@
 """Sealed secrets by master key id, for rotating the master key (mixed into
 keyhouse.store.sql.Tx): AccessKey secrets, the new pairs a console page is about to show once,
-and the store's own keys (the audit chain's); and the temporary credentials each master key's
-tokens still let in."""
+MFA seeds, and the store's own keys (the audit chain's); and the temporary credentials each
+master key's tokens still let in."""
 
 from __future__ import annotations
 
@@ -13,7 +13,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from keyhouse.crypto import Sealed
-from keyhouse.store.schema import access_keys, console_flashes, store_keys, sts_sessions
+from keyhouse.store.schema import (
+    access_keys,
+    console_flashes,
+    mfa_devices,
+    store_keys,
+    sts_sessions,
+)
 
 # (table, the column naming a row, the column the secret is bound to, and the prefix of what it
 # is bound to) of every table holding sealed secrets.
@@ -21,9 +27,15 @@ _SEALED: dict[str, tuple[Table, str, str, str]] = {
     "access_keys": (access_keys, "access_key_id", "access_key_id", ""),
     "console_flashes": (console_flashes, "token_hash", "access_key_id", ""),
     "store_keys": (store_keys, "name", "name", "store-key:"),
+    "mfa_devices": (mfa_devices, "serial_number", "serial_number", "mfa:"),
 }
 # The store key that keys the audit trail's hash chain (keyhouse.domain.audit.ChainKey).
 CHAIN_KEY = "audit-chain"
+
+
+def mfa_seed_binding(serial_number: str) -> str:
+    """What an MFA device's seed is sealed bound to."""
+    return _SEALED["mfa_devices"][3] + serial_number
 
 
 def store_key_binding(name: str) -> str:

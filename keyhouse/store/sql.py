@@ -24,6 +24,7 @@ from keyhouse.store.console import ConsoleTx
 from keyhouse.store.engine import BUSY_TIMEOUT, WRITE_OPTION, SqliteWriteLock
 from keyhouse.store.hot import HotPath
 from keyhouse.store.keys import KeysTx, Purged
+from keyhouse.store.mfa import MFATx
 from keyhouse.store.roles import RolesTx
 from keyhouse.store.sealing import SealingTx
 from keyhouse.store.services import ServicesTx
@@ -43,6 +44,7 @@ class Tx(
     ConsoleTx,
     SealingTx,
     ServicesTx,
+    MFATx,
 ):
     """One open transaction. Methods return domain objects; ``None`` means "no such row"."""
 

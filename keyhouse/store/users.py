@@ -18,6 +18,7 @@ from keyhouse.store.schema import (
     attachments,
     group_members,
     login_profiles,
+    mfa_devices,
     user_tags,
     users,
 )
@@ -217,6 +218,8 @@ class UsersTx:
         self._c.execute(delete(access_keys).where(access_keys.c.user_id == user_id))
         self._c.execute(delete(user_tags).where(user_tags.c.user_id == user_id))
         self._c.execute(delete(login_profiles).where(login_profiles.c.user_id == user_id))
+        # Its MFA device goes with it: its seed is on the user's phone, no one else's.
+        self._c.execute(delete(mfa_devices).where(mfa_devices.c.holder == user_id))
         self._c.execute(delete(group_members).where(group_members.c.user_id == user_id))
         self._c.execute(
             delete(attachments).where(
