@@ -19,14 +19,23 @@ SIGNIN_CSRF = "kh_signin"
 
 
 def landing(is_user: bool) -> str:
-    """The account owner starts at the users; a RAM user at its own AccessKeys."""
-    return "/console/keys" if is_user else "/console/users"
+    """The account owner starts at the users; a RAM user at its start page (which opens its
+    own AccessKeys when it may manage them)."""
+    return "/console" if is_user else "/console/users"
 
 
 @PAGES.get("/console", None)
 @PAGES.get("/console/", None)
-def home(ctx: Ctx) -> RedirectResponse:
-    return RedirectResponse(landing(ctx.who.kind == "user"), status_code=303)
+def home(ctx: Ctx) -> Response:
+    """A RAM user's first page: its own AccessKeys when it may list them, else what it may
+    use and which setting keeps its AccessKeys from it (never a refusal: every "Back to the
+    console" leads here)."""
+    if ctx.who.kind != "user":
+        return RedirectResponse(landing(False), status_code=303)
+    offered = ctx.offered()
+    if "keys" in offered:
+        return RedirectResponse("/console/keys", status_code=303)
+    return ctx.page("home.html", nav="home", offered=offered)
 
 
 @PAGES.raw("/console/signin", ["GET", "POST"])

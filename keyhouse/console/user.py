@@ -10,6 +10,7 @@ from typing import Any
 from starlette.responses import Response
 
 from keyhouse.console import keys as keys_pages
+from keyhouse.console import logon
 from keyhouse.console.web import (
     Ctx,
     Pages,
@@ -60,7 +61,7 @@ def _page(ctx: Ctx, tab: str, **view: Any) -> Response:
 
 @PAGES.get("/console/users/{name}", Action.GetUser, _name)
 def details(ctx: Ctx) -> Response:
-    return _page(ctx, "details")
+    return _page(ctx, "details", **logon.view(ctx, UserRef.name(ctx.arg("name"))))
 
 
 @PAGES.get("/console/users/{name}/keys", Action.ListAccessKeys, _name)

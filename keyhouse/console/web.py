@@ -142,7 +142,24 @@ _NAV = (
     ("/console/audit", "audit"),
     ("/console/report", "report"),
     ("/console/settings", "settings"),
+    ("/console/mfa", "mfa"),
 )
+
+
+# What each navigation entry lists, by its key: the entry is offered only to those who may.
+NAV_ACTIONS = {
+    "users": Action.ListUsers,
+    "groups": Action.ListGroups,
+    "roles": Action.ListRoles,
+    "policies": Action.ListPolicies,
+    "keys": Action.ListAccessKeys,
+    "bin": Action.ListUsersInRecycleBin,
+    "network": Action.GetAccessKeyPolicyForAccount,
+    "services": Action.ListServices,
+    "audit": Action.LookupEvents,
+    "report": Action.GetCredentialReport,
+    "settings": Action.GetSecurityPreference,
+}
 
 
 def nav_of(address: str) -> str:
@@ -182,8 +199,14 @@ class Ctx:
     def query(self, name: str, default: str = "") -> str:
         return self.request.query_params.get(name, default).strip()
 
+    def offered(self) -> set[str]:
+        """The navigation entries this person may use."""
+        allowed = self.svc.console.permitted(self.who, NAV_ACTIONS.values())
+        return {key for key, action in NAV_ACTIONS.items() if action in allowed}
+
     def page(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         context.setdefault("nav", nav_of(self.request.url.path))
+        context.setdefault("offered", self.offered())
         return self.web.render(
             self.request,
             template,

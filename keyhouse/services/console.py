@@ -6,10 +6,11 @@ import dataclasses
 import hashlib
 import json
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from keyhouse.domain.actions import Action
+from keyhouse.domain.actions import Action, Scope, account_resource, user_resource
 from keyhouse.domain.errors import (
     AlreadyExists,
     DomainError,
@@ -277,6 +278,32 @@ class Console(UseCases):
         if session.mfa_stage == "bind":
             with self.store.transaction(write=True) as tx:
                 tx.pass_mfa_stage(session.token_hash, self.clock.now() + SESSION_LIFETIME)
+
+    def permitted(self, principal: Principal, actions: Iterable[Action]) -> set[Action]:
+        """Which of ``actions`` the principal may perform: account-wide ones on the account,
+        user-level ones on itself (its own AccessKeys under the security preference). What the
+        console offers in its navigation; each page still asks the same question for real."""
+        with self.store.transaction() as tx:
+            account = tx.get_account(principal.account_id)
+            if account is None:
+                return set()
+            allowed = set()
+            for action in actions:
+                if action.permission.scope is Scope.USER and principal.user_name:
+                    resource = user_resource(account.account_id, principal.user_name)
+                else:
+                    resource = account_resource(account.account_id)
+                decision = self.authorizer.decide(
+                    principal,
+                    action,
+                    account.account_id,
+                    resource,
+                    grants=lambda: self._grants(tx, principal, account),
+                    target_user_id=principal.user_id,
+                )
+                if decision.allowed:
+                    allowed.add(action)
+            return allowed
 
     @staticmethod
     def _principal(session: ConsoleSession, user: User | None) -> Principal:

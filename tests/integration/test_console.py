@@ -182,7 +182,7 @@ def test_owner_manages_a_users_keys_end_to_end(
     page.reload()
     shot(page, console, "user")
     page.locator("nav.tabs").get_by_role("link", name="Details").click()
-    expect(page.locator("dl.details")).to_contain_text("alice@")
+    expect(page.locator("dl.details").first).to_contain_text("alice@")
     shot(page, console, "user-details")
 
 

@@ -167,7 +167,10 @@ def test_a_user_needs_a_policy_for_devices(
     expect_error("NoPermission", 403, carol.ims, "CreateVirtualMFADevice", VirtualMFADeviceName="x")
     expect_error("NoPermission", 403, carol.ims, "ListVirtualMFADevices")
     root.ram(
-        "AttachPolicyToUser", PolicyType="System", PolicyName="AliyunRAMFullAccess", UserName="carol"
+        "AttachPolicyToUser",
+        PolicyType="System",
+        PolicyName="AliyunRAMFullAccess",
+        UserName="carol",
     )
     assert make_device(carol, "carols")["SerialNumber"].endswith(":mfa/carols")
 

@@ -6,6 +6,14 @@ document.addEventListener("DOMContentLoaded", () => {
     const at = new Date(time.getAttribute("datetime"));
     if (!Number.isNaN(at.getTime())) time.textContent = local.format(at);
   }
+  // A table wider than its page scrolls sideways: say so above it (and again on resizing).
+  const cue = () => {
+    for (const wrap of document.querySelectorAll(".table-wrap")) {
+      wrap.classList.toggle("scrolls", wrap.scrollWidth > wrap.clientWidth + 1);
+    }
+  };
+  cue();
+  window.addEventListener("resize", cue);
   // Destructive actions open a modal dialog; Cancel (or Escape) closes it.
   for (const opener of document.querySelectorAll("[data-dialog]")) {
     opener.addEventListener("click", () => document.getElementById(opener.dataset.dialog).showModal());
