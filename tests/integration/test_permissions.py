@@ -89,6 +89,33 @@ def _my_key(p: Persona, w: World) -> str:
     return p.active_key if p.user else w.victim_key
 
 
+def _me_upn_param(p: Persona, w: World) -> dict[str, Any]:
+    return {"UserPrincipalName": _me_upn(p, w)}
+
+
+def _me_param(p: Persona, w: World) -> dict[str, Any]:
+    return {"UserName": _me(p, w)}
+
+
+def _device_name(product: str) -> Callable[[Persona, World], dict[str, Any]]:
+    return lambda p, w: {"VirtualMFADeviceName": f"{product}-{p.name}"}
+
+
+def _device_serial(product: str) -> Callable[[Persona, World], dict[str, Any]]:
+    return lambda p, w: {"SerialNumber": f"acs:ram::{w.account_id}:mfa/{product}-{p.name}"}
+
+
+def _bind(
+    product: str, who: Callable[[Persona, World], dict[str, Any]]
+) -> Callable[[Persona, World], dict[str, Any]]:
+    return lambda p, w: {
+        **who(p, w),
+        **_device_serial(product)(p, w),
+        "AuthenticationCode1": "123456",
+        "AuthenticationCode2": "654321",
+    }
+
+
 ROUTES = json.dumps([{"Method": "GET", "Path": "/orders/{id}", "Action": "orders:GetOrder"}])
 
 CALLS: list[Call] = [
@@ -192,6 +219,19 @@ CALLS: list[Call] = [
         "self",
     ),
     ("ims", "DeleteLoginProfile", lambda p, w: {"UserPrincipalName": _me_upn(p, w)}, "self"),
+    # virtual MFA devices (IMS and RAM): a device's own resource, or the user it is bound to
+    *[
+        call
+        for product, who in (("ims", _me_upn_param), ("ram", _me_param))
+        for call in (
+            (product, "CreateVirtualMFADevice", _device_name(product), "mfa"),
+            (product, "ListVirtualMFADevices", lambda p, w: {}, "account"),
+            (product, "DeleteVirtualMFADevice", _device_serial(product), "mfa"),
+            (product, "BindMFADevice", _bind(product, who), "self"),
+            (product, "UnbindMFADevice", who, "self"),
+            (product, "GetUserMFAInfo", who, "self"),
+        )
+    ],
     (
         "ims",
         "GetAccessKeyInfoInRecycleBin",
