@@ -142,6 +142,17 @@ def test_the_owner_binds_mfa_signs_in_with_a_code_once_and_unbinds(
     sign_in(page, console, owner["AccountName"], PASSWORD)
     expect(page).to_have_url(url_end("/console/users"))
 
+    # A lost phone: the operator resets the owner's device.
+    page.goto(url(console, "/console/mfa"))
+    page.get_by_role("button", name="Bind an MFA device").click()
+    bind_here(page)
+    expect(page.get_by_text("Your MFA device is bound")).to_be_visible()
+    done = console.cli("mfa", "reset", "--account", owner["AccountName"], "--owner")
+    assert ":mfa/console-owner is unbound and deleted" in done.stdout
+    sign_out(page)
+    sign_in(page, console, owner["AccountName"], PASSWORD)
+    expect(page).to_have_url(url_end("/console/users"))
+
 
 def test_the_preference_requires_mfa_a_user_binds_then_signs_in_with_codes(
     console: Server, owner: dict[str, Any], root: Api, page: Any
