@@ -27,6 +27,18 @@ def consecutive_codes(seed: str) -> tuple[str, str]:
     return totp.at(now - 30), totp.at(now)
 
 
+def bind(api: Api, device: dict[str, Any], principal: str) -> None:
+    """Bind ``device`` to the user, with two codes from its seed."""
+    first, second = consecutive_codes(device["Base32StringSeed"])
+    api.ims(
+        "BindMFADevice",
+        SerialNumber=device["SerialNumber"],
+        UserPrincipalName=principal,
+        AuthenticationCode1=first,
+        AuthenticationCode2=second,
+    )
+
+
 def make_device(api: Api, name: str) -> dict[str, Any]:
     return api.ims("CreateVirtualMFADevice", VirtualMFADeviceName=name)["VirtualMFADevice"]  # type: ignore[no-any-return]
 
@@ -199,14 +211,7 @@ def test_the_preference_requires_mfa_and_the_report_tells_who_has_it(
     for name in ("dora", "eve"):
         root.ims("CreateUser", UserPrincipalName=upn(account, name), DisplayName=name)
     device = make_device(root, "dora-phone")
-    first, second = consecutive_codes(device["Base32StringSeed"])
-    root.ims(
-        "BindMFADevice",
-        SerialNumber=device["SerialNumber"],
-        UserPrincipalName=upn(account, "dora"),
-        AuthenticationCode1=first,
-        AuthenticationCode2=second,
-    )
+    bind(root, device, upn(account, "dora"))
     root.ims("GenerateCredentialReport")
     content = base64.b64decode(root.ims("GetCredentialReport")["Content"]).decode()
     rows = {r["user"]: r for r in csv.DictReader(io.StringIO(content))}
@@ -220,14 +225,7 @@ def test_the_operator_resets_a_lost_device_and_the_seed_is_sealed(
 ) -> None:
     root.ims("CreateUser", UserPrincipalName=upn(account, "finn"), DisplayName="finn")
     device = make_device(root, "finn-phone")
-    first, second = consecutive_codes(device["Base32StringSeed"])
-    root.ims(
-        "BindMFADevice",
-        SerialNumber=device["SerialNumber"],
-        UserPrincipalName=upn(account, "finn"),
-        AuthenticationCode1=first,
-        AuthenticationCode2=second,
-    )
+    bind(root, device, upn(account, "finn"))
     if backend == "sqlite":  # the seed is stored sealed, never as text
         db = server.database_url.removeprefix("sqlite:///")
         with sqlite3.connect(db) as conn:
