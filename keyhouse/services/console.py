@@ -423,8 +423,8 @@ class Flash:
 
 # A form kept for its next page: at most this many characters in all (a policy document fits).
 FORM_KEPT = 16_384
-# Never kept, not even sealed: what a person typed as a password.
-_NOT_KEPT = frozenset({"csrf", "password", "current", "new", "repeat"})
+# Never kept, not even sealed: what a person typed as a password or an MFA code.
+_NOT_KEPT = frozenset({"csrf", "password", "current", "new", "repeat", "code", "code1", "code2"})
 
 
 def _bounded(form: dict[str, str]) -> dict[str, str]:

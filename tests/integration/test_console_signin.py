@@ -335,3 +335,33 @@ def test_no_button_or_code_lies_outside_the_viewport_or_its_scroll_area(
         assert found["cued"] == found["scrolling"], (where, width, found)
         assert not found["page"], (where, width, "the page itself scrolls sideways")
     context.close()
+
+
+def test_wrong_codes_count_against_the_sign_in_throttle(
+    console: Server, owner: dict[str, Any], root: Api, page: Any
+) -> None:
+    # The login profile requires MFA (the preference does not): gus binds at its first sign-in.
+    user_with_password(root, owner, "gus", MFABindRequired=True)
+    sign_in(page, console, owner["AccountName"], USER_PASSWORD, user="gus")
+    expect(page.locator("#mfa-required")).to_be_visible()
+    page.get_by_role("button", name="Bind an MFA device").click()
+    seed, used = bind_here(page)
+    expect(page.get_by_text("Your MFA device is bound")).to_be_visible()
+    sign_out(page)
+    sign_in(page, console, owner["AccountName"], USER_PASSWORD, user="gus")
+    totp = pyotp.TOTP(seed)
+    wrong = next(
+        c
+        for c in ("000000", "111111", "222222")
+        if c not in {totp.now(), totp.at(time.time() + 30)}
+    )
+    statuses = []
+    for _ in range(5):
+        with page.expect_response(lambda r: r.url.endswith("/console/mfa/code")) as answer:
+            give_code(page, wrong)
+        statuses.append(answer.value.status)
+    # The password counted once; four wrong codes reach the limit of five, the fifth is over it.
+    assert statuses == [401, 401, 401, 401, 429], statuses
+    code, _ = code_after(seed, used)
+    give_code(page, code)  # even the right code waits now
+    expect(page.get_by_role("alert")).to_contain_text("Too many failed sign-ins")
