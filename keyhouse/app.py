@@ -31,13 +31,13 @@ from keyhouse.api.asgi import WireApp
 from keyhouse.api.dispatch import Dispatcher
 from keyhouse.api.gateway import GatewayEndpoint
 from keyhouse.api.routes import Route, table
-from keyhouse.api.wire import OriginResolver
 from keyhouse.clock import Clock, SystemClock
 from keyhouse.config import Settings
 from keyhouse.console.app import ConsoleApp
 from keyhouse.keyring import open_keyring
 from keyhouse.logs import configure as configure_logs
 from keyhouse.metrics import Metrics, counter, gauge
+from keyhouse.origin import OriginResolver
 from keyhouse.services.accounts import Accounts
 from keyhouse.services.acting import Acting
 from keyhouse.services.audit import AuditWriter

@@ -12,14 +12,15 @@ from keyhouse import ids
 from keyhouse.api.errors import BUSY, INTERNAL, Refused, envelope, refusal, vendor_code
 from keyhouse.api.params import WireError, parse_all
 from keyhouse.api.routes import Route
-from keyhouse.api.wire import OriginResolver, WireRequest, signed_request
+from keyhouse.api.wire import WireRequest, signed_request
 from keyhouse.domain.actions import PERMISSIONS, Level
 from keyhouse.domain.audit import service_name as audit_service_name
 from keyhouse.domain.errors import DomainError
 from keyhouse.domain.model import Principal
 from keyhouse.logs import log_request, principal_name
+from keyhouse.origin import Origin, OriginResolver
 from keyhouse.services.audit import EventDraft
-from keyhouse.services.authn import NONCE_USED, AuthenticationFailed, Origin
+from keyhouse.services.authn import NONCE_USED, AuthenticationFailed
 from keyhouse.services.committer import Outcome
 from keyhouse.services.hot_reads import HOT_ACTIONS, HotCall
 from keyhouse.services.registry import Services
@@ -140,7 +141,7 @@ class Dispatcher:
         except (AuthenticationFailed, WireError):
             return None
         action, version = req.action_version()
-        origin = self.origins.resolve(req)
+        origin = self.origins.resolve(req.client, req.headers, req.scheme)
         call = HotCall(
             action or "",
             version or "",
@@ -175,7 +176,7 @@ class Dispatcher:
         """Authenticate, authorize and answer ``req``, its audit draft current meanwhile;
         nothing of it is committed yet."""
         started = time.perf_counter()
-        origin = self.origins.resolve(req)
+        origin = self.origins.resolve(req.client, req.headers, req.scheme)
         request_id = ids.request_id()
         trail = self.services.audit
         draft, token = trail.begin(

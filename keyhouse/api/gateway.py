@@ -34,12 +34,13 @@ from urllib.parse import quote, unquote
 
 from keyhouse import ids
 from keyhouse.api.errors import BUSY, INTERNAL, Refused, envelope, refusal, vendor_code
-from keyhouse.api.wire import OriginResolver, WireRequest, parse_query, signed_forwarded
+from keyhouse.api.wire import WireRequest, parse_query, signed_forwarded
 from keyhouse.domain.gateway import READ_METHODS, Match, ServiceDefinition
 from keyhouse.domain.model import Principal
 from keyhouse.logs import log_request, principal_name
+from keyhouse.origin import Origin, OriginResolver
 from keyhouse.services.audit import EventDraft
-from keyhouse.services.authn import NONCE_USED, AuthenticationFailed, Origin
+from keyhouse.services.authn import NONCE_USED, AuthenticationFailed
 from keyhouse.services.committer import Outcome
 from keyhouse.services.gateway import NOT_A_GATEWAY, NotAGateway, principal_arn
 from keyhouse.services.registry import Services
@@ -128,7 +129,9 @@ class GatewayEndpoint:
     def _run(self, check: WireRequest) -> _Run:
         started = time.perf_counter()
         request_id = ids.request_id()
-        origin = self.origins.resolve(check)  # the client, as a trusted gateway vouches
+        origin = self.origins.resolve(
+            check.client, check.headers, check.scheme
+        )  # the client, as a trusted gateway vouches
         # Traefik cannot add a header to its question: it may name the service and its key in
         # the endpoint's address instead (?Service=...&Gateway=...). A header wins.
         named = dict(check.query) if check.path == PATH else {}

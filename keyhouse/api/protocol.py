@@ -13,7 +13,7 @@ the bounds it lacks.
   also closes a connection idle for ``KEEP_ALIVE`` seconds.
 
 Which address and scheme a request came from is never taken from its headers here (uvicorn's
-proxy-header rewriting is off, see ``keyhouse serve``): ``keyhouse.api.wire.OriginResolver``
+proxy-header rewriting is off, see ``keyhouse serve``): ``keyhouse.origin.OriginResolver``
 believes forwarded headers only from configured proxies.
 """
 

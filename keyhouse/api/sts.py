@@ -7,6 +7,7 @@ from typing import Any
 from keyhouse.api.params import Param
 from keyhouse.api.routes import Routes
 from keyhouse.clock import format_date
+from keyhouse.domain import arn
 from keyhouse.domain.actions import Action
 from keyhouse.domain.model import Principal
 from keyhouse.services.registry import Services
@@ -33,7 +34,7 @@ def get_caller_identity(svc: Services, who: Principal, p: dict[str, Any]) -> dic
             "UserId": caller.user_id,
             "PrincipalId": caller.user_id,
             "IdentityType": "RAMUser",
-            "Arn": f"acs:ram::{caller.account_id}:user/{caller.user_name}",
+            "Arn": arn.user_arn(caller.account_id, caller.user_name or ""),
             "RoleId": "",
         }
     return {
@@ -41,7 +42,7 @@ def get_caller_identity(svc: Services, who: Principal, p: dict[str, Any]) -> dic
         "UserId": caller.account_id,
         "PrincipalId": caller.account_id,
         "IdentityType": "Account",
-        "Arn": f"acs:ram::{caller.account_id}:root",
+        "Arn": arn.root_arn(caller.account_id),
         "RoleId": "",
     }
 

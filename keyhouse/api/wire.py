@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
-import ipaddress
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from urllib.parse import unquote
 
-from keyhouse.services.authn import AuthenticationFailed, Origin, SignedRequest
+from keyhouse.services.authn import AuthenticationFailed, SignedRequest
 from keyhouse.signing import acs3, rpc
 
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z\Z", re.ASCII)
 _NONCE = re.compile(r"^[A-Za-z0-9._~-]{1,64}\Z", re.ASCII)
 # Headers that a V3 signature must cover: without them a signature could be replayed elsewhere.
@@ -125,81 +121,6 @@ def _unquote(text: str) -> str:
 
 def _ascii_character(match: re.Match[str]) -> str:
     return chr(int(match.group(1), 16))
-
-
-# A header only a trusted proxy may set: the VPC a request came from (VPCWhiteList entries).
-VPC_HEADER = "x-keyhouse-vpc-id"
-
-
-class OriginResolver:
-    """Where a request came from. The peer address, unless the peer is a trusted proxy: then
-    the nearest untrusted address in X-Forwarded-For, the scheme from X-Forwarded-Proto, and
-    the VPC from X-Keyhouse-Vpc-Id. Headers from anyone else are ignored, so a client cannot
-    claim another address or a VPC."""
-
-    # Addresses whose trust is remembered (parsing one costs more than the rest of this).
-    REMEMBERED = 4096
-
-    def __init__(self, trusted: Sequence[IpNetwork]) -> None:
-        self.trusted = tuple(trusted)
-        self._trust: dict[str, bool] = {}
-
-    def _is_trusted(self, address: str) -> bool:
-        if not self.trusted:
-            return False
-        found = self._trust.get(address)
-        if found is None:
-            try:
-                parsed = ipaddress.ip_address(address)
-            except ValueError:
-                found = False
-            else:
-                found = any(parsed.version == n.version and parsed in n for n in self.trusted)
-            if len(self._trust) >= self.REMEMBERED:
-                self._trust.clear()
-            self._trust[address] = found
-        return found
-
-    def resolve(self, req: WireRequest) -> Origin:
-        if not self._is_trusted(req.client):
-            return Origin(req.client, None, req.scheme == "https")
-        hops = [
-            h.strip()
-            for value in req.headers.get("x-forwarded-for", [])
-            for h in value.split(",")
-            if h.strip()
-        ]
-        address = req.client
-        for hop in reversed(hops):
-            address = forwarded_address(hop)
-            if not self._is_trusted(address):
-                break
-        proto = (req.header("x-forwarded-proto") or req.scheme).strip().lower()
-        return Origin(address, req.header(VPC_HEADER) or None, proto == "https")
-
-
-UNKNOWN_ADDRESS = "unknown"
-
-
-@functools.lru_cache(maxsize=4096)
-def forwarded_address(hop: str) -> str:
-    """One X-Forwarded-For entry as an address: ``ip``, ``ip:port``, ``[v6]`` and
-    ``[v6]:port`` are understood; anything else (``unknown``, an obfuscated name) is
-    ``unknown``, which no network policy allows and every source-dependent Deny refuses."""
-    text = hop.strip()
-    if text.startswith("["):
-        host, bracket, rest = text[1:].partition("]")
-        if not bracket or (rest and not (rest.startswith(":") and rest[1:].isdigit())):
-            return UNKNOWN_ADDRESS
-        text = host
-    elif text.count(":") == 1:
-        text, port = text.split(":", 1)
-        if not port.isdigit():
-            return UNKNOWN_ADDRESS
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return UNKNOWN_ADDRESS
 
 
 def _incomplete(why: str) -> AuthenticationFailed:

@@ -103,7 +103,7 @@ def serve(
         "server_header": False,
         # The client's address and scheme are the TCP peer's: uvicorn would otherwise take
         # them from X-Forwarded-For / X-Forwarded-Proto of any request from 127.0.0.1. Only
-        # KEYHOUSE_TRUSTED_PROXIES are believed, by keyhouse.api.wire.OriginResolver.
+        # KEYHOUSE_TRUSTED_PROXIES are believed, by keyhouse.origin.OriginResolver.
         "proxy_headers": False,
         "http": BoundedHttpToolsProtocol,
         # Idle connections are bounded (keyhouse.api.protocol); this is longer than the

@@ -16,7 +16,6 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from keyhouse.api.wire import OriginResolver
 from keyhouse.console import (
     account,
     groups,
@@ -35,6 +34,7 @@ from keyhouse.console import (
 )
 from keyhouse.console.web import HERE, Web
 from keyhouse.logs import CURRENT, RequestFacts, log_request
+from keyhouse.origin import OriginResolver
 from keyhouse.services.registry import Services
 
 _METHODS = frozenset({"GET", "HEAD", "POST"})

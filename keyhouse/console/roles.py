@@ -20,6 +20,7 @@ from keyhouse.console.web import (
     unattached_policies,
 )
 from keyhouse.domain.actions import Action
+from keyhouse.domain.arn import root_arn
 from keyhouse.domain.errors import DomainError, InvalidValue
 
 PAGES = Pages()
@@ -32,7 +33,7 @@ def _example(account_id: str) -> str:
     statement = {
         "Effect": "Allow",
         "Action": "sts:AssumeRole",
-        "Principal": {"RAM": [f"acs:ram::{account_id}:root"]},
+        "Principal": {"RAM": [root_arn(account_id)]},
     }
     return json.dumps({"Version": "1", "Statement": [statement]}, indent=2)
 

@@ -32,13 +32,13 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from keyhouse.api.wire import OriginResolver, WireRequest
 from keyhouse.clock import format_date
 from keyhouse.domain import policy, rules
 from keyhouse.domain.actions import Action
 from keyhouse.domain.codes import vendor_code
 from keyhouse.domain.errors import DomainError, InvalidValue, PermissionDenied
 from keyhouse.domain.model import ConsoleSession, NewSecret, Principal
+from keyhouse.origin import Origin, OriginResolver
 from keyhouse.services.acting import Surface
 from keyhouse.services.console import Flash
 from keyhouse.services.policies import Attached, PolicyView
@@ -370,11 +370,12 @@ class Web:
         context.setdefault("flash", Flash())
         return self.templates.TemplateResponse(request, template, context, status_code=status)
 
-    def origin(self, request: Request) -> Any:
+    def origin(self, request: Request) -> Origin:
         client = request.client.host if request.client else ""
-        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.items()]
-        wire = WireRequest.build("GET", "/console", b"", raw, b"", client, request.url.scheme)
-        return self.origins.resolve(wire)
+        headers: dict[str, list[str]] = {}
+        for name, value in request.headers.raw:
+            headers.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+        return self.origins.resolve(client, headers, request.url.scheme)
 
     def surface(self, request: Request) -> Surface:
         origin = self.origin(request)

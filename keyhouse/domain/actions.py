@@ -318,34 +318,6 @@ SELF_SERVICE_KEY_ACTIONS = frozenset(
 )
 
 
-def account_resource(account_id: str) -> str:
-    return f"acs:ram:*:{account_id}:*"
-
-
-def user_resource(account_id: str, user_name: str) -> str:
-    return f"acs:ram:*:{account_id}:user/{user_name}"
-
-
-def root_resource(account_id: str) -> str:
-    return f"acs:ram:*:{account_id}:root"
-
-
-def role_resource(account_id: str, role_name: str) -> str:
-    """A role's resource, its name lower-cased as in its ARN."""
-    return f"acs:ram:*:{account_id}:role/{role_name.lower()}"
-
-
-def group_resource(account_id: str, group_name: str) -> str:
-    return f"acs:ram:*:{account_id}:group/{group_name}"
-
-
-def policy_resource(account_id: str, policy_name: str, policy_type: str = "Custom") -> str:
-    """A custom policy's ARN in its account; a system policy's is the vendor's
-    ``acs:ram:*:system:policy/<name>``, the same in every account."""
-    owner = "system" if policy_type == "System" else account_id
-    return f"acs:ram:*:{owner}:policy/{policy_name}"
-
-
 # A name no user can have: the resource a request is checked against when the user it names
 # by ID does not exist. Only a caller allowed on every user (``user/*``) then learns that.
 ANY_USER = "*"

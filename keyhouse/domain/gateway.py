@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+from keyhouse.domain import arn
 from keyhouse.domain.errors import InvalidValue
 
 SERVICE_LIMIT = 100  # services per account
@@ -54,12 +55,6 @@ def validate_service_name(name: str, parameter: str = "ServiceName") -> str:
     if name in RESERVED:
         raise InvalidValue(parameter, f"The service name {name} is reserved for Keyhouse.")
     return name
-
-
-def service_resource(account_id: str, name: str) -> str:
-    """What Keyhouse's own actions on a service (and a gateway's verification) are checked
-    against."""
-    return f"acs:keyhouse:*:{account_id}:service/{name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,11 +236,12 @@ def _route(service: str, number: int, raw: Any) -> Route:
                 "or a whole {variable}.",
             )
     action = raw.get("Action")
-    resource = raw.get("Resource", f"acs:{service}:*:${{account}}:*")
+    resource = raw.get("Resource", arn.service_default_resource(service))
     if not isinstance(resource, str) or not _RESOURCE_TEXT.match(resource):
         raise InvalidValue("Routes", f"{where}.Resource is 1 to 256 printable characters.")
-    if not resource.startswith(f"acs:{service}:"):
-        raise InvalidValue("Routes", f"{where}.Resource of service {service} is acs:{service}:...")
+    prefix = arn.service_resource_prefix(service)
+    if not resource.startswith(prefix):
+        raise InvalidValue("Routes", f"{where}.Resource of service {service} is {prefix}...")
     unknown = {m.group(1) for m in _PLACEHOLDER.finditer(resource) if m.group(1)} - variables
     if unknown:
         raise InvalidValue(

@@ -18,6 +18,7 @@ import pyotp
 import segno
 from pyotp.utils import strings_equal
 
+from keyhouse.domain import arn
 from keyhouse.domain.errors import InvalidValue
 
 STEP_SECONDS = 30
@@ -49,13 +50,12 @@ def validate_device_name(name: str, parameter: str = "VirtualMFADeviceName") -> 
 
 
 def serial_number(account_id: str, name: str) -> str:
-    return f"acs:ram::{account_id}:mfa/{name}"
+    return arn.mfa_serial(account_id, name)
 
 
 def device_name(account_id: str, serial: str) -> str | None:
     """The name in ``serial`` when it is a serial number of ``account_id``'s devices."""
-    prefix = serial_number(account_id, "")
-    name = serial[len(prefix) :] if serial.startswith(prefix) else ""
+    name = arn.parse_mfa_serial(account_id, serial) or ""
     return name if _NAME.match(name) else None
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from keyhouse.domain import arn
+
 
 class KeyStatus(StrEnum):
     ACTIVE = "Active"
@@ -153,7 +155,7 @@ class RoleSession:
         return f"{self.role_id}:{self.name}"
 
     def arn(self, account_id: str) -> str:
-        return f"acs:ram::{account_id}:assumed-role/{self.role_name.lower()}/{self.name}"
+        return arn.assumed_role_arn(account_id, self.role_name, self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +267,5 @@ class Role:
 
     @property
     def arn(self) -> str:
-        """``acs:ram::<account>:role/<name>``, the name lower-cased as the vendor's service
-        writes it (role names are unique regardless of case)."""
-        return f"acs:ram::{self.account_id}:role/{self.name.lower()}"
+        """``acs:ram::<account>:role/<name>`` (:func:`keyhouse.domain.arn.role_arn`)."""
+        return arn.role_arn(self.account_id, self.name)

@@ -23,20 +23,15 @@ bound identity still is after a rename of its own or a stay in the recycle bin.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from keyhouse.domain import jsondoc
+from keyhouse.domain import arn, jsondoc
 from keyhouse.domain.errors import MalformedDocument
 
 MAX_LENGTH = 4096
 MAX_STATEMENTS = 16
 MAX_PRINCIPALS = 100
-_RAM = re.compile(
-    r"^acs:ram::(?P<account>[0-9]{1,32}):(?:(?P<root>root)|(?P<kind>user|role)/(?P<name>[A-Za-z0-9._@-]{1,64}))\Z",
-    re.ASCII,
-)
 
 
 # A principal a policy names: ("user" | "role", account ID, name; a role's lower-cased, as role
@@ -163,19 +158,20 @@ def _statement(raw: object) -> _Statement:
     if unknown:
         raise _bad(f"unknown principal type {sorted(unknown)[0]!r}.")
     accounts, users, roles = set(), set(), set()
-    for arn in _strings(principal["RAM"], "Principal.RAM") if "RAM" in principal else []:
-        found = _RAM.match(arn)
+    for named in _strings(principal["RAM"], "Principal.RAM") if "RAM" in principal else []:
+        found = arn.parse_principal(named)
         if found is None:
             raise _bad(
-                f"{arn!r} is not a RAM principal "
+                f"{named!r} is not a RAM principal "
                 "(acs:ram::<account id>:root, :user/<name> or :role/<name>)."
             )
-        if found["root"]:
-            accounts.add(found["account"])
-        elif found["kind"] == "user":
-            users.add((found["account"], found["name"]))
+        account, kind, name = found
+        if kind == "root":
+            accounts.add(account)
+        elif kind == "user":
+            users.add((account, name))
         else:
-            roles.add((found["account"], found["name"].lower()))
+            roles.add((account, name.lower()))
     for kind in ("Service", "Federated"):  # checked for shape; they never name a caller here
         if kind in principal:
             _strings(principal[kind], f"Principal.{kind}")

@@ -16,6 +16,7 @@ from keyhouse.crypto import SecretBox
 from keyhouse.domain import netpolicy
 from keyhouse.domain.errors import DomainError
 from keyhouse.domain.model import KeyStatus, Principal
+from keyhouse.origin import Origin
 from keyhouse.services import tokens
 from keyhouse.services.committer import NonceClaim
 from keyhouse.services.tokens import STS_PREFIX
@@ -38,15 +39,6 @@ class AuthenticationFailed(DomainError):
         super().__init__(message, **data)
         self.reason = reason
         self.code = f"auth.{reason}"
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where a request came from, as far as we can trust it."""
-
-    address: str
-    vpc_id: str | None = None
-    secure: bool = False
 
 
 @dataclass(frozen=True)

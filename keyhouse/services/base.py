@@ -8,7 +8,8 @@ from typing import Literal, NoReturn
 from keyhouse.clock import Clock
 from keyhouse.crypto import SecretBox
 from keyhouse.domain import policy, rules
-from keyhouse.domain.actions import ANY_USER, Action, account_resource, user_resource
+from keyhouse.domain.actions import ANY_USER, Action
+from keyhouse.domain.arn import account_resource, user_resource
 from keyhouse.domain.errors import NotFound
 from keyhouse.domain.model import AccessKey, Account, Principal, User
 from keyhouse.services.authz import Authorizer, Grants

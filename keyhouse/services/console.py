@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from keyhouse.domain.actions import Action, Scope, account_resource, user_resource
+from keyhouse.domain.actions import Action, Scope
+from keyhouse.domain.arn import account_resource, user_resource
 from keyhouse.domain.errors import (
     AlreadyExists,
     DomainError,

@@ -26,10 +26,12 @@ from keyhouse.clock import Clock
 from keyhouse.crypto import SecretBox
 from keyhouse.domain import gateway
 from keyhouse.domain.actions import Action, Level, Permission, Scope
+from keyhouse.domain.arn import root_arn, service_resource, user_arn
 from keyhouse.domain.errors import DomainError, NotFound, PermissionDenied
-from keyhouse.domain.gateway import Match, NoRoute, ServiceDefinition, service_resource
+from keyhouse.domain.gateway import Match, NoRoute, ServiceDefinition
 from keyhouse.domain.model import KeyStatus, Principal
-from keyhouse.services.authn import AuthenticationFailed, Authenticator, Origin
+from keyhouse.origin import Origin
+from keyhouse.services.authn import AuthenticationFailed, Authenticator
 from keyhouse.services.authz import Authorizer
 from keyhouse.services.base import UseCases
 from keyhouse.store.cache import current_memory_scope
@@ -63,8 +65,8 @@ def principal_arn(principal: Principal) -> tuple[str, str]:
     if principal.session is not None:
         return principal.session.arn(principal.account_id), "AssumedRoleUser"
     if principal.kind == "user":
-        return f"acs:ram::{principal.account_id}:user/{principal.user_name}", "RAMUser"
-    return f"acs:ram::{principal.account_id}:root", "Account"
+        return user_arn(principal.account_id, principal.user_name or ""), "RAMUser"
+    return root_arn(principal.account_id), "Account"
 
 
 class Gateway(UseCases):

@@ -7,7 +7,8 @@ from datetime import datetime
 
 from keyhouse import ids
 from keyhouse.domain import rules
-from keyhouse.domain.actions import Action, group_resource
+from keyhouse.domain.actions import Action
+from keyhouse.domain.arn import group_resource
 from keyhouse.domain.errors import Conflict, InvalidValue, LimitExceeded, NotFound
 from keyhouse.domain.model import Account, Group, Principal, User
 from keyhouse.services import audit

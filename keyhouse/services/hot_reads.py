@@ -27,8 +27,9 @@ from keyhouse.domain.actions import Action
 from keyhouse.domain.audit import service_name
 from keyhouse.domain.errors import DomainError
 from keyhouse.domain.model import Principal
+from keyhouse.origin import Origin
 from keyhouse.services.audit import AuditWriter, EventDraft
-from keyhouse.services.authn import AuthenticationFailed, Authenticator, Origin, SignedRequest
+from keyhouse.services.authn import AuthenticationFailed, Authenticator, SignedRequest
 from keyhouse.services.throttle import SourceThrottle
 from keyhouse.store.cache import CacheMiss, MemoryScope, ReadCache, memory_reads
 

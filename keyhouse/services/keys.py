@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from keyhouse import ids
 from keyhouse.domain import netpolicy, rules
-from keyhouse.domain.actions import Action, account_resource, root_resource, user_resource
+from keyhouse.domain.actions import Action
+from keyhouse.domain.arn import account_resource, root_resource, user_resource
 from keyhouse.domain.errors import InvalidValue, NotFound, PermissionDenied
 from keyhouse.domain.model import (
     AccessKey,

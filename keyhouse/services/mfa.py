@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from keyhouse.domain import mfa
-from keyhouse.domain.actions import Action, root_resource
+from keyhouse.domain.actions import Action
+from keyhouse.domain.arn import root_resource
 from keyhouse.domain.errors import (
     AlreadyExists,
     Conflict,

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from keyhouse.domain import policy, rules
-from keyhouse.domain.actions import Action, group_resource, policy_resource
+from keyhouse.domain.actions import Action
+from keyhouse.domain.arn import group_resource, policy_resource
 from keyhouse.domain.errors import AlreadyExists, Conflict, InvalidValue, LimitExceeded, NotFound
 from keyhouse.domain.model import (
     Account,

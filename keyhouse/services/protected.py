@@ -13,8 +13,9 @@ from typing import Any
 from keyhouse.clock import format_date
 from keyhouse.domain import gateway, jsondoc, rules
 from keyhouse.domain.actions import Action
+from keyhouse.domain.arn import service_resource
 from keyhouse.domain.errors import InvalidValue, LimitExceeded, NotFound
-from keyhouse.domain.gateway import ServiceDefinition, service_resource
+from keyhouse.domain.gateway import ServiceDefinition
 from keyhouse.domain.model import Account, Principal
 from keyhouse.services.base import UseCases
 from keyhouse.store.sql import Tx

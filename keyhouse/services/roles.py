@@ -7,7 +7,8 @@ import dataclasses
 
 from keyhouse import ids
 from keyhouse.domain import rules, trust
-from keyhouse.domain.actions import Action, role_resource
+from keyhouse.domain.actions import Action
+from keyhouse.domain.arn import identity_arn, role_resource
 from keyhouse.domain.errors import (
     Conflict,
     InvalidValue,
@@ -60,7 +61,7 @@ def bind_trust(tx: Tx, account_id: str, document: str) -> dict[trust.Identity, s
             bound[identity] = found
         elif owner == account_id:
             raise MalformedDocument(
-                f"The trust policy is not valid: the principal acs:ram::{owner}:{kind}/{name} "
+                f"The trust policy is not valid: the principal {identity_arn(owner, kind, name)} "
                 "does not exist. A trust policy names existing users and roles; it stays bound "
                 "to them, not to whoever holds the name later."
             )

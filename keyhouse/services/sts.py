@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 
 from keyhouse.clock import format_date
 from keyhouse.domain import policy, trust
-from keyhouse.domain.actions import Action, role_resource
+from keyhouse.domain.actions import Action
+from keyhouse.domain.arn import parse_role_arn, role_resource
 from keyhouse.domain.errors import InvalidValue, PermissionDenied
 from keyhouse.domain.model import Principal, RoleSession
 from keyhouse.services import audit
@@ -17,9 +18,6 @@ from keyhouse.services.tokens import Minted, mint
 
 DURATION = (900, 3600)  # the least, the default
 CHAINED_MAX = 3600  # the longest session a temporary credential may start (role chaining)
-_ARN = re.compile(
-    r"^acs:ram::(?P<account>[0-9]{1,32}):role/(?P<name>[A-Za-z0-9.-]{1,64})\Z", re.ASCII
-)
 _SESSION_NAME = re.compile(r"^[\w.@-]{2,64}\Z", re.ASCII)
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}\Z", re.ASCII)
 
@@ -34,7 +32,7 @@ class Sts(UseCases):
         session_policy: str | None,
         external_id: str | None,
     ) -> Minted:
-        found = _ARN.match(role_arn)
+        found = parse_role_arn(role_arn)
         if found is None:
             raise InvalidValue("RoleArn", "The role ARN must be acs:ram::<account id>:role/<name>.")
         if not _SESSION_NAME.match(session_name):
@@ -60,7 +58,7 @@ class Sts(UseCases):
                 action="sts:AssumeRole",
                 reason="an account's root may not assume roles",
             )
-        account_id, name = found["account"], found["name"]
+        account_id, name = found
         session = principal.session
         # Role chaining (a temporary credential assuming a role) is capped at an hour, as the
         # vendor documents, and never outlives the session that asks: a session cannot renew

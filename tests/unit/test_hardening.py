@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keyhouse.api.wire import UNKNOWN_ADDRESS, forwarded_address
 from keyhouse.config import ConfigError, Settings, load_settings
 from keyhouse.domain import audit, jsondoc, policy, rules
 from keyhouse.domain.errors import InvalidValue
 from keyhouse.domain.wildcard import compile_wildcard
+from keyhouse.origin import UNKNOWN_ADDRESS, forwarded_address
 
 
 def reference_match(pattern: str, text: str) -> bool:

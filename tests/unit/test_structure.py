@@ -68,6 +68,36 @@ def test_no_import_cycles_anywhere_in_keyhouse() -> None:
     assert _cycles(graph) == []
 
 
+def test_the_console_and_the_api_stand_side_by_side() -> None:
+    """Two surfaces on one floor: neither imports the other (where a request comes from is
+    keyhouse.origin, below both)."""
+    graph = grimp.build_graph("keyhouse")
+    for one, other in (("keyhouse.console", "keyhouse.api"), ("keyhouse.api", "keyhouse.console")):
+        assert not graph.chain_exists(importer=one, imported=other, as_packages=True), (one, other)
+
+
+# An ARN built or matched in code: an f-string or a pattern that starts one.
+_ARN_BUILT = re.compile(r"""\bf["']acs:|["']\^acs:|\bf["']\{[^}]*\}:acs:""")
+
+
+def arns_built(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if _ARN_BUILT.search(line)]
+
+
+def test_arns_are_built_and_parsed_in_one_domain_module() -> None:
+    outside = {
+        str(path.relative_to(ROOT)): found
+        for path in PACKAGE.rglob("*.py")
+        if path != PACKAGE / "domain" / "arn.py" and (found := arns_built(path.read_text()))
+    }
+    assert outside == {}
+
+
+def test_the_arn_finder_finds_an_arn_built_in_place() -> None:
+    assert arns_built('x = f"acs:ram::{a}:root"\ny = re.compile(r"^acs:ram::(?P<a>.*)")')
+    assert arns_built('"""acs:ram::<account>:root, as the vendor writes it"""') == []
+
+
 def test_the_cycle_finder_finds_a_cycle() -> None:
     graph = grimp.ImportGraph()
     for a, b in (("p.a", "p.b"), ("p.b", "p.c"), ("p.c", "p.a"), ("p.c", "p.d")):
