@@ -15,6 +15,7 @@ from typing import Any
 from prometheus_client.core import Metric
 
 from keyhouse.api import (
+    attachments,
     groups,
     ims,
     login_profiles,
@@ -40,6 +41,7 @@ from keyhouse.metrics import Metrics, counter, gauge
 from keyhouse.origin import OriginResolver
 from keyhouse.services.accounts import Accounts
 from keyhouse.services.acting import Acting
+from keyhouse.services.attachments import Attachments
 from keyhouse.services.audit import AuditWriter
 from keyhouse.services.authn import Authenticator
 from keyhouse.services.authz import Authorizer
@@ -81,6 +83,7 @@ def route_table() -> dict[tuple[str, str], Route]:
         network.ROUTES,
         login_profiles.ROUTES,
         mfa.ROUTES,
+        attachments.ROUTES,
         trail.ROUTES,
         protected.ROUTES,
     )
@@ -124,6 +127,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         users=Users(store, clock, authorizer, box),
         keys=Keys(store, clock, authorizer, box),
         policies=Policies(store, clock, authorizer, box),
+        attachments=Attachments(store, clock, authorizer, box),
         groups=Groups(store, clock, authorizer, box),
         roles=Roles(store, clock, authorizer, box),
         sts=Sts(store, clock, authorizer, box),

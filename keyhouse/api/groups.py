@@ -8,14 +8,10 @@ from keyhouse.api.params import (
     GROUP_NAME,
     MARKER,
     MAX_ITEMS,
-    POLICY_NAME,
-    POLICY_TYPE,
-    RESOURCE_GROUP,
     USER_NAME,
     Param,
     max_items,
 )
-from keyhouse.api.policies import attached
 from keyhouse.api.routes import Routes
 from keyhouse.clock import format_date
 from keyhouse.domain.actions import Action
@@ -124,24 +120,3 @@ def list_users_for_group(svc: Services, who: Principal, p: P) -> P:
     if marker:
         shown["Marker"] = marker
     return shown
-
-
-@ROUTES(
-    RAM, Action.AttachPolicyToGroup, "ram", POLICY_NAME, POLICY_TYPE, GROUP_NAME, RESOURCE_GROUP
-)
-def attach_policy_to_group(svc: Services, who: Principal, p: P) -> P:
-    svc.policies.attach_to_group(who, p["GroupName"], p["PolicyType"], p["PolicyName"])
-    return {}
-
-
-@ROUTES(
-    RAM, Action.DetachPolicyFromGroup, "ram", POLICY_NAME, POLICY_TYPE, GROUP_NAME, RESOURCE_GROUP
-)
-def detach_policy_from_group(svc: Services, who: Principal, p: P) -> P:
-    svc.policies.detach_from_group(who, p["GroupName"], p["PolicyType"], p["PolicyName"])
-    return {}
-
-
-@ROUTES(RAM, Action.ListPoliciesForGroup, "ram", GROUP_NAME)
-def list_policies_for_group(svc: Services, who: Principal, p: P) -> P:
-    return attached(svc.policies.for_group(who, p["GroupName"]))

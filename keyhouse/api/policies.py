@@ -10,8 +10,6 @@ from keyhouse.api.params import (
     MAX_ITEMS,
     POLICY_NAME,
     POLICY_TYPE,
-    RESOURCE_GROUP,
-    USER_NAME,
     Param,
     max_items,
 )
@@ -19,7 +17,6 @@ from keyhouse.api.routes import Routes
 from keyhouse.clock import format_date
 from keyhouse.domain.actions import Action
 from keyhouse.domain.model import PolicyVersion, Principal
-from keyhouse.services.base import UserRef
 from keyhouse.services.policies import Attached, PolicyView
 from keyhouse.services.registry import Services
 
@@ -155,27 +152,6 @@ def set_default_policy_version(svc: Services, who: Principal, p: P) -> P:
 def delete_policy_version(svc: Services, who: Principal, p: P) -> P:
     svc.policies.delete_version(who, p["PolicyName"], p["VersionId"])
     return {}
-
-
-@ROUTES(RAM, Action.AttachPolicyToUser, "ram", POLICY_NAME, POLICY_TYPE, USER_NAME, RESOURCE_GROUP)
-def attach_policy_to_user(svc: Services, who: Principal, p: P) -> P:
-    ref = UserRef.name(p["UserName"])
-    svc.policies.attach_to_user(who, ref, p["PolicyType"], p["PolicyName"])
-    return {}
-
-
-@ROUTES(
-    RAM, Action.DetachPolicyFromUser, "ram", POLICY_NAME, POLICY_TYPE, USER_NAME, RESOURCE_GROUP
-)
-def detach_policy_from_user(svc: Services, who: Principal, p: P) -> P:
-    ref = UserRef.name(p["UserName"])
-    svc.policies.detach_from_user(who, ref, p["PolicyType"], p["PolicyName"])
-    return {}
-
-
-@ROUTES(RAM, Action.ListPoliciesForUser, "ram", USER_NAME)
-def list_policies_for_user(svc: Services, who: Principal, p: P) -> P:
-    return attached(svc.policies.for_user(who, UserRef.name(p["UserName"])))
 
 
 @ROUTES(RAM, Action.ListEntitiesForPolicy, "ram", POLICY_NAME, POLICY_TYPE)

@@ -7,13 +7,9 @@ from typing import Any
 from keyhouse.api.params import (
     MARKER,
     MAX_ITEMS,
-    POLICY_NAME,
-    POLICY_TYPE,
-    RESOURCE_GROUP,
     Param,
     max_items,
 )
-from keyhouse.api.policies import attached
 from keyhouse.api.routes import Routes
 from keyhouse.clock import format_date
 from keyhouse.domain.actions import Action
@@ -105,22 +101,3 @@ def update_role(svc: Services, who: Principal, p: P) -> P:
 def delete_role(svc: Services, who: Principal, p: P) -> P:
     svc.roles.delete(who, p["RoleName"])
     return {}
-
-
-@ROUTES(RAM, Action.AttachPolicyToRole, "ram", POLICY_NAME, POLICY_TYPE, ROLE_NAME, RESOURCE_GROUP)
-def attach_policy_to_role(svc: Services, who: Principal, p: P) -> P:
-    svc.policies.attach_to_role(who, p["RoleName"], p["PolicyType"], p["PolicyName"])
-    return {}
-
-
-@ROUTES(
-    RAM, Action.DetachPolicyFromRole, "ram", POLICY_NAME, POLICY_TYPE, ROLE_NAME, RESOURCE_GROUP
-)
-def detach_policy_from_role(svc: Services, who: Principal, p: P) -> P:
-    svc.policies.detach_from_role(who, p["RoleName"], p["PolicyType"], p["PolicyName"])
-    return {}
-
-
-@ROUTES(RAM, Action.ListPoliciesForRole, "ram", ROLE_NAME)
-def list_policies_for_role(svc: Services, who: Principal, p: P) -> P:
-    return attached(svc.policies.for_role(who, p["RoleName"]))

@@ -12,6 +12,7 @@ from keyhouse.cli.common import database_option, on_account, table
 from keyhouse.clock import format_date
 from keyhouse.domain.actions import Action
 from keyhouse.domain.model import Role
+from keyhouse.services.attachments import ROLE
 
 # How many of a role's recent AssumeRole events ``role show`` prints.
 SESSIONS_SHOWN = 20
@@ -69,7 +70,7 @@ def role_show(account_name: str, role_name: str, as_json: bool, database_url: st
         _,
     ):
         found = svc.roles.get(who, role_name)
-        attached = svc.policies.for_role(who, role_name)
+        attached = svc.attachments.of(who, ROLE, role_name)
         assumed = svc.trail.role_sessions(who, found.arn, SESSIONS_SHOWN)
     base = _fields(found)
     fields = dict(base)

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from keyhouse.console.attachments import policies_tab
 from keyhouse.console.users import everyone
 from keyhouse.console.web import (
     Ctx,
     Pages,
     Redirect,
     confirm,
-    confirm_everything,
     path,
-    policy_named,
     unattached_policies,
 )
 from keyhouse.domain.actions import Action
 from keyhouse.domain.errors import DomainError
+from keyhouse.services.attachments import GROUP
 from keyhouse.services.base import UserRef
 
 PAGES = Pages()
@@ -53,7 +53,7 @@ def group(ctx: Ctx) -> Response:
     name = ctx.arg("group")
     found = ctx.svc.groups.get(ctx.who, name)
     members, _ = ctx.svc.groups.members(ctx.who, name, None, 1000)
-    attached = ctx.svc.policies.for_group(ctx.who, name)
+    attached = ctx.svc.attachments.of(ctx.who, GROUP, name)
     joined = {u.name for u, _ in members}
     try:
         users = [u for u in everyone(ctx) if u.name not in joined]
@@ -94,29 +94,7 @@ def remove_member(ctx: Ctx) -> Redirect:
     return Redirect(_back(ctx), notice=f"{user} was removed from {name}.")
 
 
-def _policy_params(ctx: Ctx) -> dict[str, str]:
-    kind, name = policy_named(ctx)
-    return {"GroupName": ctx.arg("group"), "PolicyType": kind, "PolicyName": name}
-
-
-@PAGES.post("/console/groups/{group}/policies", Action.AttachPolicyToGroup, _back, _policy_params)
-def attach(ctx: Ctx) -> Redirect:
-    kind, policy = policy_named(ctx)
-    confirm_everything(ctx, kind, policy)
-    ctx.svc.policies.attach_to_group(ctx.who, ctx.arg("group"), kind, policy)
-    return Redirect(_back(ctx), notice=f"{policy} was attached to {ctx.arg('group')}.")
-
-
-@PAGES.post(
-    "/console/groups/{group}/policies/{kind}/{policy}/detach",
-    Action.DetachPolicyFromGroup,
-    _back,
-    _policy_params,
-)
-def detach(ctx: Ctx) -> Redirect:
-    kind, policy = policy_named(ctx)
-    ctx.svc.policies.detach_from_group(ctx.who, ctx.arg("group"), kind, policy)
-    return Redirect(_back(ctx), notice=f"{policy} was detached from {ctx.arg('group')}.")
+policies_tab(PAGES, GROUP, "/console/groups/{group}", "group", _back)
 
 
 @PAGES.post("/console/groups/{group}/delete", Action.DeleteGroup, _back, _name)

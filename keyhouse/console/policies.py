@@ -7,19 +7,19 @@ import json
 
 from starlette.responses import Response
 
+from keyhouse.console.attachments import from_policy
 from keyhouse.console.users import everyone
 from keyhouse.console.web import (
     Ctx,
     Pages,
     Redirect,
     confirm,
-    confirm_everything,
     path,
     pretty_json,
 )
 from keyhouse.domain.actions import Action
 from keyhouse.domain.errors import DomainError
-from keyhouse.services.base import UserRef
+from keyhouse.services.attachments import GROUP, USER
 
 PAGES = Pages()
 EXAMPLE = json.dumps(
@@ -142,60 +142,8 @@ def delete_version(ctx: Ctx) -> Redirect:
     return Redirect(_back(ctx), notice=f"Version {version} was deleted.")
 
 
-def _to_user(ctx: Ctx) -> dict[str, str]:
-    return {
-        **_ref(ctx),
-        "UserName": ctx.request.path_params.get("user") or ctx.form.get("user", ""),
-    }
-
-
-def _to_group(ctx: Ctx) -> dict[str, str]:
-    group = ctx.request.path_params.get("group") or ctx.form.get("group", "")
-    return {**_ref(ctx), "GroupName": group}
-
-
-@PAGES.post("/console/policies/{kind}/{policy}/users", Action.AttachPolicyToUser, _back, _to_user)
-def attach_user(ctx: Ctx) -> Redirect:
-    user = ctx.form.get("user", "")
-    confirm_everything(ctx, ctx.arg("kind"), ctx.arg("policy"))
-    ctx.svc.policies.attach_to_user(ctx.who, UserRef.name(user), ctx.arg("kind"), ctx.arg("policy"))
-    return Redirect(_back(ctx), notice=f"{ctx.arg('policy')} was attached to {user}.")
-
-
-@PAGES.post(
-    "/console/policies/{kind}/{policy}/users/{user}/detach",
-    Action.DetachPolicyFromUser,
-    _back,
-    _to_user,
-)
-def detach_user(ctx: Ctx) -> Redirect:
-    user = ctx.arg("user")
-    ctx.svc.policies.detach_from_user(
-        ctx.who, UserRef.name(user), ctx.arg("kind"), ctx.arg("policy")
-    )
-    return Redirect(_back(ctx), notice=f"{ctx.arg('policy')} was detached from {user}.")
-
-
-@PAGES.post(
-    "/console/policies/{kind}/{policy}/groups", Action.AttachPolicyToGroup, _back, _to_group
-)
-def attach_group(ctx: Ctx) -> Redirect:
-    group = ctx.form.get("group", "")
-    confirm_everything(ctx, ctx.arg("kind"), ctx.arg("policy"))
-    ctx.svc.policies.attach_to_group(ctx.who, group, ctx.arg("kind"), ctx.arg("policy"))
-    return Redirect(_back(ctx), notice=f"{ctx.arg('policy')} was attached to {group}.")
-
-
-@PAGES.post(
-    "/console/policies/{kind}/{policy}/groups/{group}/detach",
-    Action.DetachPolicyFromGroup,
-    _back,
-    _to_group,
-)
-def detach_group(ctx: Ctx) -> Redirect:
-    group = ctx.arg("group")
-    ctx.svc.policies.detach_from_group(ctx.who, group, ctx.arg("kind"), ctx.arg("policy"))
-    return Redirect(_back(ctx), notice=f"{ctx.arg('policy')} was detached from {group}.")
+from_policy(PAGES, USER, "users", "user", _back)
+from_policy(PAGES, GROUP, "groups", "group", _back)
 
 
 @PAGES.post("/console/policies/{kind}/{policy}/delete", Action.DeletePolicy, _back, _ref)

@@ -8,20 +8,20 @@ from typing import Any
 
 from starlette.responses import Response
 
+from keyhouse.console.attachments import policies_tab
 from keyhouse.console.web import (
     Ctx,
     Pages,
     Redirect,
     confirm,
-    confirm_everything,
     path,
-    policy_named,
     pretty_json,
     unattached_policies,
 )
 from keyhouse.domain.actions import Action
 from keyhouse.domain.arn import root_arn
 from keyhouse.domain.errors import DomainError, InvalidValue
+from keyhouse.services.attachments import ROLE
 
 PAGES = Pages()
 # How many of a role's recent AssumeRole events its page shows.
@@ -100,7 +100,7 @@ def _sessions(ctx: Ctx, arn: str) -> list[dict[str, Any]] | None:
 def role(ctx: Ctx) -> Response:
     name = ctx.arg("role")
     found = ctx.svc.roles.get(ctx.who, name)
-    attached = ctx.svc.policies.for_role(ctx.who, name)
+    attached = ctx.svc.attachments.of(ctx.who, ROLE, name)
     form = ctx.flash.form
     return ctx.page(
         "role.html",
@@ -128,29 +128,7 @@ def update(ctx: Ctx) -> Redirect:
     return Redirect(_back(ctx), notice=f"Role {name} was updated.")
 
 
-def _policy_params(ctx: Ctx) -> dict[str, str]:
-    kind, name = policy_named(ctx)
-    return {"RoleName": ctx.arg("role"), "PolicyType": kind, "PolicyName": name}
-
-
-@PAGES.post("/console/roles/{role}/policies", Action.AttachPolicyToRole, _back, _policy_params)
-def attach(ctx: Ctx) -> Redirect:
-    kind, policy = policy_named(ctx)
-    confirm_everything(ctx, kind, policy)
-    ctx.svc.policies.attach_to_role(ctx.who, ctx.arg("role"), kind, policy)
-    return Redirect(_back(ctx), notice=f"{policy} was attached to {ctx.arg('role')}.")
-
-
-@PAGES.post(
-    "/console/roles/{role}/policies/{kind}/{policy}/detach",
-    Action.DetachPolicyFromRole,
-    _back,
-    _policy_params,
-)
-def detach(ctx: Ctx) -> Redirect:
-    kind, policy = policy_named(ctx)
-    ctx.svc.policies.detach_from_role(ctx.who, ctx.arg("role"), kind, policy)
-    return Redirect(_back(ctx), notice=f"{policy} was detached from {ctx.arg('role')}.")
+policies_tab(PAGES, ROLE, "/console/roles/{role}", "role", _back)
 
 
 @PAGES.post("/console/roles/{role}/delete", Action.DeleteRole, _back, _name)

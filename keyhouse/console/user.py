@@ -11,17 +11,17 @@ from starlette.responses import Response
 
 from keyhouse.console import keys as keys_pages
 from keyhouse.console import logon
+from keyhouse.console.attachments import policies_tab
 from keyhouse.console.web import (
     Ctx,
     Pages,
     Redirect,
-    confirm_everything,
     path,
-    policy_named,
     unattached_policies,
 )
 from keyhouse.domain.actions import Action
 from keyhouse.domain.errors import DomainError
+from keyhouse.services.attachments import USER
 from keyhouse.services.base import UserRef
 from keyhouse.services.users import UserChanges
 
@@ -81,7 +81,7 @@ def groups(ctx: Ctx) -> Response:
 
 @PAGES.get("/console/users/{name}/policies", Action.ListPoliciesForUser, _name)
 def policies(ctx: Ctx) -> Response:
-    attached = ctx.svc.policies.for_user(ctx.who, UserRef.name(ctx.arg("name")))
+    attached = ctx.svc.attachments.of(ctx.who, USER, UserRef.name(ctx.arg("name")))
     return _page(ctx, "policies", attached=attached, others=unattached_policies(ctx, attached))
 
 
@@ -163,31 +163,10 @@ def leave(ctx: Ctx) -> Redirect:
     return Redirect(path("users", name, "groups"), notice=f"{name} was removed from {group}.")
 
 
-def _policy_params(ctx: Ctx) -> dict[str, str]:
-    kind, policy = policy_named(ctx)
-    return {"UserName": ctx.arg("name"), "PolicyType": kind, "PolicyName": policy}
-
-
-@PAGES.post(
-    "/console/users/{name}/policies",
-    Action.AttachPolicyToUser,
+policies_tab(
+    PAGES,
+    USER,
+    "/console/users/{name}",
+    "name",
     lambda c: path("users", c.arg("name"), "policies"),
-    _policy_params,
 )
-def attach(ctx: Ctx) -> Redirect:
-    name, (kind, policy) = ctx.arg("name"), policy_named(ctx)
-    confirm_everything(ctx, kind, policy)
-    ctx.svc.policies.attach_to_user(ctx.who, UserRef.name(name), kind, policy)
-    return Redirect(path("users", name, "policies"), notice=f"{policy} was attached to {name}.")
-
-
-@PAGES.post(
-    "/console/users/{name}/policies/{kind}/{policy}/detach",
-    Action.DetachPolicyFromUser,
-    lambda c: path("users", c.arg("name"), "policies"),
-    _policy_params,
-)
-def detach(ctx: Ctx) -> Redirect:
-    name, (kind, policy) = ctx.arg("name"), policy_named(ctx)
-    ctx.svc.policies.detach_from_user(ctx.who, UserRef.name(name), kind, policy)
-    return Redirect(path("users", name, "policies"), notice=f"{policy} was detached from {name}.")

@@ -1,4 +1,5 @@
-"""Permission policies: custom policies and their versions, system policies, attachments."""
+"""Permission policies: custom policies and their versions, system policies, and where each is
+attached (attaching and detaching: keyhouse.services.attachments)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import datetime
 
 from keyhouse.domain import policy, rules
 from keyhouse.domain.actions import Action
-from keyhouse.domain.arn import group_resource, policy_resource
+from keyhouse.domain.arn import policy_resource
 from keyhouse.domain.errors import AlreadyExists, Conflict, InvalidValue, LimitExceeded, NotFound
 from keyhouse.domain.model import (
     Account,
@@ -20,8 +21,7 @@ from keyhouse.domain.model import (
     Role,
     User,
 )
-from keyhouse.services.base import UseCases, UserRef
-from keyhouse.services.roles import named_role
+from keyhouse.services.base import UseCases
 from keyhouse.store.sql import Tx
 
 
@@ -52,7 +52,7 @@ class Entities:
     roles: list[tuple[Role, datetime]]
 
 
-def _not_found(name: str) -> NotFound:
+def policy_not_found(name: str) -> NotFound:
     return NotFound("policy", f"The policy does not exist: {name}.")
 
 
@@ -61,19 +61,51 @@ def _system_view(name: str) -> PolicyView:
     return PolicyView(name, "System", description, "v1", None, None, 0, document)
 
 
+def custom_policy(tx: Tx, account: Account, name: str, *, lock: bool = False) -> CustomPolicy:
+    found = tx.get_policy(account.account_id, name, lock=lock)
+    if found is None:
+        raise policy_not_found(name)
+    return found
+
+
+def attachable(tx: Tx, account: Account, policy_type: str, name: str) -> None:
+    """Refuse a policy that cannot be attached: a bad type or name, or one that does not
+    exist."""
+    rules.validate_policy_type(policy_type)
+    rules.validate_policy_name(name)
+    if policy_type == "System":
+        if name not in policy.SYSTEM_POLICIES:
+            raise policy_not_found(name)
+    else:
+        custom_policy(tx, account, name)
+
+
+def view_of(tx: Tx, account: Account, attachment: Attachment) -> PolicyView:
+    """The policy an attachment names, as a list of attached policies shows it."""
+    if attachment.policy_type == "System":
+        return _system_view(attachment.policy_name)
+    custom = custom_policy(tx, account, attachment.policy_name)
+    return PolicyView(
+        custom.name,
+        "Custom",
+        custom.description,
+        custom.default_version,
+        custom.created_at,
+        custom.updated_at,
+    )
+
+
 class Policies(UseCases):
     # -- lookups ----------------------------------------------------------------------------
-    def _custom(self, tx: Tx, account: Account, name: str, *, lock: bool = False) -> CustomPolicy:
-        found = tx.get_policy(account.account_id, name, lock=lock)
-        if found is None:
-            raise _not_found(name)
-        return found
+    @staticmethod
+    def _custom(tx: Tx, account: Account, name: str, *, lock: bool = False) -> CustomPolicy:
+        return custom_policy(tx, account, name, lock=lock)
 
     def _view(self, tx: Tx, account: Account, policy_type: str, name: str) -> PolicyView:
         rules.validate_policy_type(policy_type)
         if policy_type == "System":
             if name not in policy.SYSTEM_POLICIES:
-                raise _not_found(name)
+                raise policy_not_found(name)
             view = _system_view(name)
             count = tx.attachment_count(account.account_id, "System", name)
             return dataclasses.replace(view, attachment_count=count)
@@ -287,166 +319,13 @@ class Policies(UseCases):
                 )
             tx.delete_version(custom, version_id)
 
-    # -- attachments ------------------------------------------------------------------------
-    def _attachable(self, tx: Tx, account: Account, policy_type: str, name: str) -> None:
-        rules.validate_policy_type(policy_type)
-        rules.validate_policy_name(name)
-        if policy_type == "System":
-            if name not in policy.SYSTEM_POLICIES:
-                raise _not_found(name)
-        else:
-            self._custom(tx, account, name)
-
-    def _room(self, tx: Tx, kind: str, principal_id: str, policy_type: str) -> None:
-        limit = (
-            rules.SYSTEM_POLICIES_PER_PRINCIPAL
-            if policy_type == "System"
-            else rules.CUSTOM_POLICIES_PER_PRINCIPAL
-        )
-        held = [a for a in tx.attachments_of(kind, principal_id) if a.policy_type == policy_type]
-        if len(held) >= limit:
-            raise LimitExceeded(
-                f"{kind.lower()}.policy",
-                f"At most {limit} {policy_type.lower()} policies attach to one {kind.lower()}.",
-            )
-
-    def _attach(
-        self, tx: Tx, account: Account, kind: str, holder: str, policy_type: str, name: str
-    ) -> None:
-        """Attach the policy to a user or group (``kind``) with ID ``holder``."""
-        self._attachable(tx, account, policy_type, name)
-        self._room(tx, kind, holder, policy_type)
-        tx.attach(account.account_id, kind, holder, policy_type, name, self.clock.now())
-        tx.bump_grants(account.account_id)
-
-    def _detach(
-        self, tx: Tx, account: Account, kind: str, holder: str, policy_type: str, name: str
-    ) -> None:
-        self._attachable(tx, account, policy_type, name)
-        if not tx.detach(kind, holder, policy_type, name):
-            raise NotFound(
-                f"{kind.lower()}.policy",
-                f"The policy is not attached to the {kind.lower()}: {name}.",
-            )
-        tx.bump_grants(account.account_id)
-
-    def attach_to_user(
-        self, principal: Principal, ref: UserRef, policy_type: str, name: str
-    ) -> None:
-        with self.store.transaction(write=True) as tx:
-            account = self._account(tx, principal)
-            user = self._target(tx, principal, account, Action.AttachPolicyToUser, ref, lock=True)
-            self._check_policy(tx, principal, account, Action.AttachPolicyToUser, name, policy_type)
-            self._attach(tx, account, "User", user.user_id, policy_type, name)
-
-    def detach_from_user(
-        self, principal: Principal, ref: UserRef, policy_type: str, name: str
-    ) -> None:
-        with self.store.transaction(write=True) as tx:
-            account = self._account(tx, principal)
-            user = self._target(tx, principal, account, Action.DetachPolicyFromUser, ref, lock=True)
-            self._check_policy(
-                tx, principal, account, Action.DetachPolicyFromUser, name, policy_type
-            )
-            self._detach(tx, account, "User", user.user_id, policy_type, name)
-
-    def for_user(self, principal: Principal, ref: UserRef) -> list[Attached]:
-        with self.store.transaction() as tx:
-            account = self._account(tx, principal)
-            user = self._target(tx, principal, account, Action.ListPoliciesForUser, ref, tags=False)
-            return self._attached(tx, account, tx.attachments_of("User", user.user_id))
-
-    def _attached(self, tx: Tx, account: Account, found: list[Attachment]) -> list[Attached]:
-        out = []
-        for a in found:
-            if a.policy_type == "System":
-                view = _system_view(a.policy_name)
-            else:
-                custom = self._custom(tx, account, a.policy_name)
-                view = PolicyView(
-                    custom.name,
-                    "Custom",
-                    custom.description,
-                    custom.default_version,
-                    custom.created_at,
-                    custom.updated_at,
-                )
-            out.append(Attached(view, a.attached_at))
-        return out
-
     def entities(self, principal: Principal, policy_type: str, name: str) -> Entities:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
             self._check_policy(
                 tx, principal, account, Action.ListEntitiesForPolicy, name, policy_type
             )
-            self._attachable(tx, account, policy_type, name)
+            attachable(tx, account, policy_type, name)
             users, groups = tx.entities_of(account.account_id, policy_type, name)
             roles = tx.roles_of_policy(account.account_id, policy_type, name)
             return Entities(users, groups, roles)
-
-    # -- group attachments ------------------------------------------------------------------
-    def _group(
-        self, tx: Tx, principal: Principal, account: Account, action: Action, name: str
-    ) -> Group:
-        rules.validate_group_name(name)
-        self._authorize(tx, principal, account, action, group_resource(account.account_id, name))
-        group = tx.get_group(account.account_id, name)
-        if group is None:
-            raise NotFound("group", f"The group does not exist: {name}.")
-        return group
-
-    def attach_to_group(
-        self, principal: Principal, group_name: str, policy_type: str, name: str
-    ) -> None:
-        with self.store.transaction(write=True) as tx:
-            account = self._account(tx, principal)
-            group = self._group(tx, principal, account, Action.AttachPolicyToGroup, group_name)
-            self._check_policy(
-                tx, principal, account, Action.AttachPolicyToGroup, name, policy_type
-            )
-            self._attach(tx, account, "Group", group.group_id, policy_type, name)
-
-    def detach_from_group(
-        self, principal: Principal, group_name: str, policy_type: str, name: str
-    ) -> None:
-        with self.store.transaction(write=True) as tx:
-            account = self._account(tx, principal)
-            group = self._group(tx, principal, account, Action.DetachPolicyFromGroup, group_name)
-            self._check_policy(
-                tx, principal, account, Action.DetachPolicyFromGroup, name, policy_type
-            )
-            self._detach(tx, account, "Group", group.group_id, policy_type, name)
-
-    def for_group(self, principal: Principal, group_name: str) -> list[Attached]:
-        with self.store.transaction() as tx:
-            account = self._account(tx, principal)
-            group = self._group(tx, principal, account, Action.ListPoliciesForGroup, group_name)
-            return self._attached(tx, account, tx.attachments_of("Group", group.group_id))
-
-    # -- role attachments -------------------------------------------------------------------
-    def attach_to_role(
-        self, principal: Principal, role_name: str, policy_type: str, name: str
-    ) -> None:
-        with self.store.transaction(write=True) as tx:
-            account = self._account(tx, principal)
-            action = Action.AttachPolicyToRole
-            role = named_role(self, tx, principal, account, action, role_name, lock=True)
-            self._check_policy(tx, principal, account, action, name, policy_type)
-            self._attach(tx, account, "Role", role.role_id, policy_type, name)
-
-    def detach_from_role(
-        self, principal: Principal, role_name: str, policy_type: str, name: str
-    ) -> None:
-        with self.store.transaction(write=True) as tx:
-            account = self._account(tx, principal)
-            action = Action.DetachPolicyFromRole
-            role = named_role(self, tx, principal, account, action, role_name, lock=True)
-            self._check_policy(tx, principal, account, action, name, policy_type)
-            self._detach(tx, account, "Role", role.role_id, policy_type, name)
-
-    def for_role(self, principal: Principal, role_name: str) -> list[Attached]:
-        with self.store.transaction() as tx:
-            account = self._account(tx, principal)
-            role = named_role(self, tx, principal, account, Action.ListPoliciesForRole, role_name)
-            return self._attached(tx, account, tx.attachments_of("Role", role.role_id))

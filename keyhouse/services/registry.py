@@ -8,6 +8,7 @@ from keyhouse.clock import Clock
 from keyhouse.metrics import Metrics
 from keyhouse.services.accounts import Accounts
 from keyhouse.services.acting import Acting
+from keyhouse.services.attachments import Attachments
 from keyhouse.services.audit import AuditWriter
 from keyhouse.services.authn import Authenticator
 from keyhouse.services.console import Console
@@ -38,6 +39,7 @@ class Services:
     users: Users
     keys: Keys
     policies: Policies
+    attachments: Attachments
     groups: Groups
     roles: Roles
     sts: Sts
