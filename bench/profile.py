@@ -35,9 +35,9 @@ RATE = 250  # py-spy samples per second and thread
 # event loop's are "commit thread" (the group committer is the only one busy under this load).
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("log line and metrics", ("keyhouse/logs.py", "keyhouse/metrics.py", "prometheus_client")),
-    ("event row", ("keyhouse/services/audit.py:build_row", "keyhouse/domain/audit.py",
+    ("event row", ("keyhouse/services/trail/draft.py:build_row", "keyhouse/domain/audit.py",
                    "keyhouse/ids.py")),
-    ("hand-over", ("keyhouse/services/committer.py", "keyhouse/services/audit.py")),
+    ("hand-over", ("keyhouse/services/trail/committer.py", "keyhouse/services/trail/writer.py")),
     ("sign", ("keyhouse/signing/", "keyhouse/services/authn.py", "keyhouse/services/tokens.py",
               "keyhouse/crypto.py")),
     ("authorize", ("keyhouse/services/authz.py", "keyhouse/domain/policy.py",

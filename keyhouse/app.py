@@ -40,12 +40,9 @@ from keyhouse.logs import configure as configure_logs
 from keyhouse.metrics import Metrics, counter, gauge
 from keyhouse.origin import OriginResolver
 from keyhouse.services.accounts import Accounts
-from keyhouse.services.acting import Acting
 from keyhouse.services.attachments import Attachments
-from keyhouse.services.audit import AuditWriter
 from keyhouse.services.authn import Authenticator
 from keyhouse.services.authz import Authorizer
-from keyhouse.services.committer import GroupCommitter
 from keyhouse.services.console import Console
 from keyhouse.services.gateway import Gateway
 from keyhouse.services.groups import Groups
@@ -62,7 +59,10 @@ from keyhouse.services.roles import Roles
 from keyhouse.services.sts import Sts
 from keyhouse.services.sweep import Sweeper
 from keyhouse.services.throttle import SourceThrottle
-from keyhouse.services.trail import Trail
+from keyhouse.services.trail.committer import GroupCommitter
+from keyhouse.services.trail.lookup import Trail
+from keyhouse.services.trail.surface import Acting
+from keyhouse.services.trail.writer import AuditWriter
 from keyhouse.services.users import Users
 from keyhouse.store.engine import make_engine
 from keyhouse.store.migrate import migrate

@@ -39,12 +39,12 @@ from keyhouse.domain.gateway import READ_METHODS, Match, ServiceDefinition
 from keyhouse.domain.model import Principal
 from keyhouse.logs import log_request, principal_name
 from keyhouse.origin import Origin, OriginResolver
-from keyhouse.services.audit import EventDraft
 from keyhouse.services.authn import NONCE_USED, AuthenticationFailed
-from keyhouse.services.committer import Outcome
 from keyhouse.services.gateway import NOT_A_GATEWAY, NotAGateway, principal_arn
 from keyhouse.services.registry import Services
 from keyhouse.services.throttle import SourceThrottled
+from keyhouse.services.trail.committer import Outcome
+from keyhouse.services.trail.draft import EventDraft
 from keyhouse.store.cache import CacheMiss, MemoryScope, memory_reads
 
 log = logging.getLogger("keyhouse.request")

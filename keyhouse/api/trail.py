@@ -11,7 +11,7 @@ from keyhouse.clock import format_date
 from keyhouse.domain.actions import Action
 from keyhouse.domain.model import Principal
 from keyhouse.services.registry import Services
-from keyhouse.services.trail import parse_time
+from keyhouse.services.trail.lookup import parse_time
 
 P = dict[str, Any]
 ROUTES = Routes()

@@ -19,8 +19,8 @@ from keyhouse.domain.actions import Action, Command
 from keyhouse.domain.errors import DomainError
 from keyhouse.domain.model import Account
 from keyhouse.logs import configure as configure_logs
-from keyhouse.services.acting import Surface, operator
 from keyhouse.services.registry import Services
+from keyhouse.services.trail.surface import Surface, operator
 from keyhouse.store.engine import store_exists
 from keyhouse.store.migrate import StoreUnavailable, first_line
 

@@ -28,7 +28,7 @@ from keyhouse.clock import format_date
 from keyhouse.config import Settings
 from keyhouse.domain.actions import Command
 from keyhouse.services.registry import Services
-from keyhouse.services.trail import former_key, signed_with
+from keyhouse.services.trail.lookup import former_key, signed_with
 
 
 @click.group()

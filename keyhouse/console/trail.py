@@ -13,7 +13,7 @@ from keyhouse.console.web import Ctx, Pages
 from keyhouse.domain import audit
 from keyhouse.domain.actions import Action
 from keyhouse.domain.errors import DomainError
-from keyhouse.services.trail import parse_time
+from keyhouse.services.trail.lookup import parse_time
 
 PAGES = Pages()
 # Filter field -> LookupEvents attribute.

@@ -39,10 +39,10 @@ from keyhouse.domain.codes import vendor_code
 from keyhouse.domain.errors import DomainError, InvalidValue, PermissionDenied
 from keyhouse.domain.model import ConsoleSession, NewSecret, Principal
 from keyhouse.origin import Origin, OriginResolver
-from keyhouse.services.acting import Surface
 from keyhouse.services.console import Flash
 from keyhouse.services.policies import Attached, PolicyView
 from keyhouse.services.registry import Services
+from keyhouse.services.trail.surface import Surface
 
 HERE = Path(__file__).parent
 COOKIE = "kh_session"

@@ -236,7 +236,7 @@ _RESOURCE_PARAMETERS = (
 # The trail's serviceName: the product whose API served the request, as the vendor's ActionTrail
 # writes it ("Ims" for IMS 2019-08-15, "Ram" for RAM 2015-05-01, ...). The vendor's RAM console
 # calls IMS, so its operations say "Ims" (ActionTrail's IMS samples); Keyhouse's console and
-# commands do the same (keyhouse.services.acting).
+# commands do the same (keyhouse.services.trail.surface).
 _SERVICE_NAMES = {"ims": "Ims", "ram": "Ram", "sts": "Sts", "actiontrail": "Actiontrail"}
 
 

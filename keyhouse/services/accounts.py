@@ -9,8 +9,8 @@ from keyhouse.domain import netpolicy, rules
 from keyhouse.domain.actions import Action
 from keyhouse.domain.errors import AlreadyExists, NotFound
 from keyhouse.domain.model import AccessKey, Account, KeyDeletion, KeyStatus, NewSecret, Principal
-from keyhouse.services.audit import concerns
 from keyhouse.services.base import UseCases
+from keyhouse.services.trail.draft import concerns
 
 
 class Accounts(UseCases):

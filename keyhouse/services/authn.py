@@ -1,6 +1,6 @@
 """Authentication: one indexed read (or none: the cache, on the event loop), a constant-time
 HMAC comparison; the single-use nonce is spent when the request commits
-(keyhouse.services.committer)."""
+(keyhouse.services.trail.committer)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from keyhouse.domain.errors import DomainError
 from keyhouse.domain.model import KeyStatus, Principal
 from keyhouse.origin import Origin
 from keyhouse.services import tokens
-from keyhouse.services.committer import NonceClaim
 from keyhouse.services.tokens import STS_PREFIX
 from keyhouse.store.cache import CacheMiss, current_memory_scope
 from keyhouse.store.hot import Credential, RoleState
@@ -39,6 +38,16 @@ class AuthenticationFailed(DomainError):
         super().__init__(message, **data)
         self.reason = reason
         self.code = f"auth.{reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class NonceClaim:
+    """A request's nonce, to be spent once (with the request's durable parts: its event and
+    the key's last-used note) and remembered until its timestamp leaves the window."""
+
+    access_key_id: str
+    nonce: str
+    expires_at: datetime
 
 
 @dataclass(frozen=True)

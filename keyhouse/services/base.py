@@ -1,4 +1,18 @@
-"""What every use-case family shares: the store, the clock, the authorizer, lookups."""
+"""What every use-case family shares: the store, the clock, the authorizer, lookups.
+
+A use-case is called with the principal it acts for and what the request names; it checks
+permission, applies the rules and writes in one transaction. Two things reach it without
+being arguments:
+
+- **The request's audit event.** Each surface (the wire API's dispatcher, a console page, an
+  operator's command) opens one event draft per request before calling a use-case and
+  finishes it after (keyhouse.services.trail). A use-case adds what only it knows with
+  ``trail.draft.annotate(...)`` (the pair it created) or ``trail.draft.concerns(account)``;
+  outside a request both do nothing.
+- **The change's durability.** When a write transaction commits, the store calls the trail
+  writer's ``before_commit``: the change's event and its request's nonce are written in that
+  same transaction, so a change is never kept without its event, nor replayed.
+"""
 
 from __future__ import annotations
 

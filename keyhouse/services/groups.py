@@ -11,8 +11,8 @@ from keyhouse.domain.actions import Action
 from keyhouse.domain.arn import group_resource
 from keyhouse.domain.errors import Conflict, InvalidValue, LimitExceeded, NotFound
 from keyhouse.domain.model import Account, Group, Principal, User
-from keyhouse.services import audit
 from keyhouse.services.base import UseCases, UserRef
+from keyhouse.services.trail import draft as audit
 from keyhouse.store.sql import Tx
 
 

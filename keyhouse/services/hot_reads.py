@@ -28,9 +28,10 @@ from keyhouse.domain.audit import service_name
 from keyhouse.domain.errors import DomainError
 from keyhouse.domain.model import Principal
 from keyhouse.origin import Origin
-from keyhouse.services.audit import AuditWriter, EventDraft
 from keyhouse.services.authn import AuthenticationFailed, Authenticator, SignedRequest
 from keyhouse.services.throttle import SourceThrottle
+from keyhouse.services.trail.draft import EventDraft
+from keyhouse.services.trail.writer import AuditWriter
 from keyhouse.store.cache import CacheMiss, MemoryScope, ReadCache, memory_reads
 
 # The routed actions the lane answers.

@@ -18,8 +18,8 @@ from keyhouse.domain.model import (
     Principal,
     User,
 )
-from keyhouse.services import audit
 from keyhouse.services.base import UseCases, UserRef, key_not_found, user_not_found
+from keyhouse.services.trail import draft as audit
 from keyhouse.store.sql import Tx
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from keyhouse.crypto import SecretBox
-from keyhouse.services.trail import former_key
+from keyhouse.services.trail.lookup import former_key
 from keyhouse.store.sql import SqlStore, Tx
 
 # Alibaba Cloud AccessKey IDs start with LTAI; Keyhouse issues LTAI + 20 letters and digits.

@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from keyhouse.clock import Clock
 from keyhouse.metrics import Metrics
 from keyhouse.services.accounts import Accounts
-from keyhouse.services.acting import Acting
 from keyhouse.services.attachments import Attachments
-from keyhouse.services.audit import AuditWriter
 from keyhouse.services.authn import Authenticator
 from keyhouse.services.console import Console
 from keyhouse.services.gateway import Gateway
@@ -26,7 +24,9 @@ from keyhouse.services.roles import Roles
 from keyhouse.services.sts import Sts
 from keyhouse.services.sweep import Sweeper
 from keyhouse.services.throttle import SourceThrottle
-from keyhouse.services.trail import Trail
+from keyhouse.services.trail.lookup import Trail
+from keyhouse.services.trail.surface import Acting
+from keyhouse.services.trail.writer import AuditWriter
 from keyhouse.services.users import Users
 from keyhouse.store.sql import SqlStore
 

@@ -12,9 +12,9 @@ from keyhouse.domain.actions import Action
 from keyhouse.domain.arn import parse_role_arn, role_resource
 from keyhouse.domain.errors import InvalidValue, PermissionDenied
 from keyhouse.domain.model import Principal, RoleSession
-from keyhouse.services import audit
 from keyhouse.services.base import UseCases
 from keyhouse.services.tokens import Minted, mint
+from keyhouse.services.trail import draft as audit
 
 DURATION = (900, 3600)  # the least, the default
 CHAINED_MAX = 3600  # the longest session a temporary credential may start (role chaining)

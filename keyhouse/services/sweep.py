@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from keyhouse.clock import Clock, format_date
-from keyhouse.services.audit import system_row
+from keyhouse.services.trail.draft import system_row
 from keyhouse.store.sql import Purged, SqlStore, Tx
 
 LEASE = "retention-sweep"

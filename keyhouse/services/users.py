@@ -15,8 +15,8 @@ from keyhouse.domain import rules
 from keyhouse.domain.actions import Action
 from keyhouse.domain.errors import AlreadyExists, Conflict, InvalidValue, LimitExceeded, NotFound
 from keyhouse.domain.model import Account, KeyDeletion, KeyStatus, Principal, User
-from keyhouse.services import audit
 from keyhouse.services.base import UseCases, UserRef, user_not_found
+from keyhouse.services.trail import draft as audit
 from keyhouse.store.sql import Tx
 
 

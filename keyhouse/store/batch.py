@@ -1,4 +1,4 @@
-"""The group-commit batch (keyhouse.services.committer), written on the driver directly.
+"""The group-commit batch (keyhouse.services.trail.committer), written on the driver directly.
 
 A batch is the one write every request makes: its cache epochs checked, its nonce spent, its
 audit event chained. Profiling showed SQLAlchemy's per-row work (parameter construction, type

@@ -14,7 +14,7 @@ exactly what the store holds for as long as the account still shows E.
   the store), and the epochs its answer depended on are noted.
 - The group-commit batch that carries the request's nonce and event re-reads those accounts'
   epochs in its own transaction; an answer read under an epoch that moved meanwhile is not
-  sent: the request runs again against the store (keyhouse.services.committer). A key
+  sent: the request runs again against the store (keyhouse.services.trail.committer). A key
   disabled through another instance is therefore refused here on its very next request.
 
 Bounds: at most ``max_accounts`` account entries and ``max_rows`` rows in all; past either,

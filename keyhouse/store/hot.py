@@ -6,7 +6,7 @@ it is compiled by SQLAlchemy once per dialect, and then run on a DBAPI connectio
 each thread keeps for itself: checked out of the engine once (so the engine's connect-time
 settings apply: WAL and busy timeout on SQLite), detached from the pool, in autocommit mode.
 Everything else stays on the SQLAlchemy store; the nonce is spent with the request's
-group-commit batch (keyhouse.services.committer), durably.
+group-commit batch (keyhouse.services.trail.committer), durably.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import asyncio
 from pathlib import Path
 
 from keyhouse.clock import SystemClock
-from keyhouse.services.committer import GroupCommitter, Item, Outcome
+from keyhouse.services.trail.committer import GroupCommitter, Item, Outcome
 from keyhouse.store.engine import make_engine
 from keyhouse.store.migrate import migrate
 from keyhouse.store.sql import SqlStore

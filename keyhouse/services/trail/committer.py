@@ -38,6 +38,7 @@ from typing import Any
 
 from keyhouse.clock import Clock
 from keyhouse.metrics import Metrics
+from keyhouse.services.authn import NonceClaim
 from keyhouse.store.batch import BatchTx, BatchWriter
 from keyhouse.store.sql import SqlStore
 
@@ -50,13 +51,6 @@ class Outcome(Enum):
     UNAVAILABLE = "unavailable"  # the store could not be reached: answer 503
     FAILED = "failed"  # the store refused this item: answer 503
     STALE = "stale"  # answered from cache entries that changed since: run it again
-
-
-@dataclass(frozen=True, slots=True)
-class NonceClaim:
-    access_key_id: str
-    nonce: str
-    expires_at: datetime
 
 
 @dataclass(eq=False)

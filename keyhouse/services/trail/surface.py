@@ -3,8 +3,8 @@ audit event for the whole console request or command, named for what was done, w
 vendor's error code when it failed.
 
 The wire API has its own prologue (keyhouse.api.dispatch); both go through the same
-:class:`~keyhouse.services.audit.AuditWriter`: a change's event is written in the change's own
-transaction, any other event is committed before the caller sees the outcome.
+:class:`~keyhouse.services.trail.writer.AuditWriter`: a change's event is written in the
+change's own transaction, any other event is committed before the caller sees the outcome.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from keyhouse.domain.codes import vendor_code
 from keyhouse.domain.errors import DomainError, Unavailable
 from keyhouse.domain.model import Principal
 from keyhouse.logs import note_request
-from keyhouse.services.audit import AuditWriter, EventDraft
-from keyhouse.services.committer import Outcome
+from keyhouse.services.trail.committer import Outcome
+from keyhouse.services.trail.draft import EventDraft
+from keyhouse.services.trail.writer import AuditWriter
 
 # The product whose API serves an action for the console and the commands: the vendor's RAM
 # console calls IMS for the ram: actions (keyhouse.domain.audit.service_name).
