@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import IntegrityError
 
 from keyhouse.domain.errors import AlreadyExists
@@ -36,7 +36,7 @@ def account_from(row: Any) -> Account:
 
 
 @functools.cache
-def _take_lease(dialect: str) -> Any:
+def _take_lease(dialect: Dialect) -> Any:
     """A lease is free if unheld, expired, or already ours (then it is extended)."""
     return take_over(
         dialect, leases, or_(leases.c.expires_at < NOW, leases.c.holder == bindparam("holder"))
@@ -132,7 +132,7 @@ class AccountsTx:
         True when ``holder`` now holds it; False while another holder's lease is unexpired.
         Concurrent takers are serialised on the row, so at most one succeeds."""
         params = {"name": name, "holder": holder, "expires_at": until, "now": now}
-        return self._c.execute(_take_lease(self._c.dialect.name), params).first() is not None
+        return self._c.execute(_take_lease(self._c.dialect), params).first() is not None
 
     def release_lease(self, name: str, holder: str) -> None:
         """Give the lease up early (a no-op unless ``holder`` holds it)."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import bindparam
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
 
+from keyhouse.store.dialect import backend_of
 from keyhouse.store.schema import (
     nonces,
 )
@@ -23,15 +23,19 @@ def locked(query: Any) -> Any:
     return query.with_for_update(key_share=True)
 
 
-def take_over(dialect: str, table: Any, where: Any) -> Any:
+def upsert(dialect: Dialect, table: Any) -> Any:
+    """``INSERT`` into ``table`` with ``ON CONFLICT`` clauses, for this backend."""
+    return backend_of(dialect).insert(table)
+
+
+def take_over(dialect: Dialect, table: Any, where: Any) -> Any:
     """``INSERT .. ON CONFLICT (primary key) DO UPDATE .. WHERE <where> RETURNING``.
 
     Inserts the row, or overwrites the existing one only where ``where`` holds for it; a row
     comes back exactly when the caller now owns it. The same SQL on SQLite and PostgreSQL, and
     the answer does not depend on how a driver reports rowcount for upserts (psycopg: -1).
     Concurrent callers are serialised on the row, so at most one of them wins."""
-    insert_ = sqlite_insert if dialect == "sqlite" else postgresql_insert
-    stmt = insert_(table).values({c.name: bindparam(c.name) for c in table.c})
+    stmt = upsert(dialect, table).values({c.name: bindparam(c.name) for c in table.c})
     keys = list(table.primary_key.columns)
     return stmt.on_conflict_do_update(
         index_elements=keys,

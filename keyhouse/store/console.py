@@ -7,12 +7,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from keyhouse.crypto import Sealed
 from keyhouse.domain.model import ConsoleSession, LoginProfile
+from keyhouse.store.common import upsert
 from keyhouse.store.schema import (
     account_passwords,
     console_flashes,
@@ -226,9 +225,8 @@ class ConsoleTx:
         The window starts at the first attempt and lasts ``window(count so far)``; once it
         has passed, counting starts again. The row is locked, so concurrent attempts are
         counted one after another, never both as the first."""
-        insert_ = sqlite_insert if self._c.dialect.name == "sqlite" else postgresql_insert
         self._c.execute(
-            insert_(signin_failures)
+            upsert(self._c.dialect, signin_failures)
             .values(subject=subject, failures=0, window_start=now)
             .on_conflict_do_nothing(index_elements=["subject"])
         )

@@ -3,18 +3,16 @@ keyhouse.store.sql.Tx)."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from keyhouse.crypto import Sealed
 from keyhouse.domain.model import AccessKey, KeyStatus
-from keyhouse.store.common import NOW, PURGE_BATCH, take_over
+from keyhouse.store.common import PURGE_BATCH
 from keyhouse.store.schema import (
     access_keys,
     accounts,
@@ -49,29 +47,8 @@ def key_from(row: Any) -> AccessKey:
 _KEY_COLUMNS = [c for c in access_keys.c if c.name not in {"secret_key_id", "secret_sealed"}]
 
 
-@functools.cache
-def _claim_nonce(dialect: str) -> Any:
-    """A nonce is free if unseen, or if its window has closed."""
-    return take_over(dialect, nonces, nonces.c.expires_at < NOW)
-
-
 def _owner(user_id: str | None) -> Any:
     return access_keys.c.user_id.is_(None) if user_id is None else access_keys.c.user_id == user_id
-
-
-# Built once: every write request runs it (building a statement per call cost more than it).
-_LAST_USED = (
-    update(access_keys)
-    .where(
-        access_keys.c.access_key_id == bindparam("used_key"),
-        or_(
-            access_keys.c.last_used_at.is_(None),
-            access_keys.c.last_used_at
-            <= bindparam("used_at", type_=access_keys.c.last_used_at.type),
-        ),
-    )
-    .values(last_used_at=bindparam("used_at"), last_used_service=bindparam("used_service"))
-)
 
 
 def _live_keys(owner: Any) -> Any:
@@ -204,13 +181,6 @@ class KeysTx:
             for r in self._c.execute(q)
         ]
 
-    def record_last_used(self, uses: Sequence[tuple[str, datetime, str]]) -> None:
-        """Move last-used forward for each (key, time, service); never backwards."""
-        self._c.execute(
-            _LAST_USED,
-            [{"used_key": k, "used_at": at, "used_service": svc} for k, at, svc in uses],
-        )
-
     def purge_expired_keys(self, now: datetime) -> list[Purged]:
         """Purge up to one batch of binned keys whose DeleteDate has passed."""
         rows = self._c.execute(
@@ -230,23 +200,6 @@ class KeysTx:
             Purged("access_key", r.access_key_id, r.account_id, r.user_id or "(account root)")
             for r in rows
         ]
-
-    def claim_nonces(
-        self, claims: Sequence[tuple[str, str, datetime]], now: datetime
-    ) -> set[tuple[str, str]]:
-        """Spend nonces ((AccessKey ID, nonce, window end) each); returns those that were
-        free: unseen, or seen with a closed window. A nonce given twice is spent once (the
-        first). SQLAlchemy sends the rows as one multi-row statement (insertmanyvalues)."""
-        unique: dict[tuple[str, str], datetime] = {}
-        for access_key_id, nonce, expires_at in claims:
-            unique.setdefault((access_key_id, nonce), expires_at)
-        if not unique:
-            return set()
-        rows = [
-            {"access_key_id": k, "nonce": n, "expires_at": e, "now": now}
-            for (k, n), e in unique.items()
-        ]
-        return {(r[0], r[1]) for r in self._c.execute(_claim_nonce(self._c.dialect.name), rows)}
 
     def purge_expired_nonces(self, now: datetime) -> int:
         """Forget nonces whose window has closed; returns how many."""

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
-import psycopg
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
@@ -21,6 +20,8 @@ from keyhouse.store.access import AccessControlTx
 from keyhouse.store.accounts import AccountsTx
 from keyhouse.store.cache import CacheMiss, MemoryTx, ReadCache, RecordingTx, current_memory_scope
 from keyhouse.store.console import ConsoleTx
+from keyhouse.store.dialect import backend_of, driver_unavailable
+from keyhouse.store.durable import DurableWrites, durable_sql
 from keyhouse.store.engine import BUSY_TIMEOUT, WRITE_OPTION, SqliteWriteLock
 from keyhouse.store.hot import HotPath
 from keyhouse.store.keys import KeysTx, Purged
@@ -54,13 +55,34 @@ class Tx(
         # Accounts this transaction read: a write drops their cached rows once it commits.
         self.accounts_read: set[str] = set()
 
+    # -- the durable writes (keyhouse.store.durable), on this transaction's own connection ----
+    @contextmanager
+    def _durable(self) -> Iterator[DurableWrites]:
+        dialect = self._c.dialect
+        sql = durable_sql(backend_of(dialect))
+        cursor = self._c.connection.cursor()
+        try:
+            yield DurableWrites(sql, cursor, self.chain_key, dialect.loaded_dbapi)
+        finally:
+            cursor.close()
+
+    def claim_nonces(
+        self, claims: Sequence[tuple[str, str, datetime]], now: datetime
+    ) -> set[tuple[str, str]]:
+        with self._durable() as writes:
+            return writes.claim_nonces(claims, now)
+
+    def record_last_used(self, uses: Sequence[tuple[str, datetime, str]]) -> None:
+        with self._durable() as writes:
+            writes.record_last_used(uses)
+
+    def append_events(self, account_id: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        with self._durable() as writes:
+            writes.append_events(account_id, rows)
+
 
 # A write-ahead log this long (pages of 4 KiB: 64 MiB) is started over once it is all copied.
 WAL_RESTART_FRAMES = 16_384
-
-# What SQLite says when its file cannot be used for now (locked by another process, read-only,
-# gone), rather than that a statement is wrong.
-_SQLITE_AWAY = ("locked", "busy", "unable to open", "readonly", "disk I/O")
 
 
 class SqlStore:
@@ -117,11 +139,7 @@ class SqlStore:
         if isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout):
             return True
         # The hot path (keyhouse.store.hot) speaks to the drivers without SQLAlchemy.
-        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
-            return True
-        return isinstance(exc, sqlite3.OperationalError) and any(
-            sign in str(exc) for sign in _SQLITE_AWAY
-        )
+        return driver_unavailable(exc)
 
     def sealed_samples(self) -> list[tuple[str, Sealed]]:
         """One (AccessKey ID, sealed secret) per master key id in use: what the keyring is

@@ -7,11 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from keyhouse.domain.audit import GENESIS, ChainKey, Head, StoredEvent, legacy_chain_hash
+from keyhouse.domain.audit import ChainKey, Head, StoredEvent, legacy_chain_hash
 from keyhouse.store.schema import audit_events, audit_heads, credential_reports
 
 # Lookup attribute -> column (LookupEvents' LookupAttribute keys).
@@ -29,49 +27,9 @@ def _head(row: Any) -> Head:
     return Head(row.account_id, row.seq, row.hash, row.pruned_seq, row.pruned_hash)
 
 
-def chained(
-    key: ChainKey, account_id: str, seq: int, previous: str, rows: Sequence[Mapping[str, Any]]
-) -> list[dict[str, Any]]:
-    """``rows`` as audit_events rows following the head (seq, hash): numbered and hashed."""
-    values = []
-    digest_of = key.digest
-    for row in rows:
-        seq += 1
-        digest = digest_of(account_id, seq, previous, row["body"])
-        values.append(
-            {**row, "account_id": account_id, "seq": seq, "prev_hash": previous, "hash": digest}
-        )
-        previous = digest
-    return values
-
-
 class TrailTx:
     _c: Connection
     chain_key: ChainKey
-
-    def _lock_head(self, account_id: str) -> Head:
-        """The account's chain head, created if new, held until commit."""
-        insert_ = sqlite_insert if self._c.dialect.name == "sqlite" else postgresql_insert
-        self._c.execute(
-            insert_(audit_heads)
-            .values(account_id=account_id, seq=0, hash=GENESIS, pruned_seq=0, pruned_hash=GENESIS)
-            .on_conflict_do_nothing(index_elements=["account_id"])
-        )
-        q = select(audit_heads).where(audit_heads.c.account_id == account_id).with_for_update()
-        return _head(self._c.execute(q).one())
-
-    def append_events(self, account_id: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Chain and insert events (each: the audit_events columns but seq and hashes)."""
-        if not rows:
-            return
-        head = self._lock_head(account_id)
-        values = chained(self.chain_key, account_id, head.seq, head.hash, rows)
-        self._c.execute(insert(audit_events), values)
-        self._c.execute(
-            update(audit_heads)
-            .where(audit_heads.c.account_id == account_id)
-            .values(seq=values[-1]["seq"], hash=values[-1]["hash"])
-        )
 
     def audit_heads(self, account_ids: Sequence[str] | None = None) -> list[Head]:
         q = select(audit_heads).order_by(audit_heads.c.account_id)
@@ -105,7 +63,11 @@ class TrailTx:
         whose chains were broken)."""
         total, broken = 0, []
         for head in self.audit_heads():
-            self._lock_head(head.account_id)
+            self._c.execute(  # the head is held until commit
+                select(audit_heads.c.seq)
+                .where(audit_heads.c.account_id == head.account_id)
+                .with_for_update()
+            )
             old_prev = new_prev = head.pruned_hash
             seq, done, intact = head.pruned_seq, 0, True
             while intact:

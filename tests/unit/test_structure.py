@@ -76,6 +76,43 @@ def test_the_console_and_the_api_stand_side_by_side() -> None:
         assert not graph.chain_exists(importer=one, imported=other, as_packages=True), (one, other)
 
 
+# Each durable write every request makes, as it looks in SQL or in SQLAlchemy Core.
+DURABLE_WRITES = {
+    "spend a nonce": re.compile(
+        r"INSERT INTO nonces|insert\(nonces\)|(upsert|take_over)\([^)]*nonces"
+    ),
+    "note a key's last use": re.compile(r"SET last_used_at|values\(\s*last_used_at"),
+    "append an event": re.compile(r"INSERT INTO audit_events|insert\(audit_events\)"),
+    "read cache epochs": re.compile(r"FROM cache_epochs WHERE account_id IN"),
+}
+
+
+def durable_writes(files: dict[str, str]) -> dict[str, set[str]]:
+    """Which files implement each durable write."""
+    return {
+        write: {name for name, text in files.items() if pattern.search(text)}
+        for write, pattern in DURABLE_WRITES.items()
+    }
+
+
+def test_each_durable_write_is_implemented_once() -> None:
+    files = {
+        str(path.relative_to(ROOT)): path.read_text()
+        for path in PACKAGE.rglob("*.py")
+        if "migrations" not in path.parts
+    }
+    found = durable_writes(files)
+    assert found == {write: {"keyhouse/store/durable.py"} for write in DURABLE_WRITES}
+
+
+def test_the_durable_write_finder_finds_a_second_implementation() -> None:
+    files = {
+        "a.py": 'sql = "INSERT INTO nonces (access_key_id) VALUES (?)"',
+        "b.py": "stmt = take_over(dialect, nonces, where)",
+    }
+    assert durable_writes(files)["spend a nonce"] == {"a.py", "b.py"}
+
+
 # An ARN built or matched in code: an f-string or a pattern that starts one.
 _ARN_BUILT = re.compile(r"""\bf["']acs:|["']\^acs:|\bf["']\{[^}]*\}:acs:""")
 
