@@ -18,22 +18,13 @@ P = dict[str, Any]
 ROUTES = Routes()
 
 
-def _attach(target: Target) -> Any:
-    def attach(svc: Services, who: Principal, p: P) -> P:
-        ref = target.ref(p[target.parameter])
-        svc.attachments.attach(who, target, ref, p["PolicyType"], p["PolicyName"])
+def _change(target: Target, detach: bool) -> Any:
+    def change(svc: Services, who: Principal, p: P) -> P:
+        do = svc.attachments.detach if detach else svc.attachments.attach
+        do(who, target, target.ref(p[target.parameter]), p["PolicyType"], p["PolicyName"])
         return {}
 
-    return attach
-
-
-def _detach(target: Target) -> Any:
-    def detach(svc: Services, who: Principal, p: P) -> P:
-        ref = target.ref(p[target.parameter])
-        svc.attachments.detach(who, target, ref, p["PolicyType"], p["PolicyName"])
-        return {}
-
-    return detach
+    return change
 
 
 def _list(target: Target) -> Any:
@@ -45,6 +36,6 @@ def _list(target: Target) -> Any:
 
 for target, named in ((USER, USER_NAME), (GROUP, GROUP_NAME), (ROLE, ROLE_NAME)):
     change = (POLICY_NAME, POLICY_TYPE, named, RESOURCE_GROUP)
-    ROUTES(RAM, target.attach, "ram", *change)(_attach(target))
-    ROUTES(RAM, target.detach, "ram", *change)(_detach(target))
+    ROUTES(RAM, target.attach, "ram", *change)(_change(target, detach=False))
+    ROUTES(RAM, target.detach, "ram", *change)(_change(target, detach=True))
     ROUTES(RAM, target.listing, "ram", named)(_list(target))

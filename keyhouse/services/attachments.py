@@ -15,11 +15,11 @@ from typing import Any
 
 from keyhouse.domain import rules
 from keyhouse.domain.actions import Action
-from keyhouse.domain.arn import group_resource, policy_resource
+from keyhouse.domain.arn import group_resource
 from keyhouse.domain.errors import LimitExceeded, NotFound
 from keyhouse.domain.model import Account, Attachment, Principal
 from keyhouse.services.base import UseCases, UserRef
-from keyhouse.services.policies import Attached, attachable, view_of
+from keyhouse.services.policies import Attached, attachable, check_policy, view_of
 from keyhouse.services.roles import named_role
 from keyhouse.store.sql import Tx
 
@@ -98,7 +98,7 @@ class Attachments(UseCases):
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
             holder = target.find(self, tx, principal, account, target.attach, ref, True)
-            self._check_policy(tx, principal, account, target.attach, name, policy_type)
+            check_policy(self, tx, principal, account, target.attach, name, policy_type)
             attachable(tx, account, policy_type, name)
             self._room(tx, target.kind, holder, policy_type)
             tx.attach(account.account_id, target.kind, holder, policy_type, name, self.clock.now())
@@ -110,7 +110,7 @@ class Attachments(UseCases):
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
             holder = target.find(self, tx, principal, account, target.detach, ref, True)
-            self._check_policy(tx, principal, account, target.detach, name, policy_type)
+            check_policy(self, tx, principal, account, target.detach, name, policy_type)
             attachable(tx, account, policy_type, name)
             if not tx.detach(target.kind, holder, policy_type, name):
                 kind = target.kind.lower()
@@ -127,19 +127,6 @@ class Attachments(UseCases):
             return self._attached(tx, account, tx.attachments_of(target.kind, holder))
 
     # -- shared -----------------------------------------------------------------------------
-    def _check_policy(
-        self,
-        tx: Tx,
-        principal: Principal,
-        account: Account,
-        action: Action,
-        name: str,
-        policy_type: str,
-    ) -> None:
-        """Attaching names two resources: the target and the policy. Both must be allowed."""
-        resource = policy_resource(account.account_id, name, policy_type)
-        self._authorize(tx, principal, account, action, resource)
-
     @staticmethod
     def _room(tx: Tx, kind: str, holder: str, policy_type: str) -> None:
         limit = (

@@ -84,7 +84,10 @@ def view_of(tx: Tx, account: Account, attachment: Attachment) -> PolicyView:
     """The policy an attachment names, as a list of attached policies shows it."""
     if attachment.policy_type == "System":
         return _system_view(attachment.policy_name)
-    custom = custom_policy(tx, account, attachment.policy_name)
+    return custom_view(custom_policy(tx, account, attachment.policy_name))
+
+
+def custom_view(custom: CustomPolicy, count: int = 0, document: str = "") -> PolicyView:
     return PolicyView(
         custom.name,
         "Custom",
@@ -92,6 +95,24 @@ def view_of(tx: Tx, account: Account, attachment: Attachment) -> PolicyView:
         custom.default_version,
         custom.created_at,
         custom.updated_at,
+        count,
+        document,
+    )
+
+
+def check_policy(
+    uc: UseCases,
+    tx: Tx,
+    principal: Principal,
+    account: Account,
+    action: Action,
+    name: str,
+    policy_type: str = "Custom",
+) -> None:
+    """Permission for ``action`` on the policy itself (attaching names two resources: the
+    target and the policy; both must be allowed)."""
+    uc._authorize(
+        tx, principal, account, action, policy_resource(account.account_id, name, policy_type)
     )
 
 
@@ -111,16 +132,8 @@ class Policies(UseCases):
             return dataclasses.replace(view, attachment_count=count)
         custom = self._custom(tx, account, name)
         versions = {v.version_id: v for v in tx.list_versions(custom)}
-        return PolicyView(
-            custom.name,
-            "Custom",
-            custom.description,
-            custom.default_version,
-            custom.created_at,
-            custom.updated_at,
-            tx.attachment_count(account.account_id, "Custom", name),
-            versions[custom.default_version].document,
-        )
+        count = tx.attachment_count(account.account_id, "Custom", name)
+        return custom_view(custom, count, versions[custom.default_version].document)
 
     def _check_policy(
         self,
@@ -131,8 +144,7 @@ class Policies(UseCases):
         name: str,
         policy_type: str = "Custom",
     ) -> None:
-        resource = policy_resource(account.account_id, name, policy_type)
-        self._authorize(tx, principal, account, action, resource)
+        check_policy(self, tx, principal, account, action, name, policy_type)
 
     # -- custom policies --------------------------------------------------------------------
     def create(
