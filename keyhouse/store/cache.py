@@ -6,10 +6,12 @@ to the account, its users or its AccessKeys (but their last-used note), whoever 
 this instance, another one, the CLI, the retention sweep. So a copy read under epoch E is
 exactly what the store holds for as long as the account still shows E.
 
-- Every read transaction a worker thread opens records what it reads here (:class:`RecordingTx`):
+- Every read transaction a worker thread opens records what it reads here
+  (keyhouse.store.sql.RecordingTx):
   the account row, users by name and by ID (without tags), each owner's live keys, the
   services gateways verify against. The authenticator records each credential it reads.
-- A request served on the event loop reads through :class:`MemoryTx`: every read is answered
+- A request served on the event loop reads through keyhouse.store.sql.MemoryTx: every read
+  of :class:`CachedReads` is answered
   from here or raises :class:`CacheMiss` (the request then runs on a worker thread, against
   the store), and the epochs its answer depended on are noted.
 - The group-commit batch that carries the request's nonce and event re-reads those accounts'
@@ -31,7 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from keyhouse.domain.model import AccessKey, Account, User
 
@@ -42,6 +44,32 @@ if TYPE_CHECKING:
 
 class CacheMiss(Exception):
     """The answer needs the store: run the request on a worker thread."""
+
+
+class CachedReads(Protocol):
+    """The reads the cache holds: what a transaction answered from memory overrides (every
+    other read of it raises :class:`CacheMiss`), and what a worker thread's read transaction
+    records. Both stand-ins are transactions (keyhouse.store.sql) that override exactly these
+    (tests/unit/test_cache.py checks it)."""
+
+    def get_account(self, account_id: str, *, lock: bool = False) -> Account | None: ...
+
+    def get_live_user_by_name(
+        self, account_id: str, name: str, *, lock: bool = False, tags: bool = True
+    ) -> User | None: ...
+
+    def get_user(
+        self, account_id: str, user_id: str, *, lock: bool = False, tags: bool = True
+    ) -> User | None: ...
+
+    def list_live_keys(self, account_id: str, user_id: str | None) -> list[AccessKey]: ...
+
+    def get_service(
+        self, account_id: str, name: str, *, lock: bool = False
+    ) -> ServiceDefinition | None: ...
+
+
+CACHED_READS = ("get_account", "get_live_user_by_name", "get_user", "list_live_keys", "get_service")
 
 
 @dataclass(slots=True)
@@ -229,113 +257,3 @@ def memory_reads(scope: MemoryScope) -> Iterator[MemoryScope]:
 
 def current_memory_scope() -> MemoryScope | None:
     return _memory.get()
-
-
-class _NoConnection:
-    def __getattr__(self, name: str) -> Any:
-        raise CacheMiss(name)
-
-
-class MemoryTx:
-    """A read transaction answered from the cache (anything it does not hold: CacheMiss)."""
-
-    def __init__(self, scope: MemoryScope) -> None:
-        self._scope = scope
-        self._c = _NoConnection()
-
-    def __getattr__(self, name: str) -> Any:
-        raise CacheMiss(name)
-
-    def _entry(self, account_id: str) -> _Entry:
-        entry = self._scope.cache.entry(account_id)
-        if entry is None:
-            raise CacheMiss(account_id)
-        self._scope.depend(account_id, entry.epoch)
-        return entry
-
-    def get_account(self, account_id: str, *, lock: bool = False) -> Account | None:
-        entry = self._entry(account_id)
-        if lock or entry.account is None:
-            raise CacheMiss("account")
-        return entry.account
-
-    def get_live_user_by_name(
-        self, account_id: str, name: str, *, lock: bool = False, tags: bool = True
-    ) -> User | None:
-        found = self._entry(account_id).users_by_name
-        if lock or tags or name not in found:
-            raise CacheMiss("user")
-        return found[name]
-
-    def get_user(
-        self, account_id: str, user_id: str, *, lock: bool = False, tags: bool = True
-    ) -> User | None:
-        found = self._entry(account_id).users_by_id
-        if lock or tags or user_id not in found:
-            raise CacheMiss("user")
-        return found[user_id]
-
-    def list_live_keys(self, account_id: str, user_id: str | None) -> list[AccessKey]:
-        found = self._entry(account_id).live_keys
-        if user_id not in found:
-            raise CacheMiss("keys")
-        return list(found[user_id])
-
-    def get_service(
-        self, account_id: str, name: str, *, lock: bool = False
-    ) -> ServiceDefinition | None:
-        found = self._entry(account_id).services
-        if lock or name not in found:
-            raise CacheMiss("service")
-        return found[name]
-
-
-class RecordingTx:
-    """A real read transaction that records what it reads into the cache, tagged with the
-    epoch of the account row read first in it (rows read later are as new or newer: if they
-    changed, the epoch moved too, and the copy is never used)."""
-
-    def __init__(self, tx: Any, cache: ReadCache) -> None:
-        self._tx = tx
-        self._cache = cache
-        self._epochs: dict[str, int] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._tx, name)
-
-    def get_account(self, account_id: str, *, lock: bool = False) -> Account | None:
-        account: Account | None = self._tx.get_account(account_id, lock=lock)
-        if account is not None and account_id not in self._epochs:
-            self._epochs[account_id] = account.cache_epoch
-            self._cache.record_account(account)
-        return account
-
-    def get_live_user_by_name(
-        self, account_id: str, name: str, *, lock: bool = False, tags: bool = True
-    ) -> User | None:
-        user: User | None = self._tx.get_live_user_by_name(account_id, name, lock=lock, tags=tags)
-        if not tags and account_id in self._epochs:
-            self._cache.record_user(account_id, self._epochs[account_id], "name", name, user)
-        return user
-
-    def get_user(
-        self, account_id: str, user_id: str, *, lock: bool = False, tags: bool = True
-    ) -> User | None:
-        user: User | None = self._tx.get_user(account_id, user_id, lock=lock, tags=tags)
-        if not tags and account_id in self._epochs:
-            self._cache.record_user(account_id, self._epochs[account_id], "id", user_id, user)
-        return user
-
-    def list_live_keys(self, account_id: str, user_id: str | None) -> list[AccessKey]:
-        keys: list[AccessKey] = self._tx.list_live_keys(account_id, user_id)
-        if account_id in self._epochs:
-            self._cache.record_live_keys(account_id, self._epochs[account_id], user_id, keys)
-        return keys
-
-    def get_service(
-        self, account_id: str, name: str, *, lock: bool = False
-    ) -> ServiceDefinition | None:
-        service: ServiceDefinition | None = self._tx.get_service(account_id, name, lock=lock)
-        if account_id in self._epochs:
-            self._cache.record_service(account_id, self._epochs[account_id], name, service)
-        return service

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
@@ -16,9 +16,11 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from keyhouse.crypto import Sealed
 from keyhouse.domain.audit import ChainKey, NoChainKey
+from keyhouse.domain.gateway import ServiceDefinition
+from keyhouse.domain.model import AccessKey, Account, User
 from keyhouse.store.access import AccessControlTx
 from keyhouse.store.accounts import AccountsTx
-from keyhouse.store.cache import CacheMiss, MemoryTx, ReadCache, RecordingTx, current_memory_scope
+from keyhouse.store.cache import CacheMiss, MemoryScope, ReadCache, current_memory_scope
 from keyhouse.store.console import ConsoleTx
 from keyhouse.store.dialect import backend_of, driver_unavailable
 from keyhouse.store.durable import DurableWrites, durable_sql
@@ -81,6 +83,119 @@ class Tx(
             writes.append_events(account_id, rows)
 
 
+class _NoConnection:
+    """A transaction's connection where there is none: any use of it is a cache miss."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise CacheMiss(name)
+
+
+class MemoryTx(Tx):
+    """A read transaction answered from the cache: the reads of
+    keyhouse.store.cache.CachedReads from memory (or CacheMiss), every other read a CacheMiss
+    (it has no connection)."""
+
+    _c: Any  # no connection: every use of it is a CacheMiss
+
+    def __init__(self, scope: MemoryScope) -> None:
+        self._c = _NoConnection()
+        self.chain_key = NoChainKey()
+        self.accounts_read = set()
+        self._scope = scope
+
+    def _entry(self, account_id: str) -> Any:
+        entry = self._scope.cache.entry(account_id)
+        if entry is None:
+            raise CacheMiss(account_id)
+        self._scope.depend(account_id, entry.epoch)
+        return entry
+
+    def get_account(self, account_id: str, *, lock: bool = False) -> Account | None:
+        entry = self._entry(account_id)
+        if lock or entry.account is None:
+            raise CacheMiss("account")
+        return entry.account  # type: ignore[no-any-return]
+
+    def get_live_user_by_name(
+        self, account_id: str, name: str, *, lock: bool = False, tags: bool = True
+    ) -> User | None:
+        found = self._entry(account_id).users_by_name
+        if lock or tags or name not in found:
+            raise CacheMiss("user")
+        return found[name]  # type: ignore[no-any-return]
+
+    def get_user(
+        self, account_id: str, user_id: str, *, lock: bool = False, tags: bool = True
+    ) -> User | None:
+        found = self._entry(account_id).users_by_id
+        if lock or tags or user_id not in found:
+            raise CacheMiss("user")
+        return found[user_id]  # type: ignore[no-any-return]
+
+    def list_live_keys(self, account_id: str, user_id: str | None) -> list[AccessKey]:
+        found = self._entry(account_id).live_keys
+        if user_id not in found:
+            raise CacheMiss("keys")
+        return list(found[user_id])
+
+    def get_service(
+        self, account_id: str, name: str, *, lock: bool = False
+    ) -> ServiceDefinition | None:
+        found = self._entry(account_id).services
+        if lock or name not in found:
+            raise CacheMiss("service")
+        return found[name]  # type: ignore[no-any-return]
+
+
+class RecordingTx(Tx):
+    """A real read transaction that records the reads of keyhouse.store.cache.CachedReads
+    into the cache, tagged with the epoch of the account row read first in it (rows read
+    later are as new or newer: if they changed, the epoch moved too, and the copy is never
+    used)."""
+
+    def __init__(self, conn: Connection, chain_key: ChainKey, cache: ReadCache) -> None:
+        super().__init__(conn, chain_key)
+        self._cache = cache
+        self._epochs: dict[str, int] = {}
+
+    def get_account(self, account_id: str, *, lock: bool = False) -> Account | None:
+        account = super().get_account(account_id, lock=lock)
+        if account is not None and account_id not in self._epochs:
+            self._epochs[account_id] = account.cache_epoch
+            self._cache.record_account(account)
+        return account
+
+    def get_live_user_by_name(
+        self, account_id: str, name: str, *, lock: bool = False, tags: bool = True
+    ) -> User | None:
+        user = super().get_live_user_by_name(account_id, name, lock=lock, tags=tags)
+        if not tags and account_id in self._epochs:
+            self._cache.record_user(account_id, self._epochs[account_id], "name", name, user)
+        return user
+
+    def get_user(
+        self, account_id: str, user_id: str, *, lock: bool = False, tags: bool = True
+    ) -> User | None:
+        user = super().get_user(account_id, user_id, lock=lock, tags=tags)
+        if not tags and account_id in self._epochs:
+            self._cache.record_user(account_id, self._epochs[account_id], "id", user_id, user)
+        return user
+
+    def list_live_keys(self, account_id: str, user_id: str | None) -> list[AccessKey]:
+        keys = super().list_live_keys(account_id, user_id)
+        if account_id in self._epochs:
+            self._cache.record_live_keys(account_id, self._epochs[account_id], user_id, keys)
+        return keys
+
+    def get_service(
+        self, account_id: str, name: str, *, lock: bool = False
+    ) -> ServiceDefinition | None:
+        service = super().get_service(account_id, name, lock=lock)
+        if account_id in self._epochs:
+            self._cache.record_service(account_id, self._epochs[account_id], name, service)
+        return service
+
+
 # A write-ahead log this long (pages of 4 KiB: 64 MiB) is started over once it is all copied.
 WAL_RESTART_FRAMES = 16_384
 
@@ -116,11 +231,11 @@ class SqlStore:
         if memory is not None:  # a request served on the event loop: no store at all
             if write:
                 raise CacheMiss("write")
-            yield cast(Tx, MemoryTx(memory))
+            yield MemoryTx(memory)
             return
         if not write:
             with engine.connect() as conn, conn.begin():
-                yield cast(Tx, RecordingTx(Tx(conn, self.chain_key), self.cache))
+                yield RecordingTx(conn, self.chain_key, self.cache)
             return
         with self.write_lock, engine.connect() as conn:
             conn = conn.execution_options(**{WRITE_OPTION: True})

@@ -8,8 +8,9 @@ import pytest
 
 from keyhouse.crypto import Sealed
 from keyhouse.domain.model import Account, KeyDeletion
-from keyhouse.store.cache import CacheMiss, MemoryScope, MemoryTx, ReadCache
+from keyhouse.store.cache import CACHED_READS, CachedReads, CacheMiss, MemoryScope, ReadCache
 from keyhouse.store.hot import Credential
+from keyhouse.store.sql import MemoryTx, RecordingTx
 
 
 def _account(account_id: str, epoch: int) -> Account:
@@ -65,3 +66,15 @@ def test_memory_reads_miss_on_anything_not_cached_and_note_their_epochs() -> Non
     cache.record_account(_account("a", 8))  # changed while the request was being answered
     with pytest.raises(CacheMiss):
         tx.get_account("a")
+
+
+def test_both_stand_ins_override_exactly_the_cached_reads() -> None:
+    """A read the cache holds is answered from memory and recorded by worker threads alike;
+    a read added to one stand-in and not the other (or not to the Protocol) fails here."""
+    declared = {name for name in vars(CachedReads) if not name.startswith("_")}
+    assert declared == set(CACHED_READS)
+    for stand_in in (MemoryTx, RecordingTx):
+        overridden = {
+            name for name in vars(stand_in) if name in declared or name.startswith("get_")
+        }
+        assert overridden == declared, stand_in
