@@ -97,7 +97,11 @@ async def code(web: Web, request: Request) -> Response:
     user = principal.user_name or ""
     try:
         await run_in_threadpool(
-            web.services.console.give_code, session, form.get("code", ""), surface.source_ip
+            web.services.console.give_code,
+            session,
+            principal.user_name,
+            form.get("code", ""),
+            surface.source_ip,
         )
     except ConsoleBusy as exc:
         return web.render(

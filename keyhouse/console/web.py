@@ -206,7 +206,8 @@ class Ctx:
 
     def page(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         context.setdefault("nav", nav_of(self.request.url.path))
-        context.setdefault("offered", self.offered())
+        if "offered" not in context:  # (a page that needed it already has it)
+            context["offered"] = self.offered()
         return self.web.render(
             self.request,
             template,

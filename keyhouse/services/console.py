@@ -202,6 +202,7 @@ class Console(UseCases):
         user = None
         stored = None
         profile = None
+        device = None
         with self.store.transaction() as tx:
             if account is not None and not user_name:
                 stored = tx.account_password(account.account_id)
@@ -210,6 +211,8 @@ class Console(UseCases):
                 profile = tx.get_login_profile(user.user_id) if user else None
                 if profile is not None and profile.status == "Active":
                     stored = profile.password_hash
+            if account is not None and stored is not None:  # the MFA device it will ask about
+                device = tx.mfa_device_of(account.account_id, user.user_id if user else OWNER)
         if not verify(stored, password) or account is None:
             raise SignInRefused(
                 "The account name, user name or password is wrong.",
@@ -217,8 +220,6 @@ class Console(UseCases):
                 user_name=user_name or "",
             )
         token = secrets.token_urlsafe(32)
-        with self.store.transaction() as tx:
-            device = tx.mfa_device_of(account.account_id, user.user_id if user else OWNER)
         stage = ""
         if device is not None:
             stage = "code"
@@ -235,6 +236,7 @@ class Console(UseCases):
             bool(profile and profile.password_reset_required),
             now,
             now + lifetime,
+            account_name=account.name,
             mfa_stage=stage,
         )
         with self.store.transaction(write=True) as tx:
@@ -246,20 +248,17 @@ class Console(UseCases):
                 tx.update_user(dataclasses.replace(user, last_login_at=now))
         return SignedIn(token, session, self._principal(session, user))
 
-    def give_code(self, session: ConsoleSession, code: str, address: str) -> None:
-        """The MFA code a session that gave its password owes. Each attempt counts against the
-        same throttle as passwords (per user and address, per address, per user) before the
-        code is checked; a code is accepted once. Raises SignInRefused."""
+    def give_code(
+        self, session: ConsoleSession, user_name: str | None, code: str, address: str
+    ) -> None:
+        """The MFA code a session that gave its password owes (``user_name``: its RAM user's,
+        None for the owner). Each attempt counts against the same throttle as passwords (per
+        person and address, per address, per person) before the code is checked; a code is
+        accepted once. Raises SignInRefused."""
         if session.mfa_stage != "code":
             return
         now = self.clock.now()
-        user_name = None
-        with self.store.transaction() as tx:
-            account = tx.get_account(session.account_id)
-            if session.user_id is not None:
-                user = tx.get_user(session.account_id, session.user_id, tags=False)
-                user_name = user.name if user else "?"
-        subjects = attempt_subjects(account.name if account else "?", user_name, address)
+        subjects = attempt_subjects(session.account_name, user_name, address)
         with self.store.transaction(write=True) as tx:
             throttled = count_attempt(tx, subjects, now)
         if throttled:
@@ -284,6 +283,8 @@ class Console(UseCases):
         """Which of ``actions`` the principal may perform: account-wide ones on the account,
         user-level ones on itself (its own AccessKeys under the security preference). What the
         console offers in its navigation; each page still asks the same question for real."""
+        if principal.is_root:  # the owner may do everything in its account: nothing to read
+            return set(actions)
         with self.store.transaction() as tx:
             account = tx.get_account(principal.account_id)
             if account is None:

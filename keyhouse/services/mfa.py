@@ -238,9 +238,10 @@ class MFA(UseCases):
 
     # -- shared ------------------------------------------------------------------------------
     @staticmethod
-    def _device(tx: Tx, account: Account, serial: str, *, lock: bool = True) -> MFADevice:
+    def _device(tx: Tx, account: Account, serial: str) -> MFADevice:
+        """The account's device ``serial`` names, its row held until commit."""
         name = mfa.device_name(account.account_id, serial)
-        device = tx.get_mfa_device(serial, lock=lock) if name else None
+        device = tx.get_mfa_device(serial, lock=True) if name else None
         if device is None or device.account_id != account.account_id:
             raise _no_device()
         return device

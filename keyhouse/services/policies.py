@@ -196,17 +196,7 @@ class Policies(UseCases):
                 since = after_name if after_type == "Custom" else None
                 for custom in tx.list_policies(account.account_id, since, max_items + 1):
                     count = tx.attachment_count(account.account_id, "Custom", custom.name)
-                    views.append(
-                        PolicyView(
-                            custom.name,
-                            "Custom",
-                            custom.description,
-                            custom.default_version,
-                            custom.created_at,
-                            custom.updated_at,
-                            count,
-                        )
-                    )
+                    views.append(custom_view(custom, count))
         page = views[:max_items]
         more = len(views) > max_items
         last = page[-1] if page else None

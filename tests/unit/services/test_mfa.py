@@ -7,7 +7,7 @@ import pyotp
 import pytest
 
 from keyhouse.domain import mfa
-from keyhouse.domain.errors import AlreadyExists, Conflict, NotFound
+from keyhouse.domain.errors import AlreadyExists, Conflict, LimitExceeded, NotFound
 from keyhouse.services.base import UserRef
 from keyhouse.services.console import SignInRefused
 from keyhouse.services.mfa import CodeRefused
@@ -54,14 +54,14 @@ def test_a_sign_in_code_is_accepted_once(house: House) -> None:
     signed = svc.console.sign_in(house.account.name, None, PASSWORD, "192.0.2.1")
     assert signed.session.mfa_stage == "code"
     with pytest.raises(SignInRefused):  # the binding's second code is spent
-        svc.console.give_code(signed.session, second, "192.0.2.1")
+        svc.console.give_code(signed.session, None, second, "192.0.2.1")
     fresh = pyotp.TOTP(made.seed).generate_otp(step + 1)
-    svc.console.give_code(signed.session, fresh, "192.0.2.1")
+    svc.console.give_code(signed.session, None, fresh, "192.0.2.1")
     found = svc.console.session(signed.token)
     assert found is not None and found[0].mfa_stage == ""
     again = svc.console.sign_in(house.account.name, None, PASSWORD, "192.0.2.1")
     with pytest.raises(SignInRefused):
-        svc.console.give_code(again.session, fresh, "192.0.2.1")
+        svc.console.give_code(again.session, None, fresh, "192.0.2.1")
 
 
 def test_the_operator_resets_a_lost_device(house: House) -> None:
@@ -72,3 +72,15 @@ def test_the_operator_resets_a_lost_device(house: House) -> None:
     assert svc.mfa.own_device(root) is not None
     svc.mfa.reset(operator(house.account.account_id), None)
     assert svc.mfa.own_device(root) is None
+
+
+def test_an_account_holds_a_bounded_number_of_devices(
+    house: House, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creating devices costs the store a bounded amount (1,100 an account; 3 here)."""
+    monkeypatch.setattr(mfa, "DEVICES_PER_ACCOUNT", 3)
+    for n in range(3):
+        house.svc.mfa.create_device(house.root, f"d{n}")
+    with pytest.raises(LimitExceeded):
+        house.svc.mfa.create_device(house.root, "d3")
+    assert len(house.svc.mfa.list_devices(house.root, None, 100)[0]) == 3
