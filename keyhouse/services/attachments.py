@@ -96,10 +96,9 @@ class Attachments(UseCases):
         self, principal: Principal, target: Target, ref: Any, policy_type: str, name: str
     ) -> None:
         with self.store.transaction(write=True) as tx:
-            account = self._account(tx, principal)
-            holder = target.find(self, tx, principal, account, target.attach, ref, True)
-            check_policy(self, tx, principal, account, target.attach, name, policy_type)
-            attachable(tx, account, policy_type, name)
+            account, holder = self._named(
+                tx, principal, target.attach, target, ref, policy_type, name
+            )
             self._room(tx, target.kind, holder, policy_type)
             tx.attach(account.account_id, target.kind, holder, policy_type, name, self.clock.now())
             tx.bump_grants(account.account_id)
@@ -108,10 +107,9 @@ class Attachments(UseCases):
         self, principal: Principal, target: Target, ref: Any, policy_type: str, name: str
     ) -> None:
         with self.store.transaction(write=True) as tx:
-            account = self._account(tx, principal)
-            holder = target.find(self, tx, principal, account, target.detach, ref, True)
-            check_policy(self, tx, principal, account, target.detach, name, policy_type)
-            attachable(tx, account, policy_type, name)
+            account, holder = self._named(
+                tx, principal, target.detach, target, ref, policy_type, name
+            )
             if not tx.detach(target.kind, holder, policy_type, name):
                 kind = target.kind.lower()
                 raise NotFound(
@@ -127,6 +125,24 @@ class Attachments(UseCases):
             return self._attached(tx, account, tx.attachments_of(target.kind, holder))
 
     # -- shared -----------------------------------------------------------------------------
+    def _named(
+        self,
+        tx: Tx,
+        principal: Principal,
+        action: Action,
+        target: Target,
+        ref: Any,
+        policy_type: str,
+        name: str,
+    ) -> tuple[Account, str]:
+        """The account and the target's ID, once the caller may perform ``action`` on both the
+        target and the policy, and the policy can be attached."""
+        account = self._account(tx, principal)
+        holder = target.find(self, tx, principal, account, action, ref, True)
+        check_policy(self, tx, principal, account, action, name, policy_type)
+        attachable(tx, account, policy_type, name)
+        return account, holder
+
     @staticmethod
     def _room(tx: Tx, kind: str, holder: str, policy_type: str) -> None:
         limit = (

@@ -118,10 +118,6 @@ def check_policy(
 
 class Policies(UseCases):
     # -- lookups ----------------------------------------------------------------------------
-    @staticmethod
-    def _custom(tx: Tx, account: Account, name: str, *, lock: bool = False) -> CustomPolicy:
-        return custom_policy(tx, account, name, lock=lock)
-
     def _view(self, tx: Tx, account: Account, policy_type: str, name: str) -> PolicyView:
         rules.validate_policy_type(policy_type)
         if policy_type == "System":
@@ -130,21 +126,10 @@ class Policies(UseCases):
             view = _system_view(name)
             count = tx.attachment_count(account.account_id, "System", name)
             return dataclasses.replace(view, attachment_count=count)
-        custom = self._custom(tx, account, name)
+        custom = custom_policy(tx, account, name)
         versions = {v.version_id: v for v in tx.list_versions(custom)}
         count = tx.attachment_count(account.account_id, "Custom", name)
         return custom_view(custom, count, versions[custom.default_version].document)
-
-    def _check_policy(
-        self,
-        tx: Tx,
-        principal: Principal,
-        account: Account,
-        action: Action,
-        name: str,
-        policy_type: str = "Custom",
-    ) -> None:
-        check_policy(self, tx, principal, account, action, name, policy_type)
 
     # -- custom policies --------------------------------------------------------------------
     def create(
@@ -156,7 +141,7 @@ class Policies(UseCases):
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal, lock=True)
-            self._check_policy(tx, principal, account, Action.CreatePolicy, name)
+            check_policy(self, tx, principal, account, Action.CreatePolicy, name)
             if name in policy.SYSTEM_POLICIES:
                 raise AlreadyExists("policy", f"A system policy has this name: {name}.")
             if tx.count_policies(account.account_id) >= rules.CUSTOM_POLICY_LIMIT:
@@ -170,7 +155,7 @@ class Policies(UseCases):
     def get(self, principal: Principal, policy_type: str, name: str) -> PolicyView:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            self._check_policy(tx, principal, account, Action.GetPolicy, name, policy_type)
+            check_policy(self, tx, principal, account, Action.GetPolicy, name, policy_type)
             return self._view(tx, account, policy_type, name)
 
     def page(
@@ -205,8 +190,8 @@ class Policies(UseCases):
     def delete(self, principal: Principal, name: str, *, cascade: bool = False) -> None:
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
-            self._check_policy(tx, principal, account, Action.DeletePolicy, name)
-            self._custom(tx, account, name, lock=True)
+            check_policy(self, tx, principal, account, Action.DeletePolicy, name)
+            custom_policy(tx, account, name, lock=True)
             if tx.attachment_count(account.account_id, "Custom", name):
                 if not cascade:
                     users, _ = tx.entities_of(account.account_id, "Custom", name)
@@ -234,8 +219,8 @@ class Policies(UseCases):
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
-            self._check_policy(tx, principal, account, Action.CreatePolicyVersion, name)
-            custom = self._custom(tx, account, name, lock=True)
+            check_policy(self, tx, principal, account, Action.CreatePolicyVersion, name)
+            custom = custom_policy(tx, account, name, lock=True)
             versions = tx.list_versions(custom)
             if len(versions) >= rules.POLICY_VERSION_LIMIT:
                 if not rotate:
@@ -273,7 +258,7 @@ class Policies(UseCases):
     ) -> PolicyVersion:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            self._check_policy(tx, principal, account, Action.GetPolicyVersion, name, policy_type)
+            check_policy(self, tx, principal, account, Action.GetPolicyVersion, name, policy_type)
             rules.validate_policy_type(policy_type)
             if policy_type == "System":
                 view = self._view(tx, account, "System", name)
@@ -282,26 +267,26 @@ class Policies(UseCases):
                         "policy.version", f"The policy version does not exist: {version_id}."
                     )
                 return PolicyVersion("v1", view.document, datetime.min, True)
-            return self._version(tx, self._custom(tx, account, name), version_id)
+            return self._version(tx, custom_policy(tx, account, name), version_id)
 
     def list_versions(
         self, principal: Principal, policy_type: str, name: str
     ) -> list[PolicyVersion]:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            self._check_policy(tx, principal, account, Action.ListPolicyVersions, name, policy_type)
+            check_policy(self, tx, principal, account, Action.ListPolicyVersions, name, policy_type)
             rules.validate_policy_type(policy_type)
             if policy_type == "System":
                 view = self._view(tx, account, "System", name)
                 return [PolicyVersion("v1", view.document, datetime.min, True)]
-            return tx.list_versions(self._custom(tx, account, name))
+            return tx.list_versions(custom_policy(tx, account, name))
 
     def set_default_version(self, principal: Principal, name: str, version_id: str) -> None:
         now = self.clock.now()
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
-            self._check_policy(tx, principal, account, Action.SetDefaultPolicyVersion, name)
-            custom = self._custom(tx, account, name, lock=True)
+            check_policy(self, tx, principal, account, Action.SetDefaultPolicyVersion, name)
+            custom = custom_policy(tx, account, name, lock=True)
             self._version(tx, custom, version_id)
             tx.update_policy(
                 dataclasses.replace(custom, default_version=version_id, updated_at=now)
@@ -311,8 +296,8 @@ class Policies(UseCases):
     def delete_version(self, principal: Principal, name: str, version_id: str) -> None:
         with self.store.transaction(write=True) as tx:
             account = self._account(tx, principal)
-            self._check_policy(tx, principal, account, Action.DeletePolicyVersion, name)
-            custom = self._custom(tx, account, name, lock=True)
+            check_policy(self, tx, principal, account, Action.DeletePolicyVersion, name)
+            custom = custom_policy(tx, account, name, lock=True)
             version = self._version(tx, custom, version_id)
             if version.is_default:
                 raise Conflict(
@@ -324,8 +309,8 @@ class Policies(UseCases):
     def entities(self, principal: Principal, policy_type: str, name: str) -> Entities:
         with self.store.transaction() as tx:
             account = self._account(tx, principal)
-            self._check_policy(
-                tx, principal, account, Action.ListEntitiesForPolicy, name, policy_type
+            check_policy(
+                self, tx, principal, account, Action.ListEntitiesForPolicy, name, policy_type
             )
             attachable(tx, account, policy_type, name)
             users, groups = tx.entities_of(account.account_id, policy_type, name)
